@@ -25,3 +25,57 @@ export class GanpoolDataError extends Error {
     this.file = file;
   }
 }
+
+// ---- IDX data sets (src/datasets/idx.ts) ----
+
+/** The IDX file does not start with the two zero bytes of the IDX magic number. */
+export function idxBadMagicError(file: string, first: Uint8Array): GanpoolDataError {
+  const hex = Array.from(first.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  return new GanpoolDataError(file, `not an IDX file: expected the magic number to start with 00 00, found ${hex || '(empty file)'}`);
+}
+
+/** The IDX element type code is not 0x08 (unsigned byte), the only type ganpool reads. */
+export function idxBadTypeError(file: string, code: number): GanpoolDataError {
+  const hex = `0x${code.toString(16).padStart(2, '0')}`;
+  return new GanpoolDataError(file, `unsupported IDX data type code ${hex}; only 0x08 (unsigned byte) is supported`);
+}
+
+/** The IDX header is shorter than its dimension count says, or declares no or zero-sized dimensions. */
+export function idxBadHeaderError(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `bad IDX header: ${what}`);
+}
+
+/** The IDX data section is not exactly the product of the dimensions. */
+export function idxLengthError(file: string, expected: number, found: number): GanpoolDataError {
+  const hint = found < expected ? 'file truncated?' : 'trailing data after the last item';
+  return new GanpoolDataError(file, `expected ${expected} bytes of data after the header, found ${found} (${hint})`);
+}
+
+/** The IDX file is gzip-compressed but does not decompress. */
+export function idxGunzipError(file: string, cause: string): GanpoolDataError {
+  return new GanpoolDataError(file, `gzip data is corrupt (${cause})`);
+}
+
+/** The IDX file has the wrong number of dimensions for what it should hold. */
+export function idxDimsError(file: string, what: string, dims: number[]): GanpoolDataError {
+  return new GanpoolDataError(file, `expected ${what}, found dimensions [${dims.join(', ')}]`);
+}
+
+/** The labels file holds a different number of items than the images file. */
+export function idxLabelCountError(labelsFile: string, labels: number, imagesFile: string, images: number): GanpoolDataError {
+  return new GanpoolDataError(labelsFile, `has ${labels} labels but ${imagesFile} has ${images} images; the counts must match`);
+}
+
+/** A data set file could not be found; says where ganpool looked and how to get it. */
+export function datasetNotFoundError(spec: string, looked: string[]): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `dataset '${spec}' not found; looked for: ${looked.join(', ')}. ` +
+      `Install it with 'apt-get install dataset-fashion-mnist' or point --data-dir at a folder holding the IDX files.`,
+    'dataset',
+  );
+}
+
+/** An unrecognised IDX data set spec. */
+export function idxSpecError(spec: string): GanpoolUsageError {
+  return new GanpoolUsageError(`unknown IDX dataset '${spec}'; expected 'fashion-mnist' or 'idx:PATH' (an images-idx3-ubyte file, optionally .gz)`, 'dataset');
+}

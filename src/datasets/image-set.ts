@@ -1,0 +1,26 @@
+/**
+ * The in-memory image data set every loader produces and the trainer consumes.
+ */
+
+/** A set of same-sized images, NHWC uint8 (0..255), in shared memory so worker threads can read it without copying. */
+export interface ImageSet {
+  /** Pixels, NHWC, 0..255; backed by a SharedArrayBuffer. */
+  images: Uint8Array;
+  /** Number of images. */
+  count: number;
+  /** Image height in pixels. */
+  height: number;
+  /** Image width in pixels. */
+  width: number;
+  /** Channels per pixel (1 = grey, 3 = RGB). */
+  channels: number;
+  /** One class label per image, when the data set has them. */
+  labels?: Uint8Array;
+  /** A human-readable name for logs (a data set name or a path). */
+  name: string;
+}
+
+/** Allocates `n` zeroed bytes backed by a SharedArrayBuffer. */
+export function sharedBytes(n: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(n));
+}
