@@ -79,3 +79,16 @@ export function datasetNotFoundError(spec: string, looked: string[]): GanpoolUsa
 export function idxSpecError(spec: string): GanpoolUsageError {
   return new GanpoolUsageError(`unknown IDX dataset '${spec}'; expected 'fashion-mnist' or 'idx:PATH' (an images-idx3-ubyte file, optionally .gz)`, 'dataset');
 }
+
+// ---- Image folders (src/datasets/image-folder.ts) ----
+
+/** The image folder does not exist or is not a folder. */
+export function folderMissingError(dir: string, existsAsFile: boolean): GanpoolDataError {
+  return new GanpoolDataError(dir, existsAsFile ? 'is not a folder; expected a folder of PNG/JPEG/WebP images' : 'no such folder; expected a folder of PNG/JPEG/WebP images');
+}
+
+/** The image folder holds no decodable images. */
+export function folderNoImagesError(dir: string, corrupt: number, nonImages: number): GanpoolDataError {
+  const found = corrupt > 0 ? `all ${corrupt} image files failed to decode` : 'found no .png, .jpg, .jpeg or .webp files';
+  return new GanpoolDataError(dir, `no usable images: ${found} (searched recursively; ${nonImages} other files ignored)`);
+}

@@ -1,0 +1,235 @@
+/**
+ * Loads a folder of PNG/JPEG/WebP images (recursively) into a shared-memory
+ * ImageSet: centre-cropped to a square, resized, decoded in parallel by sharp,
+ * and cached beside the images so a second load of an unchanged folder is a
+ * single file read.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { extname, join, relative, sep } from 'node:path';
+import sharp from 'sharp';
+import { folderMissingError, folderNoImagesError } from '../errors.js';
+import { sharedBytes, type ImageSet } from './image-set.js';
+
+/** Options for loadImageFolder. */
+export interface ImageFolderOptions {
+  /** Output side length in pixels. */
+  size: 32 | 64;
+  /** 1 = greyscale, 3 = RGB. */
+  channels: 1 | 3;
+  /** Called after each image is decoded (not called on a cache hit). */
+  onProgress?: (done: number, total: number) => void;
+  /** How many sharp decodes run at once; default availableParallelism() × 2. */
+  concurrency?: number;
+}
+
+/** A loaded folder: the images plus what was skipped and whether the cache served them. */
+export interface ImageFolderSet extends ImageSet {
+  /** Image files that could not be decoded. */
+  skipped: number;
+  /** The first few skipped files (relative paths), for the warning line. */
+  skippedNames: string[];
+  /** Files without an image extension, ignored. */
+  nonImages: number;
+  /** True when the pixels came from the cache file. */
+  fromCache: boolean;
+}
+
+/** An image file found in the folder. */
+interface ImageEntry {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+}
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
+const CACHE_PREFIX = '.ganpool-cache-';
+const CACHE_MAGIC = 'GANPOOLC';
+const CACHE_VERSION = 1;
+const HEADER_BYTES = 64;
+const MAX_SKIPPED_NAMES = 5;
+
+/** The cache file for one (size, channels) decoding of `dir`. */
+export function cachePath(dir: string, size: number, channels: number): string {
+  return join(dir, `${CACHE_PREFIX}${size}-${channels}.bin`);
+}
+
+/** Recursively lists the folder: image files (sorted by relative path) and a count of other files. */
+async function listFolder(dir: string): Promise<{ images: ImageEntry[]; nonImages: number }> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const images: ImageEntry[] = [];
+  let nonImages = 0;
+  for (const e of entries) {
+    if (!e.isFile() || e.name.startsWith(CACHE_PREFIX)) continue;
+    if (!IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
+      nonImages++;
+      continue;
+    }
+    const full = join(e.parentPath, e.name);
+    const s = await stat(full);
+    images.push({ rel: relative(dir, full).split(sep).join('/'), size: s.size, mtimeMs: s.mtimeMs });
+  }
+  images.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return { images, nonImages };
+}
+
+/** A SHA-256 over the sorted (relative path, size, mtime) list: changes whenever an image is added, removed or touched. */
+function fingerprint(images: ImageEntry[]): Buffer {
+  const h = createHash('sha256');
+  for (const e of images) h.update(`${e.rel}\0${e.size}\0${e.mtimeMs}\n`);
+  return h.digest();
+}
+
+/** Decodes one file to size×size×channels raw bytes, centre-cropped. */
+async function decodeImage(path: string, size: number, channels: 1 | 3): Promise<Buffer> {
+  let img = sharp(path).rotate().resize(size, size, { fit: 'cover', position: 'centre' }).removeAlpha();
+  img = channels === 1 ? img.greyscale().toColourspace('b-w') : img.toColourspace('srgb');
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== channels || data.length !== size * size * channels) {
+    throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}`);
+  }
+  return data;
+}
+
+/** Runs `job(i)` for i in [0, n) with at most `limit` in flight. */
+async function forEachBounded(n: number, limit: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    while (next < n) await job(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, n)) }, runner));
+}
+
+/** Decodes every image into its slot of a shared buffer; returns the buffer and which slots succeeded. */
+async function decodeAll(dir: string, images: ImageEntry[], opts: ImageFolderOptions): Promise<{ pixels: Uint8Array; ok: boolean[] }> {
+  const per = opts.size * opts.size * opts.channels;
+  const pixels = sharedBytes(per * images.length);
+  const ok = new Array<boolean>(images.length).fill(false);
+  let done = 0;
+  await forEachBounded(images.length, opts.concurrency ?? availableParallelism() * 2, async (i) => {
+    try {
+      pixels.set(await decodeImage(join(dir, images[i]!.rel), opts.size, opts.channels), i * per);
+      ok[i] = true;
+    } catch {
+      // counted as skipped below
+    }
+    opts.onProgress?.(++done, images.length);
+  });
+  return { pixels, ok };
+}
+
+/** Copies the successfully decoded slots into an exactly-sized shared buffer (no copy when nothing was skipped). */
+function compact(pixels: Uint8Array, ok: boolean[], per: number): Uint8Array {
+  const count = ok.filter(Boolean).length;
+  if (count === ok.length) return pixels;
+  const out = sharedBytes(count * per);
+  let j = 0;
+  ok.forEach((good, i) => {
+    if (good) out.set(pixels.subarray(i * per, (i + 1) * per), j++ * per);
+  });
+  return out;
+}
+
+/** What the cache header records besides the pixels. */
+interface CacheMeta {
+  count: number;
+  size: number;
+  channels: number;
+  fp: Buffer;
+  skipped: number;
+  skippedNames: string[];
+}
+
+/** Serialises the cache header: magic, version, count, size, channels, skipped, names length, fingerprint. */
+function encodeHeader(m: CacheMeta): { header: Buffer; names: Buffer } {
+  const names = Buffer.from(JSON.stringify(m.skippedNames));
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.write(CACHE_MAGIC, 0, 'latin1');
+  [CACHE_VERSION, m.count, m.size, m.channels, m.skipped, names.length].forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
+  m.fp.copy(header, 32);
+  return { header, names };
+}
+
+/** Parses a cache header; undefined when it is not a current-version ganpool cache. */
+function decodeHeader(h: Buffer): (CacheMeta & { namesLength: number }) | undefined {
+  if (h.length < HEADER_BYTES || h.toString('latin1', 0, 8) !== CACHE_MAGIC) return undefined;
+  const [version, count, size, channels, skipped, namesLength] = [0, 1, 2, 3, 4, 5].map((i) => h.readUInt32LE(8 + 4 * i)) as number[];
+  if (version !== CACHE_VERSION) return undefined;
+  return { count: count!, size: size!, channels: channels!, skipped: skipped!, namesLength: namesLength!, fp: h.subarray(32, 64), skippedNames: [] };
+}
+
+/** Reads exactly `into.length` bytes at `position`; false if the file is shorter. */
+async function readExactly(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number): Promise<boolean> {
+  let off = 0;
+  while (off < into.length) {
+    const { bytesRead } = await fh.read(into, off, into.length - off, position + off);
+    if (bytesRead === 0) return false;
+    off += bytesRead;
+  }
+  return true;
+}
+
+/** Reads the cache when it exists and matches; otherwise undefined (a stale or damaged cache is just rebuilt). */
+async function readCache(path: string, want: Omit<CacheMeta, 'skipped' | 'skippedNames' | 'count'>): Promise<{ meta: CacheMeta; pixels: Uint8Array } | undefined> {
+  if (!existsSync(path)) return undefined;
+  const fh = await open(path, 'r');
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    const meta = (await readExactly(fh, header, 0)) ? decodeHeader(header) : undefined;
+    if (!meta || meta.size !== want.size || meta.channels !== want.channels || !meta.fp.equals(want.fp)) return undefined;
+    const names = Buffer.alloc(meta.namesLength);
+    const pixels = sharedBytes(meta.count * meta.size * meta.size * meta.channels);
+    const end = HEADER_BYTES + names.length + pixels.length;
+    if ((await fh.stat()).size !== end || !(await readExactly(fh, names, HEADER_BYTES))) return undefined;
+    if (!(await readExactly(fh, pixels, HEADER_BYTES + names.length))) return undefined;
+    meta.skippedNames = JSON.parse(names.toString('utf8')) as string[];
+    return { meta, pixels };
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes the cache atomically (temp file in the same folder, then rename); a read-only folder just goes uncached. */
+async function writeCache(path: string, meta: CacheMeta, pixels: Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const { header, names } = encodeHeader(meta);
+  try {
+    await writeFile(tmp, [header, names, pixels]);
+    await rename(tmp, path);
+  } catch {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Checks that `dir` is an existing folder. */
+async function assertFolder(dir: string): Promise<void> {
+  const s = await stat(dir).catch(() => undefined);
+  if (!s?.isDirectory()) throw folderMissingError(dir, s !== undefined);
+}
+
+/** Loads every PNG/JPEG/WebP under `dir` as size×size×channels, from the cache when the folder is unchanged. */
+export async function loadImageFolder(dir: string, opts: ImageFolderOptions): Promise<ImageFolderSet> {
+  await assertFolder(dir);
+  const { images, nonImages } = await listFolder(dir);
+  if (images.length === 0) throw folderNoImagesError(dir, 0, nonImages);
+  const { size, channels } = opts;
+  const fp = fingerprint(images);
+  const base = { height: size, width: size, channels, name: dir, nonImages };
+  const cpath = cachePath(dir, size, channels);
+  const cached = await readCache(cpath, { size, channels, fp });
+  if (cached) {
+    const { count, skipped, skippedNames } = cached.meta;
+    return { ...base, images: cached.pixels, count, skipped, skippedNames, fromCache: true };
+  }
+  const { pixels, ok } = await decodeAll(dir, images, opts);
+  const skippedList = images.filter((_, i) => !ok[i]).map((e) => e.rel);
+  if (skippedList.length === images.length) throw folderNoImagesError(dir, images.length, nonImages);
+  const meta: CacheMeta = { count: images.length - skippedList.length, size, channels, fp, skipped: skippedList.length, skippedNames: skippedList.slice(0, MAX_SKIPPED_NAMES) };
+  const out = compact(pixels, ok, size * size * channels);
+  await writeCache(cpath, meta, out);
+  return { ...base, images: out, count: meta.count, skipped: meta.skipped, skippedNames: meta.skippedNames, fromCache: false };
+}
