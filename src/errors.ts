@@ -92,3 +92,31 @@ export function folderNoImagesError(dir: string, corrupt: number, nonImages: num
   const found = corrupt > 0 ? `all ${corrupt} image files failed to decode` : 'found no .png, .jpg, .jpeg or .webp files';
   return new GanpoolDataError(dir, `no usable images: ${found} (searched recursively; ${nonImages} other files ignored)`);
 }
+
+// ---- Exported models (src/model-io.ts) ----
+
+/** The model folder has no model.json. */
+export function modelJsonMissingError(file: string): GanpoolDataError {
+  return new GanpoolDataError(file, 'not found; expected a TensorFlow.js LayersModel folder (model.json + weights.bin) as written by ganpool export');
+}
+
+/** model.json exists but is not a TensorFlow.js model description. */
+export function modelJsonInvalidError(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `not a TensorFlow.js model.json: ${what}`);
+}
+
+/** A weights file named in model.json's weightsManifest is missing. */
+export function weightsMissingError(file: string): GanpoolDataError {
+  return new GanpoolDataError(file, 'weights file listed in model.json is missing');
+}
+
+/** The weight files hold a different number of bytes than model.json's weight specs add up to. */
+export function weightsLengthError(files: string, expected: number, found: number): GanpoolDataError {
+  const hint = found < expected ? 'file truncated?' : 'file does not belong to this model.json?';
+  return new GanpoolDataError(files, `expected ${expected} bytes of weights (from model.json's weightsManifest), found ${found} (${hint})`);
+}
+
+/** A model whose topology is binary (a GraphModel protobuf) cannot be saved as a LayersModel folder. */
+export function binaryTopologyError(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`cannot save to ${dir}: the model topology is binary; only LayersModels (JSON topology) can be exported`, 'out');
+}
