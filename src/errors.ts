@@ -120,3 +120,43 @@ export function weightsLengthError(files: string, expected: number, found: numbe
 export function binaryTopologyError(dir: string): GanpoolUsageError {
   return new GanpoolUsageError(`cannot save to ${dir}: the model topology is binary; only LayersModels (JSON topology) can be exported`, 'out');
 }
+
+/** A feature matrix whose length is not `n × dim`, or with too few rows to estimate a covariance. */
+export function featureShapeError(length: number, n: number, dim: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `feature matrix has ${length} values but n=${n} × dim=${dim} = ${n * dim} were expected ` +
+      `(need n ≥ 2 samples and dim ≥ 1 features, as an n × dim row-major array)`,
+  );
+}
+
+/** Two feature statistics (or probability matrices) compared across different dimensions. */
+export function dimensionMismatchError(what: string, a: number, b: number): GanpoolUsageError {
+  return new GanpoolUsageError(`${what}: dimensions differ (${a} vs ${b}); both sides must come from the same feature extractor`);
+}
+
+/** The symmetric eigen solver did not converge, which means the matrix held NaN or ±Infinity. */
+export function eigenNoConvergence(n: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `eigendecomposition of a ${n}×${n} covariance did not converge; the features contain NaN or ±Infinity`,
+  );
+}
+
+/** A PNG scale factor that is not a positive finite number. */
+export function plotScaleError(scale: number): GanpoolUsageError {
+  return new GanpoolUsageError(`plot scale must be a positive finite number (e.g. 1 or 2), got ${scale}`, 'scale');
+}
+
+/** A class-probability matrix whose length is not `n × classes`. */
+export function probsShapeError(length: number, n: number, classes: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `class-probability matrix has ${length} values but n=${n} × classes=${classes} = ${n * classes} were expected ` +
+      `(need n ≥ 1 samples and classes ≥ 1, as an n × classes row-major array)`,
+  );
+}
+
+/** A covariance (or other matrix) handed to the eigen solver that contains NaN or ±Infinity. */
+export function nonFiniteMatrixError(n: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `cannot take the eigendecomposition of a ${n}×${n} matrix containing NaN or ±Infinity; check the features for non-finite values`,
+  );
+}
