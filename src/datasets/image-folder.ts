@@ -5,7 +5,7 @@
  * single file read.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { extname, join, relative, sep } from 'node:path';
@@ -68,7 +68,7 @@ async function listFolder(dir: string): Promise<{ images: ImageEntry[]; nonImage
       continue;
     }
     const full = join(e.parentPath, e.name);
-    const s = await stat(full);
+    const s = statSync(full); // much faster than 10,000 awaited fs.promises.stat calls
     images.push({ rel: relative(dir, full).split(sep).join('/'), size: s.size, mtimeMs: s.mtimeMs });
   }
   images.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
