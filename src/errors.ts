@@ -80,47 +80,6 @@ export function idxSpecError(spec: string): GanpoolUsageError {
   return new GanpoolUsageError(`unknown IDX dataset '${spec}'; expected 'fashion-mnist' or 'idx:PATH' (an images-idx3-ubyte file, optionally .gz)`, 'dataset');
 }
 
-// ---- Image folders (src/datasets/image-folder.ts) ----
-
-/** The image folder does not exist or is not a folder. */
-export function folderMissingError(dir: string, existsAsFile: boolean): GanpoolDataError {
-  return new GanpoolDataError(dir, existsAsFile ? 'is not a folder; expected a folder of PNG/JPEG/WebP images' : 'no such folder; expected a folder of PNG/JPEG/WebP images');
-}
-
-/** The image folder holds no decodable images. */
-export function folderNoImagesError(dir: string, corrupt: number, nonImages: number): GanpoolDataError {
-  const found = corrupt > 0 ? `all ${corrupt} image files failed to decode` : 'found no .png, .jpg, .jpeg or .webp files';
-  return new GanpoolDataError(dir, `no usable images: ${found} (searched recursively; ${nonImages} other files ignored)`);
-}
-
-// ---- Exported models (src/model-io.ts) ----
-
-/** The model folder has no model.json. */
-export function modelJsonMissingError(file: string): GanpoolDataError {
-  return new GanpoolDataError(file, 'not found; expected a TensorFlow.js LayersModel folder (model.json + weights.bin) as written by ganpool export');
-}
-
-/** model.json exists but is not a TensorFlow.js model description. */
-export function modelJsonInvalidError(file: string, what: string): GanpoolDataError {
-  return new GanpoolDataError(file, `not a TensorFlow.js model.json: ${what}`);
-}
-
-/** A weights file named in model.json's weightsManifest is missing. */
-export function weightsMissingError(file: string): GanpoolDataError {
-  return new GanpoolDataError(file, 'weights file listed in model.json is missing');
-}
-
-/** The weight files hold a different number of bytes than model.json's weight specs add up to. */
-export function weightsLengthError(files: string, expected: number, found: number): GanpoolDataError {
-  const hint = found < expected ? 'file truncated?' : 'file does not belong to this model.json?';
-  return new GanpoolDataError(files, `expected ${expected} bytes of weights (from model.json's weightsManifest), found ${found} (${hint})`);
-}
-
-/** A model whose topology is binary (a GraphModel protobuf) cannot be saved as a LayersModel folder. */
-export function binaryTopologyError(dir: string): GanpoolUsageError {
-  return new GanpoolUsageError(`cannot save to ${dir}: the model topology is binary; only LayersModels (JSON topology) can be exported`, 'out');
-}
-
 /** A feature matrix whose length is not `n × dim`, or with too few rows to estimate a covariance. */
 export function featureShapeError(length: number, n: number, dim: number): GanpoolUsageError {
   return new GanpoolUsageError(
@@ -154,9 +113,100 @@ export function probsShapeError(length: number, n: number, classes: number): Gan
   );
 }
 
+/** A TensorFlow.js backend could not be started in a thread. */
+export function backendInitFailed(name: string, cause: unknown): Error {
+  const why = cause instanceof Error ? `: ${cause.message}` : '';
+  return new Error(`could not start the TensorFlow.js '${name}' backend${why}`);
+}
+
+// ---- Image folders (src/datasets/image-folder.ts) ----
+
+/** The image folder does not exist or is not a folder. */
+export function folderMissingError(dir: string, existsAsFile: boolean): GanpoolDataError {
+  return new GanpoolDataError(dir, existsAsFile ? 'is not a folder; expected a folder of PNG/JPEG/WebP images' : 'no such folder; expected a folder of PNG/JPEG/WebP images');
+}
+
+/** The image folder holds no decodable images. */
+export function folderNoImagesError(dir: string, corrupt: number, nonImages: number): GanpoolDataError {
+  const found = corrupt > 0 ? `all ${corrupt} image files failed to decode` : 'found no .png, .jpg, .jpeg or .webp files';
+  return new GanpoolDataError(dir, `no usable images: ${found} (searched recursively; ${nonImages} other files ignored)`);
+}
+
+/** A config field (or its CLI flag) holds a value outside what is allowed. */
+export function badValue(field: string, value: unknown, allowed: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid ${field}: ${JSON.stringify(value)}; expected ${allowed}`, field);
+}
+
+/** Two fields that cannot be given together. */
+export function conflictingFields(a: string, b: string): GanpoolUsageError {
+  return new GanpoolUsageError(`give either ${a} or ${b}, not both`, b);
+}
+
+/** tfjs-node holds one process-wide backend, so it cannot run in several worker threads. */
+export function tensorflowNeedsOneWorker(workers: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `the 'tensorflow' backend cannot run in ${workers} workers: @tensorflow/tfjs-node's native binding keeps ` +
+      'one process-wide backend and breaks when loaded in more than one worker thread (tensorflow/tfjs issues ' +
+      '3463 and 8388). Use one worker (--workers 1; libtensorflow then uses its own threads) or the wasm backend (--backend wasm).',
+    'workers',
+  );
+}
+
+// ---- Exported models (src/model-io.ts) ----
+
+/** The model folder has no model.json. */
+export function modelJsonMissingError(file: string): GanpoolDataError {
+  return new GanpoolDataError(file, 'not found; expected a TensorFlow.js LayersModel folder (model.json + weights.bin) as written by ganpool export');
+}
+
+/** model.json exists but is not a TensorFlow.js model description. */
+export function modelJsonInvalidError(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `not a TensorFlow.js model.json: ${what}`);
+}
+
+/** A weights file named in model.json's weightsManifest is missing. */
+export function weightsMissingError(file: string): GanpoolDataError {
+  return new GanpoolDataError(file, 'weights file listed in model.json is missing');
+}
+
+/** The weight files hold a different number of bytes than model.json's weight specs add up to. */
+export function weightsLengthError(files: string, expected: number, found: number): GanpoolDataError {
+  const hint = found < expected ? 'file truncated?' : 'file does not belong to this model.json?';
+  return new GanpoolDataError(files, `expected ${expected} bytes of weights (from model.json's weightsManifest), found ${found} (${hint})`);
+}
+
+/** A model whose topology is binary (a GraphModel protobuf) cannot be saved as a LayersModel folder. */
+export function binaryTopologyError(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`cannot save to ${dir}: the model topology is binary; only LayersModels (JSON topology) can be exported`, 'out');
+}
+
 /** A covariance (or other matrix) handed to the eigen solver that contains NaN or ±Infinity. */
 export function nonFiniteMatrixError(n: number): GanpoolUsageError {
   return new GanpoolUsageError(
     `cannot take the eigendecomposition of a ${n}×${n} matrix containing NaN or ±Infinity; check the features for non-finite values`,
+  );
+}
+
+/** The output directory already holds a run. */
+export function outDirInUse(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`output directory ${dir} already holds a run (metrics.jsonl exists); choose another out directory`, 'out');
+}
+
+/** A command-line flag that is not known, or is missing its value. */
+export function unknownFlag(command: string, detail: string): GanpoolUsageError {
+  return new GanpoolUsageError(`${detail.replace(/\.$/, '')}; see 'ganpool ${command} --help' for the flags it accepts`);
+}
+
+/** An unknown subcommand. */
+export function unknownCommand(name: string, known: readonly string[]): GanpoolUsageError {
+  return new GanpoolUsageError(`unknown command '${name}'; expected one of: ${known.join(', ')} (see 'ganpool --help')`);
+}
+
+/** The tensorflow backend was asked for but @tensorflow/tfjs-node is not usable. */
+export function tensorflowMissing(): GanpoolUsageError {
+  return new GanpoolUsageError(
+    "invalid backend: \"tensorflow\"; it needs @tensorflow/tfjs-node with its native binding, which is not installed " +
+      '(it is an optional dependency whose install downloads libtensorflow). Use --backend wasm or auto.',
+    'backend',
   );
 }

@@ -1,0 +1,74 @@
+/**
+ * Command-line flags → a TrainConfig. Every flag error names the flag and
+ * what it accepts; the CLI turns those into exit code 2.
+ */
+import { parseArgs } from 'node:util';
+import type { TrainConfig } from './config.js';
+import { GanpoolUsageError, badValue, unknownFlag } from './errors.js';
+
+/** A train flag: its config field and whether it takes a number. */
+interface FlagSpec {
+  field: keyof TrainConfig;
+  numeric: boolean;
+  help: string;
+}
+
+/** The flags of `ganpool train`. */
+export const TRAIN_FLAGS: Record<string, FlagSpec> = {
+  dataset: { field: 'dataset', numeric: false, help: 'data set: mnist (embedded 10,000 digits) [mnist]' },
+  model: { field: 'model', numeric: false, help: 'model preset: mlp | seed [mlp]' },
+  workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
+  'batch-size': { field: 'batchSize', numeric: true, help: 'global batch size, split across workers [256]' },
+  steps: { field: 'steps', numeric: true, help: 'training steps, each one D and one G update [1000]' },
+  epochs: { field: 'epochs', numeric: true, help: 'train for E passes over the data instead of --steps' },
+  lr: { field: 'lr', numeric: true, help: 'Adam learning rate for both networks [0.0002]' },
+  'lr-g': { field: 'lrG', numeric: true, help: 'generator learning rate [--lr]' },
+  'lr-d': { field: 'lrD', numeric: true, help: 'discriminator learning rate [--lr]' },
+  beta1: { field: 'beta1', numeric: true, help: 'Adam beta1 [0.5]' },
+  beta2: { field: 'beta2', numeric: true, help: 'Adam beta2 [0.999]' },
+  seed: { field: 'seed', numeric: true, help: 'seed for init, shuffling, noise and the sample grid [1]' },
+  'sample-every': { field: 'sampleEvery', numeric: true, help: 'write a sample grid every K steps [500]' },
+  out: { field: 'out', numeric: false, help: 'output directory [runs/<timestamp>]' },
+  backend: { field: 'backend', numeric: false, help: 'auto | wasm | cpu | tensorflow [auto]' },
+};
+
+/** The CLI flag for a config field (`batchSize` → `--batch-size`). */
+export function flagFor(field: string): string {
+  const entry = Object.entries(TRAIN_FLAGS).find(([, s]) => s.field === field);
+  return entry ? `--${entry[0]}` : field;
+}
+
+/** Rewrites a usage error about a config field so it names the CLI flag instead. */
+export function asFlagError(e: GanpoolUsageError): GanpoolUsageError {
+  if (!e.field) return e;
+  const flag = flagFor(e.field);
+  return new GanpoolUsageError(e.message.replace(`invalid ${e.field}:`, `invalid ${flag}:`), e.field);
+}
+
+/** Parses `ganpool train` arguments into a config; throws GanpoolUsageError on any bad flag. */
+export function parseTrainArgs(argv: string[]): { config: TrainConfig; help: boolean } {
+  const options = Object.fromEntries(Object.keys(TRAIN_FLAGS).map((k) => [k, { type: 'string' as const }]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw unknownFlag('train', (e as Error).message);
+  }
+  const config: Record<string, unknown> = {};
+  for (const [flag, spec] of Object.entries(TRAIN_FLAGS)) {
+    const raw = (parsed.values as Record<string, string | boolean | undefined>)[flag];
+    if (typeof raw !== 'string') continue;
+    if (!spec.numeric) { config[spec.field] = raw; continue; }
+    const n = raw.trim() === '' ? NaN : Number(raw);
+    if (!Number.isFinite(n)) throw new GanpoolUsageError(badValue(`--${flag}`, raw, 'a number').message, spec.field);
+    config[spec.field] = n;
+  }
+  return { config: config as TrainConfig, help: parsed.values.help === true };
+}
+
+/** The help text of `ganpool train`. */
+export function trainHelp(): string {
+  const rows = Object.entries(TRAIN_FLAGS).map(([flag, s]) => `  --${(flag + (s.numeric ? ' N' : ' X')).padEnd(18)} ${s.help}`);
+  return ['Usage: ganpool train [flags]', '', 'Trains a GAN data-parallel on a pool of worker threads.', '', 'Flags:', ...rows,
+    '  -h, --help           show this help', ''].join('\n');
+}

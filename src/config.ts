@@ -1,0 +1,122 @@
+/**
+ * The training configuration: its fields, defaults, validation, and the
+ * resolved form recorded in OUT/config.json. Every check names the field.
+ */
+import { availableParallelism } from 'node:os';
+import { BACKEND_NAMES, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './backend.js';
+import { MODEL_NAMES, type ModelName } from './models.js';
+import { badValue, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields } from './errors.js';
+
+/** The data sets ganpool knows by name. */
+export const DATASET_NAMES = ['mnist'] as const;
+
+/** What a user may set; every field is optional. Same fields as the CLI flags, camelCase. */
+export interface TrainConfig {
+  /** Data set: `mnist` (the embedded 10,000 digits). Default `mnist`. */
+  dataset?: string;
+  /** Model preset. Default `mlp`. */
+  model?: ModelName;
+  /** Worker threads. Default: the number of available cores. */
+  workers?: number;
+  /** Global batch size, split across the workers. Default 256. */
+  batchSize?: number;
+  /** Training steps (one D update and one G update each). Default 1000 unless `epochs` is given. */
+  steps?: number;
+  /** Train for this many passes over the data instead of a step count. */
+  epochs?: number;
+  /** Adam learning rate for both networks. Default 2e-4. */
+  lr?: number;
+  /** Generator learning rate (overrides `lr`). */
+  lrG?: number;
+  /** Discriminator learning rate (overrides `lr`). */
+  lrD?: number;
+  /** Adam β1. Default 0.5. */
+  beta1?: number;
+  /** Adam β2. Default 0.999. */
+  beta2?: number;
+  /** Seed for initialisation, shuffling, latent noise and the sample grid. Default 1. */
+  seed?: number;
+  /** Write a sample grid every K steps (and at the end). Default 500. */
+  sampleEvery?: number;
+  /** Output directory. Default `runs/<timestamp>`. */
+  out?: string;
+  /** TensorFlow.js backend. Default `auto` (tensorflow when tfjs-node is usable, else wasm). */
+  backend?: BackendChoice;
+}
+
+/** A configuration with every field decided; what a run records. */
+export interface ResolvedConfig {
+  dataset: string;
+  model: ModelName;
+  workers: number;
+  batchSize: number;
+  steps: number;
+  epochs: number | null;
+  lrG: number;
+  lrD: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  seed: number;
+  sampleEvery: number;
+  out: string;
+  backend: BackendName;
+}
+
+/** The default output directory: `runs/<UTC timestamp>`. */
+export function defaultOutDir(now = new Date()): string {
+  return `runs/${now.toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19)}`;
+}
+
+function int(field: string, v: number | undefined, min: number, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < min || v > max) throw badValue(field, v, `a whole number from ${min} to ${max}`);
+  return v;
+}
+
+function real(field: string, v: number | undefined, ok: (x: number) => boolean, allowed: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw badValue(field, v, allowed);
+  return v;
+}
+
+function oneOf<T extends string>(field: string, v: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw badValue(field, v, `one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/**
+ * Validates `config` and fills in defaults. `datasetSize` (images available)
+ * turns `epochs` into steps and bounds the batch size.
+ */
+export function resolveConfig(config: TrainConfig, datasetSize = 10_000): ResolvedConfig {
+  const dataset = oneOf('dataset', config.dataset, DATASET_NAMES, 'mnist');
+  const model = oneOf('model', config.model, MODEL_NAMES, 'mlp');
+  const workers = int('workers', config.workers, 1, 256, availableParallelism());
+  const batchSize = int('batchSize', config.batchSize, 1, datasetSize, 256);
+  if (batchSize < workers) throw badValue('batchSize', batchSize, `at least the number of workers (${workers}), so every worker gets a shard`);
+  if (config.steps !== undefined && config.epochs !== undefined) throw conflictingFields('steps', 'epochs');
+  const epochs = config.epochs === undefined ? null : int('epochs', config.epochs, 1, 1_000_000, 1);
+  const stepsPerEpoch = Math.floor(datasetSize / batchSize);
+  const steps = epochs === null ? int('steps', config.steps, 1, 1e9, 1000) : epochs * stepsPerEpoch;
+  const positive = (x: number): boolean => x > 0;
+  const unit = (x: number): boolean => x >= 0 && x < 1;
+  const lr = real('lr', config.lr, positive, 'a positive number', 2e-4);
+  const backendChoice = oneOf<BackendChoice>('backend', config.backend, ['auto', ...BACKEND_NAMES], 'auto');
+  const backend = resolveBackend(backendChoice);
+  if (backend === 'tensorflow' && workers > 1) throw tensorflowNeedsOneWorker(workers);
+  if (backend === 'tensorflow' && !tfjsNodeAvailable()) throw tensorflowMissing();
+  return {
+    dataset, model, workers, batchSize, steps, epochs,
+    lrG: real('lrG', config.lrG, positive, 'a positive number', lr),
+    lrD: real('lrD', config.lrD, positive, 'a positive number', lr),
+    beta1: real('beta1', config.beta1, unit, 'a number in [0, 1)', 0.5),
+    beta2: real('beta2', config.beta2, unit, 'a number in [0, 1)', 0.999),
+    epsilon: 1e-7,
+    seed: int('seed', config.seed, 0, 2 ** 32 - 1, 1),
+    sampleEvery: int('sampleEvery', config.sampleEvery, 1, 1e9, 500),
+    out: config.out ?? defaultOutDir(),
+    backend,
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * The coordinator: shards each phase's batch across the workers, averages
+ * their gradient slots weighted by shard size, applies Adam once to the
+ * shared parameters and bumps the network's version.
+ */
+import { Adam } from './adam.js';
+import { epochPermutation } from './rng.js';
+import { initParams, modelPreset, paramCount, type ModelPreset } from './models.js';
+import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
+import type { ResolvedConfig } from './config.js';
+import type { ImageSet } from './datasets/image-set.js';
+import type { GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
+
+/** What one training step did. */
+export interface StepInfo {
+  /** Steps completed, counting this one (1-based). */
+  step: number;
+  /** The epoch this step's real batch came from (0-based). */
+  epoch: number;
+  dLoss: number;
+  gLoss: number;
+  /** Wall time of the step. */
+  ms: number;
+  samplesPerSec: number;
+  /** Time in the step not spent computing inside a worker: averaging, Adam, weight reload, task overhead. */
+  outsideMs: number;
+}
+
+/** One shard of a batch. */
+interface Shard {
+  first: number;
+  count: number;
+}
+
+/** Splits `batch` samples into `parts` contiguous shards whose sizes differ by at most one. */
+export function splitBatch(batch: number, parts: number): Shard[] {
+  const base = Math.floor(batch / parts), extra = batch % parts;
+  const shards: Shard[] = [];
+  let first = 0;
+  for (let k = 0; k < parts; k++) {
+    const count = base + (k < extra ? 1 : 0);
+    shards.push({ first, count });
+    first += count;
+  }
+  return shards;
+}
+
+interface NetState {
+  shared: SharedNetBuffers;
+  params: Float32Array;
+  grad: Float32Array;
+  adam: Adam;
+  version: number;
+}
+
+function netState(size: number, slots: number, lr: number, config: ResolvedConfig): NetState {
+  const shared = allocSharedNet(size, slots);
+  return {
+    shared,
+    params: paramsView(shared),
+    grad: new Float32Array(size),
+    adam: new Adam(size, { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon }),
+    version: 0,
+  };
+}
+
+/** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline). */
+export type ExecutorKind = 'pool' | 'inline';
+
+/** The data-parallel training engine behind {@link GanTrainer}. */
+export class Coordinator {
+  readonly preset: ModelPreset;
+  private readonly g: NetState;
+  private readonly d: NetState;
+  private readonly shards: Shard[];
+  private executor!: Executor;
+  private perm: { epoch: number; order: Uint32Array } | null = null;
+  /** Steps completed. */
+  stepsDone = 0;
+  /** Tensor counts last reported by each worker thread. */
+  readonly workerTensors = new Map<number, number>();
+
+  private constructor(readonly config: ResolvedConfig, private readonly data: ImageSet) {
+    this.preset = modelPreset(config.model, [data.height, data.width, data.channels]);
+    this.shards = splitBatch(config.batchSize, config.workers);
+    this.g = netState(paramCount(this.preset.generator), this.shards.length, config.lrG, config);
+    this.d = netState(paramCount(this.preset.discriminator), this.shards.length, config.lrD, config);
+    initParams(this.preset.generator, config.seed, 0, this.g.params);
+    initParams(this.preset.discriminator, config.seed, 1, this.d.params);
+  }
+
+  /** Allocates shared memory, initialises the parameters and starts the workers. */
+  static async start(config: ResolvedConfig, data: ImageSet, kind: ExecutorKind = 'pool'): Promise<Coordinator> {
+    const c = new Coordinator(config, data);
+    const init: WorkerInit = {
+      backend: config.backend,
+      preset: c.preset,
+      seed: config.seed,
+      data: { pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels] },
+      g: c.g.shared,
+      d: c.d.shared,
+    };
+    c.executor = kind === 'pool' ? await createPoolExecutor(init, config.workers) : await createInlineExecutor(init);
+    return c;
+  }
+
+  /** Steps in one pass over the data (the last incomplete batch is dropped). */
+  get stepsPerEpoch(): number {
+    return Math.floor(this.data.count / this.config.batchSize);
+  }
+
+  /** Dataset rows of step `t`'s real batch: a slice of that epoch's seeded permutation. */
+  batchIndices(t: number): Uint32Array {
+    const epoch = Math.floor(t / this.stepsPerEpoch);
+    if (this.perm?.epoch !== epoch) this.perm = { epoch, order: epochPermutation(this.data.count, this.config.seed, epoch) };
+    const start = (t % this.stepsPerEpoch) * this.config.batchSize;
+    return this.perm.order.subarray(start, start + this.config.batchSize);
+  }
+
+  /**
+   * Runs one phase's shard tasks and leaves the batch-mean gradient in the
+   * network's `grad` buffer. Returns the batch-mean loss and the longest
+   * time a worker spent computing.
+   */
+  async gradients(phase: 'd' | 'g', t = this.stepsDone): Promise<{ loss: number; grad: Float32Array; workerMs: number }> {
+    const net = phase === 'd' ? this.d : this.g;
+    const indices = phase === 'd' ? this.batchIndices(t) : null;
+    const results = await Promise.all(this.shards.map((s, k) => {
+      const task: GradTask = {
+        kind: 'grad', phase, step: t, slot: k, first: s.first, count: s.count,
+        gVersion: this.g.version, dVersion: this.d.version,
+      };
+      if (indices) task.indices = indices.slice(s.first, s.first + s.count);
+      return this.executor.run<GradResult>(task);
+    }));
+    const weights = this.shards.map((s) => s.count / this.config.batchSize);
+    averageSlots(net.shared, weights, net.grad);
+    for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
+    const loss = results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0);
+    return { loss, grad: net.grad, workerMs: Math.max(...results.map((r) => r.computeMs)) };
+  }
+
+  private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number }> {
+    const { loss, grad, workerMs } = await this.gradients(phase, t);
+    const net = phase === 'd' ? this.d : this.g;
+    net.adam.step(net.params, grad);
+    net.version += 1;
+    return { loss, workerMs };
+  }
+
+  /** One training step: a D update, then a G update against the new D. */
+  async step(): Promise<StepInfo> {
+    const t = this.stepsDone;
+    const t0 = performance.now();
+    const d = await this.phase('d', t);
+    const g = await this.phase('g', t);
+    const ms = performance.now() - t0;
+    this.stepsDone = t + 1;
+    return {
+      step: t + 1,
+      epoch: Math.floor(t / this.stepsPerEpoch),
+      dLoss: d.loss,
+      gLoss: g.loss,
+      ms,
+      samplesPerSec: (this.config.batchSize * 1000) / ms,
+      outsideMs: Math.max(0, ms - d.workerMs - g.workerMs),
+    };
+  }
+
+  /** `n` generator outputs (NHWC, values in [-1, 1]) for latent noise keyed by `seed`. */
+  async sample(n: number, seed: number): Promise<Float32Array> {
+    const r = await this.executor.run<SampleResult>({ kind: 'sample', n, seed, gVersion: this.g.version });
+    return r.images;
+  }
+
+  /** Copies of the current generator and discriminator parameter vectors. */
+  parameters(): { g: Float32Array; d: Float32Array } {
+    return { g: this.g.params.slice(), d: this.d.params.slice() };
+  }
+
+  /** Asks one worker for its live tensor count. */
+  async probe(): Promise<ProbeResult> {
+    return this.executor.run<ProbeResult>({ kind: 'probe' });
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await this.executor.close();
+  }
+}

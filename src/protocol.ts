@@ -1,0 +1,79 @@
+/**
+ * The messages between the coordinator and its workers: what a worker is
+ * given once at start-up (workerData) and the tasks it runs.
+ */
+import type { ModelPreset } from './models.js';
+import type { SharedNetBuffers } from './shared-params.js';
+import type { BackendName } from './backend.js';
+
+/** The image set in shared memory: uint8 pixels, NHWC. */
+export interface SharedImages {
+  pixels: SharedArrayBuffer;
+  count: number;
+  shape: [number, number, number];
+}
+
+/** What every worker receives once, at start-up. */
+export interface WorkerInit {
+  backend: BackendName;
+  preset: ModelPreset;
+  seed: number;
+  data: SharedImages;
+  g: SharedNetBuffers;
+  d: SharedNetBuffers;
+}
+
+/** Compute one shard's loss and gradients for one phase. */
+export interface GradTask {
+  kind: 'grad';
+  phase: 'd' | 'g';
+  step: number;
+  /** The gradient slot this shard writes. */
+  slot: number;
+  /** Position of the shard's first sample in the global batch (keys the latent noise). */
+  first: number;
+  count: number;
+  /** Dataset rows of the shard's real images (D phase only). */
+  indices?: Uint32Array;
+  gVersion: number;
+  dVersion: number;
+}
+
+/** Render `n` generator outputs from latent noise keyed by `seed`. */
+export interface SampleTask {
+  kind: 'sample';
+  n: number;
+  seed: number;
+  gVersion: number;
+}
+
+/** Report the worker's tensor count without doing any work. */
+export interface ProbeTask {
+  kind: 'probe';
+}
+
+/** Any task a worker runs. */
+export type Task = GradTask | SampleTask | ProbeTask;
+
+/** What a grad task returns. */
+export interface GradResult {
+  loss: number;
+  /** Time spent computing the gradient and writing it to its slot. */
+  computeMs: number;
+  /** Time spent copying moved weights into tf variables. */
+  reloadMs: number;
+  numTensors: number;
+  threadId: number;
+}
+
+/** What a sample task returns: n images, values in [-1, 1], NHWC. */
+export interface SampleResult {
+  images: Float32Array;
+}
+
+/** What a probe task returns. */
+export interface ProbeResult {
+  numTensors: number;
+  threadId: number;
+  backend: string;
+}

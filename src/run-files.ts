@@ -1,0 +1,54 @@
+/**
+ * What a training run leaves on disk: OUT/config.json, OUT/metrics.jsonl,
+ * OUT/samples/step-NNNNNN.png + latest.png, OUT/summary.json. Every file
+ * but the append-only metrics log is written atomically.
+ */
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import { gridPng } from './grid.js';
+import { outDirInUse } from './errors.js';
+import type { ResolvedConfig } from './config.js';
+import type { SampleEvent, StepInfo, TrainSummary } from './trainer.js';
+
+/** Writes one run's files under its output directory. */
+export class RunFiles {
+  /** Path of the newest sample grid, once one is written. */
+  latestGrid: string | null = null;
+
+  private constructor(readonly dir: string) {}
+
+  /** Refuses a directory that already holds a run (it would mix two runs' metrics). */
+  static check(dir: string): void {
+    if (existsSync(join(dir, 'metrics.jsonl'))) throw outDirInUse(dir);
+  }
+
+  /** Creates the directory and writes the resolved config. */
+  static async open(config: ResolvedConfig): Promise<RunFiles> {
+    RunFiles.check(config.out);
+    mkdirSync(join(config.out, 'samples'), { recursive: true });
+    const files = new RunFiles(config.out);
+    await writeFileAtomic(join(config.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    return files;
+  }
+
+  /** Appends one step's metrics line. */
+  step(info: StepInfo): void {
+    appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(info) + '\n');
+  }
+
+  /** Writes a sample grid as step-NNNNNN.png and latest.png. */
+  async sample(event: SampleEvent): Promise<string> {
+    const png = await gridPng(event.images, event.shape);
+    const path = join(this.dir, 'samples', `step-${String(event.step).padStart(6, '0')}.png`);
+    await writeFileAtomic(path, png);
+    await writeFileAtomic(join(this.dir, 'samples', 'latest.png'), png);
+    this.latestGrid = path;
+    return path;
+  }
+
+  /** Writes the end-of-run summary. */
+  async summary(summary: TrainSummary): Promise<void> {
+    await writeFileAtomic(join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Loads TensorFlow.js into the current thread (a worker, or the main thread
+ * for the no-pool baseline and for sampling from an exported generator) and
+ * selects a backend. wasm runs single-threaded: the pool supplies parallelism.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import type { BackendName } from './backend.js';
+import { backendInitFailed } from './errors.js';
+
+/** The TensorFlow.js core namespace, as loaded by ganpool. */
+export type Tf = typeof tf;
+
+/** Loads and selects `name` in this thread; returns the tf namespace. */
+export async function initBackend(name: BackendName): Promise<Tf> {
+  if (name === 'tensorflow') {
+    const spec = '@tensorflow/tfjs-node';
+    await import(spec);
+  }
+  if (name === 'wasm') tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (e) {
+    throw backendInitFailed(name, e);
+  }
+  if (!ok || tf.getBackend() !== name) throw backendInitFailed(name, undefined);
+  return tf;
+}

@@ -1,0 +1,156 @@
+/**
+ * The public training API: {@link GanTrainer} drives the coordinator step by
+ * step, fires events and honours an AbortSignal; it writes no files.
+ */
+import { resolveConfig, type ResolvedConfig, type TrainConfig } from './config.js';
+import { loadDataset } from './dataset.js';
+import { Coordinator, type ExecutorKind, type StepInfo } from './coordinator.js';
+import type { ImageSet } from './datasets/image-set.js';
+
+export type { StepInfo } from './coordinator.js';
+
+/** A batch of generated images handed to `onSample`. */
+export interface SampleEvent {
+  /** Steps completed when the images were drawn. */
+  step: number;
+  /** NHWC pixels in [-1, 1]. */
+  images: Float32Array;
+  /** Image shape: height, width, channels. */
+  shape: [number, number, number];
+}
+
+/** Callbacks and cancellation for a training run. */
+export interface TrainerOptions {
+  /** Called after every step. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  /** Called with the fixed latent batch every `sampleEvery` steps and at the end. */
+  onSample?: (event: SampleEvent) => void | Promise<void>;
+  /** Aborting stops {@link GanTrainer.run} after the current step. */
+  signal?: AbortSignal;
+  /** Images to train on instead of loading `config.dataset`. */
+  data?: ImageSet;
+  /** Run tasks on the main thread instead of a worker pool (the no-pool baseline). */
+  executor?: ExecutorKind;
+}
+
+/** What a finished (or stopped) run did. */
+export interface TrainSummary {
+  steps: number;
+  wallSeconds: number;
+  /** Throughput over the steps after the first (which pays for warm-up): batch × steps / time. */
+  samplesPerSec: number;
+  /** Mean share of a step spent outside the workers (averaging, Adam, weight reload, task overhead). */
+  outsideShare: number;
+  backend: string;
+  workers: number;
+  model: string;
+  dataset: string;
+  batchSize: number;
+  seed: number;
+  dLoss: number | null;
+  gLoss: number | null;
+  /** True when the run was aborted before reaching `steps`. */
+  stoppedEarly: boolean;
+}
+
+/** Number of images in the fixed sample grid. */
+export const GRID_SAMPLES = 64;
+
+/** Trains a GAN data-parallel on a worker pool. Create with {@link GanTrainer.create}. */
+export class GanTrainer {
+  private readonly history: StepInfo[] = [];
+
+  private constructor(
+    /** The resolved configuration of this run. */
+    readonly config: ResolvedConfig,
+    private readonly coordinator: Coordinator,
+    private readonly options: TrainerOptions,
+  ) {}
+
+  /** Validates the config, loads the data and starts the workers. */
+  static async create(config: TrainConfig = {}, options: TrainerOptions = {}): Promise<GanTrainer> {
+    resolveConfig(config); // fail on bad fields before loading anything
+    const data = options.data ?? await loadDataset(config.dataset ?? 'mnist');
+    const resolved = resolveConfig(config, data.count);
+    const coordinator = await Coordinator.start(resolved, data, options.executor ?? 'pool');
+    return new GanTrainer(resolved, coordinator, options);
+  }
+
+  /** Steps completed so far. */
+  get stepsDone(): number {
+    return this.coordinator.stepsDone;
+  }
+
+  /** Image shape (height, width, channels). */
+  get imageShape(): [number, number, number] {
+    return this.coordinator.preset.imageShape;
+  }
+
+  /** Runs one training step (a D update then a G update) and fires `onStep`. */
+  async step(): Promise<StepInfo> {
+    const info = await this.coordinator.step();
+    this.history.push(info);
+    await this.options.onStep?.(info);
+    return info;
+  }
+
+  /** `n` generated images (NHWC, [-1, 1]) from latent noise keyed by `seed` (default: the run's seed). */
+  sample(n = GRID_SAMPLES, seed = this.config.seed): Promise<Float32Array> {
+    return this.coordinator.sample(n, seed);
+  }
+
+  /** Copies of the generator's and discriminator's parameter vectors. */
+  parameters(): { g: Float32Array; d: Float32Array } {
+    return this.coordinator.parameters();
+  }
+
+  /** The batch-mean gradient of one phase at the current parameters, without applying it. */
+  async gradients(phase: 'd' | 'g'): Promise<Float32Array> {
+    return (await this.coordinator.gradients(phase)).grad.slice();
+  }
+
+  /** Live tensor counts last reported by each worker thread, by thread id. */
+  workerTensors(): Map<number, number> {
+    return new Map(this.coordinator.workerTensors);
+  }
+
+  private async emitSample(): Promise<void> {
+    if (!this.options.onSample) return;
+    const images = await this.sample();
+    await this.options.onSample({ step: this.stepsDone, images, shape: this.imageShape });
+  }
+
+  /** Trains until `config.steps` or until the signal aborts; samples on schedule; returns the summary. */
+  async run(): Promise<TrainSummary> {
+    const t0 = performance.now();
+    const { signal } = this.options;
+    while (this.stepsDone < this.config.steps && !signal?.aborted) {
+      await this.step();
+      if (this.stepsDone % this.config.sampleEvery === 0 && this.stepsDone < this.config.steps) await this.emitSample();
+    }
+    await this.emitSample();
+    return this.summary((performance.now() - t0) / 1000);
+  }
+
+  private summary(wallSeconds: number): TrainSummary {
+    const c = this.config;
+    const later = this.history.slice(1);
+    const laterMs = later.reduce((a, s) => a + s.ms, 0);
+    const last = this.history[this.history.length - 1];
+    return {
+      steps: this.stepsDone,
+      wallSeconds,
+      samplesPerSec: laterMs > 0 ? (c.batchSize * later.length * 1000) / laterMs : 0,
+      outsideShare: laterMs > 0 ? later.reduce((a, s) => a + s.outsideMs, 0) / laterMs : 0,
+      backend: c.backend, workers: c.workers, model: c.model, dataset: c.dataset, batchSize: c.batchSize, seed: c.seed,
+      dLoss: last?.dLoss ?? null,
+      gLoss: last?.gLoss ?? null,
+      stoppedEarly: this.stepsDone < c.steps,
+    };
+  }
+
+  /** Stops the workers. The trainer cannot be used afterwards. */
+  close(): Promise<void> {
+    return this.coordinator.close();
+  }
+}

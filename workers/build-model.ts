@@ -1,0 +1,42 @@
+/**
+ * Turns a plain network spec (src/models.ts) into a tf.layers model, and
+ * checks that its trainable weights line up with the spec's parameter shapes
+ * (the order of the shared parameter vector).
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Variable } from '@tensorflow/tfjs-core';
+import { paramShapes, type LayerSpec, type NetSpec } from '../src/models.js';
+
+function toLayer(spec: LayerSpec, inputShape: number[] | undefined): tfl.layers.Layer {
+  const first = inputShape ? { inputShape } : {};
+  switch (spec.kind) {
+    case 'dense':
+      return tfl.layers.dense({ ...first, units: spec.units, activation: spec.activation });
+    case 'leakyRelu':
+      return tfl.layers.leakyReLU({ ...first, alpha: spec.alpha });
+    case 'flatten':
+      return tfl.layers.flatten(first);
+    case 'reshape':
+      return tfl.layers.reshape({ ...first, targetShape: spec.shape });
+  }
+}
+
+/** A built network and its trainable variables in shared-vector order. */
+export interface BuiltNet {
+  model: tfl.Sequential;
+  vars: Variable[];
+}
+
+/** Builds `net` as a tf.layers Sequential model named `name`. */
+export function buildNet(net: NetSpec, name: string): BuiltNet {
+  const model = tfl.sequential({ name });
+  net.layers.forEach((layer, i) => model.add(toLayer(layer, i === 0 ? net.inputShape : undefined)));
+  const expected = paramShapes(net);
+  const weights = model.trainableWeights;
+  const same = weights.length === expected.length &&
+    weights.every((w, i) => w.shape.join() === expected[i]!.shape.join());
+  if (!same) {
+    throw new Error(`internal: ${name} weights [${weights.map((w) => w.shape.join('x'))}] do not match its spec`);
+  }
+  return { model, vars: weights.map((w) => w.read() as Variable) };
+}

@@ -1,0 +1,16 @@
+/**
+ * The piscina worker: holds tf.layers copies of G and D, computes one
+ * shard's loss and gradients per task, writes the gradients into the shard's
+ * slot in shared memory, and reloads weights when their version has moved.
+ */
+import { threadId } from 'node:worker_threads';
+import { workerData } from 'piscina';
+import { createShardWorker } from './shard-worker.js';
+import type { Task, WorkerInit } from '../src/protocol.js';
+
+const worker = await createShardWorker(workerData as WorkerInit, threadId);
+
+/** Runs one task (piscina calls this). */
+export default function handle(task: Task): unknown {
+  return worker.run(task);
+}

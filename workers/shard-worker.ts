@@ -1,0 +1,124 @@
+/**
+ * One shard worker's state and task handling, independent of how it is
+ * hosted: piscina runs it in a worker thread (gan-worker.ts), and the no-pool
+ * baseline runs it on the main thread.
+ */
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import { initBackend, type Tf } from '../src/tf-backend.js';
+import { latentNoise, NoiseStream } from '../src/rng.js';
+import { paramsView, gradSlot, type SharedNetBuffers } from '../src/shared-params.js';
+import type {
+  GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
+} from '../src/protocol.js';
+import { buildNet, type BuiltNet } from './build-model.js';
+
+/** A worker that runs tasks against its own tf copies of G and D. */
+export interface ShardWorker {
+  run(task: Task): GradResult | SampleResult | ProbeResult;
+}
+
+interface Net extends BuiltNet {
+  shared: SharedNetBuffers;
+  version: number;
+}
+
+function reload(tf: Tf, net: Net, version: number): void {
+  if (net.version === version) return;
+  const params = paramsView(net.shared);
+  let offset = 0;
+  for (const v of net.vars) {
+    const n = v.size;
+    const t = tf.tensor(params.subarray(offset, offset + n), v.shape);
+    v.assign(t);
+    t.dispose();
+    offset += n;
+  }
+  net.version = version;
+}
+
+function writeGrads(grads: Record<string, Tensor>, vars: Variable[], slot: Float32Array): void {
+  let offset = 0;
+  for (const v of vars) {
+    const g = grads[v.name]!;
+    slot.set(g.dataSync() as Float32Array, offset);
+    offset += v.size;
+  }
+}
+
+/** Builds the worker: starts the backend, builds both networks, loads the shared weights. */
+export async function createShardWorker(init: WorkerInit, threadId: number): Promise<ShardWorker> {
+  const tf = await initBackend(init.backend);
+  const { preset, data } = init;
+  const g: Net = { ...buildNet(preset.generator, 'generator'), shared: init.g, version: -1 };
+  const d: Net = { ...buildNet(preset.discriminator, 'discriminator'), shared: init.d, version: -1 };
+  const pixels = new Uint8Array(data.pixels);
+  const imageSize = data.shape[0] * data.shape[1] * data.shape[2];
+  const latent = preset.latentDim;
+
+  const noise = (task: GradTask): Tensor => {
+    const stream = task.phase === 'd' ? NoiseStream.Discriminator : NoiseStream.Generator;
+    const z = latentNoise(new Float32Array(task.count * latent), init.seed, task.step, stream, task.first, latent);
+    return tf.tensor2d(z, [task.count, latent]);
+  };
+
+  const realImages = (indices: Uint32Array): Tensor => {
+    const out = new Float32Array(indices.length * imageSize);
+    for (let r = 0; r < indices.length; r++) {
+      const src = indices[r]! * imageSize, dst = r * imageSize;
+      for (let i = 0; i < imageSize; i++) out[dst + i] = pixels[src + i]! / 127.5 - 1;
+    }
+    return tf.tensor4d(out, [indices.length, ...data.shape]);
+  };
+
+  const apply = (net: Net, x: Tensor, training: boolean): Tensor => net.model.apply(x, { training }) as Tensor;
+  const bce = (logits: Tensor, label: 0 | 1): Tensor =>
+    tf.tidy(() => {
+      // mean(softplus(-l)) for label 1, mean(softplus(l)) for label 0, in the stable form.
+      const signed = label === 1 ? tf.neg(logits) : logits;
+      return tf.mean(tf.add(tf.relu(signed), tf.log1p(tf.exp(tf.neg(tf.abs(signed))))));
+    });
+
+  const grad = (task: GradTask): GradResult => {
+    const r0 = performance.now();
+    reload(tf, g, task.gVersion);
+    reload(tf, d, task.dVersion);
+    const t0 = performance.now();
+    const z = noise(task);
+    let lossFn: () => Scalar;
+    const owned: Tensor[] = [z];
+    if (task.phase === 'd') {
+      const real = realImages(task.indices!);
+      const fake = tf.tidy(() => apply(g, z, true));
+      owned.push(real, fake);
+      lossFn = () => tf.add(bce(apply(d, real, true), 1), bce(apply(d, fake, true), 0)) as Scalar;
+    } else {
+      lossFn = () => bce(apply(d, apply(g, z, true), true), 1) as Scalar;
+    }
+    const net = task.phase === 'd' ? d : g;
+    const { value, grads } = tf.variableGrads(lossFn, net.vars);
+    writeGrads(grads, net.vars, gradSlot(net.shared, task.slot));
+    const loss = value.dataSync()[0]!;
+    tf.dispose([value, ...Object.values(grads), ...owned]);
+    const t1 = performance.now();
+    return { loss, computeMs: t1 - t0, reloadMs: t0 - r0, numTensors: tf.memory().numTensors, threadId };
+  };
+
+  const sample = (task: SampleTask): SampleResult => {
+    reload(tf, g, task.gVersion);
+    const z = latentNoise(new Float32Array(task.n * latent), task.seed, 0, NoiseStream.Sample, 0, latent);
+    const images = tf.tidy(() => apply(g, tf.tensor2d(z, [task.n, latent]), false));
+    const out = images.dataSync() as Float32Array;
+    images.dispose();
+    return { images: out };
+  };
+
+  return {
+    run(task: Task) {
+      switch (task.kind) {
+        case 'grad': return grad(task);
+        case 'sample': return sample(task);
+        case 'probe': return { numTensors: tf.memory().numTensors, threadId, backend: tf.getBackend() };
+      }
+    },
+  };
+}
