@@ -27,5 +27,7 @@ export async function initBackend(name: BackendName): Promise<Tf> {
     throw backendInitFailed(name, e);
   }
   if (!ok || tf.getBackend() !== name) throw backendInitFailed(name, undefined);
+  // The cpu backend greets Node users with an "install tfjs-node" banner on first use; ganpool already chose.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   return tf;
 }

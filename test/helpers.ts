@@ -1,0 +1,29 @@
+/** Shared test utilities: error measures and a cached copy of the embedded data. */
+import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
+import type { ImageSet } from '../src/datasets/image-set.js';
+
+/** max|a-b| / max|b|: relative to the reference's largest magnitude. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+/** max|a-b|. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  return diff;
+}
+
+let mnist: ImageSet | null = null;
+/** The embedded MNIST set, loaded once per test process. */
+export function mnistData(): ImageSet {
+  mnist ??= loadEmbeddedMnist();
+  return mnist;
+}
