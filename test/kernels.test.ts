@@ -58,6 +58,14 @@ const convCases: { x: number[]; f: number[]; s: number | [number, number]; p: Pa
   { x: [2, 7, 7, 2], f: [1, 1, 2, 3], s: 3, p: 'same' },
   { x: [2, 14, 14, 8], f: [4, 4, 8, 16], s: 2, p: 'same' },
   { x: [2, 11, 13, 5], f: [5, 5, 5, 7], s: 3, p: 'same' },
+  // >= 8 input channels: the phase-decomposition / batch-as-channels conv paths
+  { x: [2, 9, 8, 8], f: [3, 3, 8, 3], s: [1, 2], p: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  { x: [2, 11, 13, 9], f: [5, 5, 9, 4], s: 3, p: 'same' },
+  { x: [1, 7, 7, 8], f: [3, 3, 8, 2], s: 1, p: 'valid' },
+  { x: [1, 7, 6, 8], f: [3, 2, 8, 3], s: 1, p: 'same' },
+  { x: [2, 10, 9, 8], f: [4, 3, 8, 2], s: 2, p: 'valid' },
+  { x: [2, 7, 7, 8], f: [1, 1, 8, 3], s: 3, p: 'same' },
+  { x: [2, 6, 6, 8], f: [3, 3, 8, 4], s: 2, p: [[0, 0], [4, 0], [0, 5], [0, 0]] },
 ];
 
 for (const c of convCases) {
@@ -90,6 +98,9 @@ test.serial('conv2dTranspose (Conv2DBackpropInput) DCGAN shapes and odd output s
     [[2, 4, 5, 3], [3, 3, 2, 3], [2, 7, 9, 2], 2, 'same'],
     [[1, 3, 3, 2], [5, 5, 3, 2], [1, 9, 9, 3], 3, 'same'],
     [[1, 3, 3, 2], [2, 2, 3, 2], [1, 8, 8, 3], 3, 'valid'],
+    [[2, 4, 5, 3], [3, 3, 9, 3], [2, 7, 9, 9], 2, 'same'],
+    [[1, 3, 3, 2], [5, 5, 8, 2], [1, 9, 9, 8], 3, 'same'],
+    [[1, 3, 3, 2], [2, 2, 8, 2], [1, 8, 8, 8], 3, 'valid'],
   ];
   for (const [dyS, fS, outS, s, p] of cases) {
     const { err, shape } = await compare(() =>

@@ -9,7 +9,88 @@
  *    multiply-by-inserted-zero is ever done.
  */
 import { backend_util, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
-import { call, f32Offset, free, transpose, type WasmBackend } from './wasm.js';
+import { call, f32Offset, free, reshape, transpose, type WasmBackend } from './wasm.js';
+
+/**
+ * Below this many input channels the conv formulations degenerate (a GEMM
+ * with 1-2 columns, or a huge filter with 16 output pixels), so an explicit
+ * im2col/col2im around one wide non-transposed matmul is used instead.
+ */
+const SMALL_CI = 8;
+
+/** Geometry shared by the im2col helpers (NHWC, dilation 1). */
+interface Geo { B: number; H: number; W: number; Ci: number; OH: number; OW: number; KH: number; KW: number; sh: number; sw: number; pt: number; pl: number }
+
+/** patchesᵀ[(kh,kw,ci), (b,oh,ow)] of x (zeros outside), a [KH*KW*Ci, B*OH*OW] tensor. */
+function im2colT(be: WasmBackend, x: TensorInfo, g: Geo): TensorInfo {
+  const P = g.B * g.OH * g.OW;
+  const out = be.makeOutput([g.KH * g.KW * g.Ci, P], 'float32');
+  const heap = be.wasm.HEAPF32;
+  const xo = f32Offset(be, x);
+  const oo = f32Offset(be, out);
+  for (let kh = 0; kh < g.KH; kh++) {
+    for (let kw = 0; kw < g.KW; kw++) {
+      for (let c = 0; c < g.Ci; c++) {
+        let o = oo + ((kh * g.KW + kw) * g.Ci + c) * P;
+        for (let b = 0; b < g.B; b++) {
+          for (let oh = 0; oh < g.OH; oh++) {
+            const ih = oh * g.sh + kh - g.pt;
+            if (ih < 0 || ih >= g.H) { heap.fill(0, o, o + g.OW); o += g.OW; continue; }
+            const rowBase = xo + ((b * g.H + ih) * g.W) * g.Ci + c;
+            for (let ow = 0; ow < g.OW; ow++) {
+              const iw = ow * g.sw + kw - g.pl;
+              heap[o++] = iw < 0 || iw >= g.W ? 0 : heap[rowBase + iw * g.Ci]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** dx = col2im(cols): scatter-adds [B*OH*OW, KH*KW*Ci] columns into a zeroed [B,H,W,Ci]. */
+function col2im(be: WasmBackend, cols: TensorInfo, g: Geo): TensorInfo {
+  const out = be.makeOutput([g.B, g.H, g.W, g.Ci], 'float32');
+  const heap = be.wasm.HEAPF32;
+  const oo = f32Offset(be, out);
+  heap.fill(0, oo, oo + g.B * g.H * g.W * g.Ci);
+  let c0 = f32Offset(be, cols);
+  for (let b = 0; b < g.B; b++) {
+    for (let oh = 0; oh < g.OH; oh++) {
+      for (let ow = 0; ow < g.OW; ow++) {
+        for (let kh = 0; kh < g.KH; kh++) {
+          const ih = oh * g.sh + kh - g.pt;
+          if (ih < 0 || ih >= g.H) { c0 += g.KW * g.Ci; continue; }
+          const rowBase = oo + ((b * g.H + ih) * g.W) * g.Ci;
+          for (let kw = 0; kw < g.KW; kw++) {
+            const iw = ow * g.sw + kw - g.pl;
+            if (iw >= 0 && iw < g.W) {
+              const dst = rowBase + iw * g.Ci;
+              for (let c = 0; c < g.Ci; c++) heap[dst + c] += heap[c0 + c]!;
+            }
+            c0 += g.Ci;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Plain non-transposed 2-D matmul through the stock fast path. */
+function mm(be: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo {
+  return call(be, 'BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+}
+
+/** Geo of a conv info. */
+function geoOf(info: backend_util.Conv2DInfo): Geo {
+  return {
+    B: info.batchSize, H: info.inHeight, W: info.inWidth, Ci: info.inChannels, OH: info.outHeight, OW: info.outWidth,
+    KH: info.filterHeight, KW: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth,
+    pt: info.padInfo.top, pl: info.padInfo.left,
+  };
+}
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 
@@ -48,6 +129,20 @@ export const conv2DBackpropFilterKernel: KernelFunc = ({ inputs, backend, attrs 
   const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
+  if (Ci < SMALL_CI) {
+    // dW [KH*KW*Ci, Co] = patchesᵀ [KH*KW*Ci, P] · dy [P, Co]; patchesᵀ is built directly.
+    const g = geoOf(info);
+    const P = g.B * OH * OW;
+    const dy2 = reshape(be, dy, [P, Co]);
+    const patchesT = im2colT(be, x, g);
+    if (nchw) free(be, x);
+    const dw = mm(be, patchesT, dy2);
+    free(be, patchesT, dy2);
+    if (nchw) free(be, dy);
+    const r = reshape(be, dw, [KH, KW, Ci, Co]);
+    free(be, dw);
+    return r;
+  }
   const pb = Math.max(0, (OH - 1) * sh + KH - H - pt);
   const pr = Math.max(0, (OW - 1) * sw + KW - W - pl);
   const xT = transpose(be, x, [3, 1, 2, 0]); // [Ci,H,W,B]
@@ -120,6 +215,20 @@ export const conv2DBackpropInputKernel: KernelFunc = ({ inputs, backend, attrs }
   const [KH, KW, Ci, Co] = filter.shape as [number, number, number, number];
   const info = convInfoOf(inShape, [KH, KW, Ci, Co], a);
   const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  if (Ci < SMALL_CI) {
+    // cols [P, KH*KW*Ci] = dy [P, Co] · Wᵀ [Co, KH*KW*Ci], then col2im.
+    const g = geoOf(info);
+    const P = B * OH * OW;
+    const f2 = reshape(be, filter, [KH * KW * Ci, Co]);
+    const fT = transpose(be, f2, [1, 0]);
+    const dy2 = reshape(be, dy, [P, Co]);
+    const cols = mm(be, dy2, fT);
+    free(be, f2, fT, dy2);
+    const dx = col2im(be, cols, g);
+    free(be, cols);
+    if (nchw) { const t = transpose(be, dx, toNCHW); free(be, dx, dy); return t; }
+    return dx;
+  }
   const ph = phases(H, OH, KH, sh, info.padInfo.top);
   const pw = phases(W, OW, KW, sw, info.padInfo.left);
   // Filter with in/out channels swapped: [KH,KW,Co,Ci], so each tap is a contiguous Co*Ci block.
