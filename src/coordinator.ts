@@ -6,7 +6,7 @@
 import { Adam } from './adam.js';
 import { epochPermutation } from './rng.js';
 import { initParams, modelPreset, paramCount, type ModelPreset } from './models.js';
-import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { allocSharedNet, averageSlots, gradSlot, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
@@ -49,7 +49,7 @@ export function splitBatch(batch: number, parts: number): Shard[] {
 interface NetState {
   shared: SharedNetBuffers;
   params: Float32Array;
-  grad: Float32Array;
+  slots: Float32Array[];
   adam: Adam;
   version: number;
 }
@@ -59,7 +59,7 @@ function netState(size: number, slots: number, lr: number, config: ResolvedConfi
   return {
     shared,
     params: paramsView(shared),
-    grad: new Float32Array(size),
+    slots: Array.from({ length: slots }, (_, k) => gradSlot(shared, k)),
     adam: new Adam(size, { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon }),
     version: 0,
   };
@@ -119,12 +119,11 @@ export class Coordinator {
   }
 
   /**
-   * Runs one phase's shard tasks and leaves the batch-mean gradient in the
-   * network's `grad` buffer. Returns the batch-mean loss and the longest
+   * Runs one phase's shard tasks, leaving each shard's mean gradient in its
+   * slot. Returns the batch-mean loss, the shards' weights and the longest
    * time a worker spent computing.
    */
-  async gradients(phase: 'd' | 'g', t = this.stepsDone): Promise<{ loss: number; grad: Float32Array; workerMs: number }> {
-    const net = phase === 'd' ? this.d : this.g;
+  private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number }> {
     const indices = phase === 'd' ? this.batchIndices(t) : null;
     const results = await Promise.all(this.shards.map((s, k) => {
       const task: GradTask = {
@@ -135,16 +134,24 @@ export class Coordinator {
       return this.executor.run<GradResult>(task);
     }));
     const weights = this.shards.map((s) => s.count / this.config.batchSize);
-    averageSlots(net.shared, weights, net.grad);
     for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
     const loss = results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0);
-    return { loss, grad: net.grad, workerMs: Math.max(...results.map((r) => r.computeMs)) };
+    return { loss, weights, workerMs: Math.max(...results.map((r) => r.computeMs)) };
+  }
+
+  /** The batch-mean gradient of one phase at the current parameters, without applying it. */
+  async gradients(phase: 'd' | 'g'): Promise<Float32Array> {
+    const { weights } = await this.shardGradients(phase, this.stepsDone);
+    const net = phase === 'd' ? this.d : this.g;
+    const grad = new Float32Array(net.shared.size);
+    averageSlots(net.shared, weights, grad);
+    return grad;
   }
 
   private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number }> {
-    const { loss, grad, workerMs } = await this.gradients(phase, t);
+    const { loss, weights, workerMs } = await this.shardGradients(phase, t);
     const net = phase === 'd' ? this.d : this.g;
-    net.adam.step(net.params, grad);
+    net.adam.step(net.params, net.slots, weights);
     net.version += 1;
     return { loss, workerMs };
   }

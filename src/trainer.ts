@@ -106,7 +106,7 @@ export class GanTrainer {
 
   /** The batch-mean gradient of one phase at the current parameters, without applying it. */
   async gradients(phase: 'd' | 'g'): Promise<Float32Array> {
-    return (await this.coordinator.gradients(phase)).grad.slice();
+    return this.coordinator.gradients(phase);
   }
 
   /** Live tensor counts last reported by each worker thread, by thread id. */

@@ -12,11 +12,11 @@ test('worker tensor counts are the same after step 10 and step 50', async (t) =>
       if (i % 10 === 0) await trainer.sample(8);
     }
     const at50 = trainer.workerTensors();
-    t.log('step 10:', [...at10], 'step 50:', [...at50]);
+    t.log(`tensors by thread at step 10: ${JSON.stringify([...at10])}, at step 50: ${JSON.stringify([...at50])}`);
     t.true(at10.size >= 1);
     for (const [thread, n] of at50) {
       t.true(n > 0, 'counts are real');
-      if (at10.has(thread)) t.is(n, at10.get(thread), `thread ${thread}`);
+      if (at10.has(thread)) t.is(n, at10.get(thread)!, `thread ${thread}`);
     }
   } finally {
     await trainer.close();
