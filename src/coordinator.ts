@@ -3,14 +3,14 @@
  * their gradient slots weighted by shard size, applies Adam once to the
  * shared parameters and bumps the network's version.
  */
-import { Adam } from './adam.js';
+import { splitRange, type AdamOptions } from './adam.js';
 import { epochPermutation } from './rng.js';
 import { initParams, modelPreset, paramCount, type ModelPreset } from './models.js';
-import { allocSharedNet, averageSlots, gradSlot, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
-import type { GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
+import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -25,6 +25,10 @@ export interface StepInfo {
   samplesPerSec: number;
   /** Time in the step not spent computing inside a worker: averaging, Adam, weight reload, task overhead. */
   outsideMs: number;
+  /** Of outsideMs: averaging the slots and applying Adam (both phases). */
+  adamMs: number;
+  /** Of outsideMs: copying moved weights into the workers' tf variables (slowest shard, both phases). */
+  reloadMs: number;
 }
 
 /** One shard of a batch. */
@@ -49,8 +53,9 @@ export function splitBatch(batch: number, parts: number): Shard[] {
 interface NetState {
   shared: SharedNetBuffers;
   params: Float32Array;
-  slots: Float32Array[];
-  adam: Adam;
+  adam: AdamOptions;
+  /** Adam updates applied so far. */
+  t: number;
   version: number;
 }
 
@@ -59,8 +64,8 @@ function netState(size: number, slots: number, lr: number, config: ResolvedConfi
   return {
     shared,
     params: paramsView(shared),
-    slots: Array.from({ length: slots }, (_, k) => gradSlot(shared, k)),
-    adam: new Adam(size, { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon }),
+    adam: { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon },
+    t: 0,
     version: 0,
   };
 }
@@ -123,7 +128,7 @@ export class Coordinator {
    * slot. Returns the batch-mean loss, the shards' weights and the longest
    * time a worker spent computing.
    */
-  private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number }> {
+  private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number; reloadMs: number }> {
     const indices = phase === 'd' ? this.batchIndices(t) : null;
     const results = await Promise.all(this.shards.map((s, k) => {
       const task: GradTask = {
@@ -136,7 +141,11 @@ export class Coordinator {
     const weights = this.shards.map((s) => s.count / this.config.batchSize);
     for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
     const loss = results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0);
-    return { loss, weights, workerMs: Math.max(...results.map((r) => r.computeMs)) };
+    return {
+      loss, weights,
+      workerMs: Math.max(...results.map((r) => r.computeMs)),
+      reloadMs: Math.max(...results.map((r) => r.reloadMs)),
+    };
   }
 
   /** The batch-mean gradient of one phase at the current parameters, without applying it. */
@@ -148,12 +157,23 @@ export class Coordinator {
     return grad;
   }
 
-  private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number }> {
-    const { loss, weights, workerMs } = await this.shardGradients(phase, t);
-    const net = phase === 'd' ? this.d : this.g;
-    net.adam.step(net.params, net.slots, weights);
+  private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number; reloadMs: number; adamMs: number }> {
+    const { loss, weights, workerMs, reloadMs } = await this.shardGradients(phase, t);
+    const a0 = performance.now();
+    await this.applyAdam(phase, weights);
+    return { loss, workerMs, reloadMs, adamMs: performance.now() - a0 };
+  }
+
+  /** Averages the slots and applies Adam once, each worker taking one range of the parameters. */
+  private async applyAdam(which: 'd' | 'g', weights: number[]): Promise<void> {
+    const net = which === 'd' ? this.d : this.g;
+    net.t += 1;
+    const ranges = splitRange(net.shared.size, this.config.workers);
+    await Promise.all(ranges.map(([lo, hi]) => {
+      const task: ApplyTask = { kind: 'apply', net: which, t: net.t, lo, hi, weights, opts: net.adam };
+      return this.executor.run(task);
+    }));
     net.version += 1;
-    return { loss, workerMs };
   }
 
   /** One training step: a D update, then a G update against the new D. */
@@ -172,6 +192,8 @@ export class Coordinator {
       ms,
       samplesPerSec: (this.config.batchSize * 1000) / ms,
       outsideMs: Math.max(0, ms - d.workerMs - g.workerMs),
+      adamMs: d.adamMs + g.adamMs,
+      reloadMs: d.reloadMs + g.reloadMs,
     };
   }
 

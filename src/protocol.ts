@@ -5,6 +5,7 @@
 import type { ModelPreset } from './models.js';
 import type { SharedNetBuffers } from './shared-params.js';
 import type { BackendName } from './backend.js';
+import type { AdamOptions } from './adam.js';
 
 /** The image set in shared memory: uint8 pixels, NHWC. */
 export interface SharedImages {
@@ -39,6 +40,18 @@ export interface GradTask {
   dVersion: number;
 }
 
+/** Apply Adam update `t` to indices [lo, hi) of one network from its gradient slots. */
+export interface ApplyTask {
+  kind: 'apply';
+  net: 'd' | 'g';
+  t: number;
+  lo: number;
+  hi: number;
+  /** The shards' shares of the batch, one per slot in use. */
+  weights: number[];
+  opts: AdamOptions;
+}
+
 /** Render `n` generator outputs from latent noise keyed by `seed`. */
 export interface SampleTask {
   kind: 'sample';
@@ -53,7 +66,7 @@ export interface ProbeTask {
 }
 
 /** Any task a worker runs. */
-export type Task = GradTask | SampleTask | ProbeTask;
+export type Task = GradTask | ApplyTask | SampleTask | ProbeTask;
 
 /** What a grad task returns. */
 export interface GradResult {
@@ -64,6 +77,11 @@ export interface GradResult {
   reloadMs: number;
   numTensors: number;
   threadId: number;
+}
+
+/** What an apply task returns. */
+export interface ApplyResult {
+  ms: number;
 }
 
 /** What a sample task returns: n images, values in [-1, 1], NHWC. */

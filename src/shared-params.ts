@@ -7,6 +7,7 @@
  * its own slot (slots are indexed by shard, not by thread: piscina does not
  * pin tasks to threads), and the coordinator averages the slots.
  */
+import type { AdamVectors } from './adam.js';
 
 /** The shared buffers of one network, as passed to workers in workerData. */
 export interface SharedNetBuffers {
@@ -16,6 +17,9 @@ export interface SharedNetBuffers {
   slots: number;
   params: SharedArrayBuffer;
   grads: SharedArrayBuffer;
+  /** Adam's first and second moment estimates. */
+  m: SharedArrayBuffer;
+  v: SharedArrayBuffer;
 }
 
 /** Allocates parameter and gradient memory for a network of `size` scalars. */
@@ -25,12 +29,24 @@ export function allocSharedNet(size: number, slots: number): SharedNetBuffers {
     slots,
     params: new SharedArrayBuffer(size * 4),
     grads: new SharedArrayBuffer(size * slots * 4),
+    m: new SharedArrayBuffer(size * 4),
+    v: new SharedArrayBuffer(size * 4),
   };
 }
 
 /** The parameter vector of a network. */
 export function paramsView(net: SharedNetBuffers): Float32Array {
   return new Float32Array(net.params, 0, net.size);
+}
+
+/** The vectors Adam updates for this network, over the first `slots` gradient slots. */
+export function adamVectors(net: SharedNetBuffers, slots = net.slots): AdamVectors {
+  return {
+    params: paramsView(net),
+    m: new Float32Array(net.m, 0, net.size),
+    v: new Float32Array(net.v, 0, net.size),
+    slots: Array.from({ length: slots }, (_, k) => gradSlot(net, k)),
+  };
 }
 
 /** The gradient slot of shard `k`. */

@@ -1,13 +1,15 @@
 /**
  * Loads TensorFlow.js into the current thread (a worker, or the main thread
  * for the no-pool baseline and for sampling from an exported generator) and
- * selects a backend. wasm runs single-threaded: the pool supplies parallelism.
+ * selects a backend. wasm runs single-threaded (the pool supplies the
+ * parallelism), with ganpool's training kernels registered (src/kernels).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendName } from './backend.js';
 import { backendInitFailed } from './errors.js';
+import { registerWasmTrainingKernels } from './kernels/index.js';
 
 /** The TensorFlow.js core namespace, as loaded by ganpool. */
 export type Tf = typeof tf;
@@ -18,7 +20,10 @@ export async function initBackend(name: BackendName): Promise<Tf> {
     const spec = '@tensorflow/tfjs-node';
     await import(spec);
   }
-  if (name === 'wasm') tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (name === 'wasm') {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    registerWasmTrainingKernels();
+  }
   let ok = false;
   try {
     ok = await tf.setBackend(name);

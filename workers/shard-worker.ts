@@ -6,20 +6,22 @@
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend, type Tf } from '../src/tf-backend.js';
 import { latentNoise, NoiseStream } from '../src/rng.js';
-import { paramsView, gradSlot, type SharedNetBuffers } from '../src/shared-params.js';
+import { paramsView, gradSlot, adamVectors, type SharedNetBuffers } from '../src/shared-params.js';
+import { adamUpdate, type AdamVectors } from '../src/adam.js';
 import type {
-  GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
+  ApplyResult, ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
 } from '../src/protocol.js';
 import { buildNet, type BuiltNet } from './build-model.js';
 
 /** A worker that runs tasks against its own tf copies of G and D. */
 export interface ShardWorker {
-  run(task: Task): GradResult | SampleResult | ProbeResult;
+  run(task: Task): GradResult | ApplyResult | SampleResult | ProbeResult;
 }
 
 interface Net extends BuiltNet {
   shared: SharedNetBuffers;
   version: number;
+  adam: AdamVectors | null;
 }
 
 function reload(tf: Tf, net: Net, version: number): void {
@@ -36,11 +38,16 @@ function reload(tf: Tf, net: Net, version: number): void {
   net.version = version;
 }
 
-function writeGrads(grads: Record<string, Tensor>, vars: Variable[], slot: Float32Array): void {
+/** A view of a tensor's values without a copy where the backend allows (wasm heap), else a copy. */
+function valuesOf(tf: Tf, t: Tensor): Float32Array {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: Tensor) => Float32Array };
+  return backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : (t.dataSync() as Float32Array);
+}
+
+function writeGrads(tf: Tf, grads: Record<string, Tensor>, vars: Variable[], slot: Float32Array): void {
   let offset = 0;
   for (const v of vars) {
-    const g = grads[v.name]!;
-    slot.set(g.dataSync() as Float32Array, offset);
+    slot.set(valuesOf(tf, grads[v.name]!), offset);
     offset += v.size;
   }
 }
@@ -49,8 +56,8 @@ function writeGrads(grads: Record<string, Tensor>, vars: Variable[], slot: Float
 export async function createShardWorker(init: WorkerInit, threadId: number): Promise<ShardWorker> {
   const tf = await initBackend(init.backend);
   const { preset, data } = init;
-  const g: Net = { ...buildNet(preset.generator, 'generator'), shared: init.g, version: -1 };
-  const d: Net = { ...buildNet(preset.discriminator, 'discriminator'), shared: init.d, version: -1 };
+  const g: Net = { ...buildNet(preset.generator, 'generator'), shared: init.g, version: -1, adam: null };
+  const d: Net = { ...buildNet(preset.discriminator, 'discriminator'), shared: init.d, version: -1, adam: null };
   const pixels = new Uint8Array(data.pixels);
   const imageSize = data.shape[0] * data.shape[1] * data.shape[2];
   const latent = preset.latentDim;
@@ -96,11 +103,19 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     }
     const net = task.phase === 'd' ? d : g;
     const { value, grads } = tf.variableGrads(lossFn, net.vars);
-    writeGrads(grads, net.vars, gradSlot(net.shared, task.slot));
+    writeGrads(tf, grads, net.vars, gradSlot(net.shared, task.slot));
     const loss = value.dataSync()[0]!;
     tf.dispose([value, ...Object.values(grads), ...owned]);
     const t1 = performance.now();
     return { loss, computeMs: t1 - t0, reloadMs: t0 - r0, numTensors: tf.memory().numTensors, threadId };
+  };
+
+  const applyAdam = (task: ApplyTask): ApplyResult => {
+    const t0 = performance.now();
+    const net = task.net === 'd' ? d : g;
+    if (net.adam?.slots.length !== task.weights.length) net.adam = adamVectors(net.shared, task.weights.length);
+    adamUpdate(net.adam, task.weights, task.t, task.opts, task.lo, task.hi);
+    return { ms: performance.now() - t0 };
   };
 
   const sample = (task: SampleTask): SampleResult => {
@@ -116,6 +131,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     run(task: Task) {
       switch (task.kind) {
         case 'grad': return grad(task);
+        case 'apply': return applyAdam(task);
         case 'sample': return sample(task);
         case 'probe': return { numTensors: tf.memory().numTensors, threadId, backend: tf.getBackend() };
       }
