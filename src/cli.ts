@@ -1,57 +1,32 @@
 #!/usr/bin/env node
 /**
- * The `ganpool` command: a thin layer over the API. Exit codes: 0 done,
- * 2 bad usage (nothing written), 1 any other failure, 130 forced stop.
+ * The `ganpool` command: a thin layer over the API. Each subcommand lives in
+ * src/commands/. Exit codes: 0 done, 2 bad usage (nothing written), 1 any
+ * other failure, 130 forced stop.
  */
 import { packageVersion } from './package-info.js';
-import { train } from './train.js';
-import { parseTrainArgs, trainHelp, asFlagError } from './cli-args.js';
-import { createProgress } from './progress.js';
-import { resolveConfig } from './config.js';
+import { asFlagError } from './cli-args.js';
 import { GanpoolUsageError, unknownCommand } from './errors.js';
+import { trainCommand } from './commands/train.js';
 
-const COMMANDS = ['train'] as const;
+/** A subcommand: one help line and its runner. */
+interface Command {
+  summary: string;
+  run: (argv: string[]) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  train: { summary: 'train a GAN and write samples, metrics and a summary', run: trainCommand },
+};
 
 function mainHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)}${c.summary} (ganpool ${name} --help)`);
   return [
     'Usage: ganpool <command> [flags]', '',
     'Data-parallel GAN training on every core: a piscina worker pool, TensorFlow.js, shared-memory gradients.', '',
-    'Commands:',
-    '  train      train a GAN and write samples, metrics and a summary (ganpool train --help)', '',
+    'Commands:', ...rows, '',
     'Flags:', '  -h, --help     show this help', '  -v, --version  print the version', '',
   ].join('\n');
-}
-
-/** Ctrl-C once: stop after the current step. Twice: exit now. */
-function stopOnSigint(): AbortController {
-  const controller = new AbortController();
-  process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after the current step (Ctrl-C again to quit now)…\n');
-    controller.abort();
-  });
-  return controller;
-}
-
-async function runTrain(argv: string[]): Promise<number> {
-  const { config, help } = parseTrainArgs(argv);
-  if (help) { process.stdout.write(trainHelp()); return 0; }
-  const resolved = resolveConfig(config);
-  const controller = stopOnSigint();
-  process.stderr.write(`ganpool: model ${resolved.model}, ${resolved.workers} worker(s), backend ${resolved.backend}, ` +
-    `batch ${resolved.batchSize}, ${resolved.steps} steps\n`);
-  const progress = createProgress('train', resolved.steps);
-  const result = await train(config, {
-    signal: controller.signal,
-    onStep: (s) => progress.update(s.step, {
-      'samples/s': s.samplesPerSec.toFixed(0), D: s.dLoss.toFixed(3), G: s.gLoss.toFixed(3),
-    }),
-  });
-  progress.done();
-  process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s ` +
-    `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
-    `run:          ${result.out}\nsample grid:  ${result.latestGrid}\n`);
-  return 0;
 }
 
 /** Runs the CLI with `argv` (without node and the script); resolves to the exit code. */
@@ -63,8 +38,9 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === '--version' || command === '-v') { process.stdout.write(`${packageVersion()}\n`); return 0; }
-    if (command === 'train') return await runTrain(rest);
-    throw unknownCommand(command, COMMANDS);
+    const cmd = COMMANDS[command];
+    if (!cmd) throw unknownCommand(command, Object.keys(COMMANDS));
+    return await cmd.run(rest);
   } catch (e) {
     if (e instanceof GanpoolUsageError) {
       process.stderr.write(`ganpool: ${asFlagError(e).message}\n`);
@@ -75,5 +51,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,38 @@
+/** `ganpool train`: flags → config → train(), with a progress display and Ctrl-C handling. */
+import { train } from '../train.js';
+import { parseTrainArgs, trainHelp } from '../cli-args.js';
+import { createProgress } from '../progress.js';
+import { resolveConfig } from '../config.js';
+
+/** Ctrl-C once: stop after the current step. Twice: exit now. */
+function stopOnSigint(): AbortController {
+  const controller = new AbortController();
+  process.on('SIGINT', () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nstopping after the current step (Ctrl-C again to quit now)…\n');
+    controller.abort();
+  });
+  return controller;
+}
+
+/** Runs `ganpool train ARGS`; resolves to the exit code. */
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { config, help } = parseTrainArgs(argv);
+  if (help) { process.stdout.write(trainHelp()); return 0; }
+  const resolved = resolveConfig(config);
+  const controller = stopOnSigint();
+  process.stderr.write(`ganpool: model ${resolved.model}, ${resolved.workers} worker(s), backend ${resolved.backend}, ` +
+    `batch ${resolved.batchSize}, ${resolved.steps} steps\n`);
+  const progress = createProgress('train', resolved.steps);
+  const result = await train(config, {
+    signal: controller.signal,
+    onStep: (s) => progress.update(s.step, {
+      'samples/s': s.samplesPerSec.toFixed(0), D: s.dLoss.toFixed(3), G: s.gLoss.toFixed(3),
+    }),
+  });
+  progress.done();
+  process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s ` +
+    `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
+    `run:          ${result.out}\nsample grid:  ${result.latestGrid}\n`);
+  return 0;
+}
