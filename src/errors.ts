@@ -210,3 +210,15 @@ export function tensorflowMissing(): GanpoolUsageError {
     'backend',
   );
 }
+
+// ---- Model presets (src/models.ts) ----
+
+/** A model preset built for one image size given data of another. */
+export function modelShapeMismatch(model: string, size: number, data: readonly number[]): GanpoolUsageError {
+  const [h, w, c] = data;
+  return new GanpoolUsageError(
+    `invalid model: ${JSON.stringify(model)} expects ${size}×${size}×C images, but the data are ${h}×${w}×${c}; ` +
+      'use dcgan for 28×28, dcgan32 for 32×32, dcgan64 for 64×64, or mlp for any size',
+    'model',
+  );
+}

@@ -11,7 +11,19 @@ function toLayer(spec: LayerSpec, inputShape: number[] | undefined): tfl.layers.
   const first = inputShape ? { inputShape } : {};
   switch (spec.kind) {
     case 'dense':
-      return tfl.layers.dense({ ...first, units: spec.units, activation: spec.activation });
+      return tfl.layers.dense({ ...first, units: spec.units, activation: spec.activation, useBias: spec.useBias });
+    case 'conv2d':
+    case 'conv2dTranspose': {
+      const args = {
+        ...first, filters: spec.filters, kernelSize: spec.kernelSize, strides: spec.strides,
+        padding: 'same' as const, activation: spec.activation, useBias: spec.useBias,
+      };
+      return spec.kind === 'conv2d' ? tfl.layers.conv2d(args) : tfl.layers.conv2dTranspose(args);
+    }
+    case 'batchNorm':
+      return tfl.layers.batchNormalization({ ...first, momentum: spec.momentum, epsilon: spec.epsilon });
+    case 'activation':
+      return tfl.layers.activation({ ...first, activation: spec.activation });
     case 'leakyRelu':
       return tfl.layers.leakyReLU({ ...first, alpha: spec.alpha });
     case 'flatten':
