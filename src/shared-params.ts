@@ -1,5 +1,5 @@
 /**
- * Parameters and gradient slots of one network in SharedArrayBuffer memory.
+ * Parameters, Adam moments and gradient slots of one network in shared memory.
  *
  * The coordinator owns the parameters and writes them only between phases,
  * when no task is running; workers copy them into their tf variables when the
@@ -8,43 +8,61 @@
  * pin tasks to threads), and the coordinator averages the slots.
  */
 import type { AdamVectors } from './adam.js';
+import { sharedMemory, type WasmMemory } from './adam-wasm.js';
 
-/** The shared buffers of one network, as passed to workers in workerData. */
+/**
+ * The shared memory of one network, as passed to workers in workerData: one
+ * shared `WebAssembly.Memory` (its buffer is a SharedArrayBuffer) holding the
+ * parameters, Adam's moments and the gradient slots at 16-byte aligned
+ * offsets, so the SIMD Adam kernel (adam-wasm.ts) works on them in place.
+ */
 export interface SharedNetBuffers {
   /** Number of trainable scalars. */
   size: number;
   /** Number of gradient slots (= the most shards a phase uses). */
   slots: number;
-  params: SharedArrayBuffer;
-  grads: SharedArrayBuffer;
+  memory: WasmMemory;
+  /** Byte offsets into `memory`. */
+  params: number;
   /** Adam's first and second moment estimates. */
-  m: SharedArrayBuffer;
-  v: SharedArrayBuffer;
+  m: number;
+  v: number;
+  grads: number[];
 }
 
-/** Allocates parameter and gradient memory for a network of `size` scalars. */
+const PAGE = 65536;
+
+/** Allocates parameter, moment and gradient memory for a network of `size` scalars. */
 export function allocSharedNet(size: number, slots: number): SharedNetBuffers {
+  const stride = Math.ceil((size * 4) / 16) * 16;
+  const pages = Math.ceil(((3 + slots) * stride) / PAGE) || 1;
+  const memory = sharedMemory(pages);
   return {
-    size,
-    slots,
-    params: new SharedArrayBuffer(size * 4),
-    grads: new SharedArrayBuffer(size * slots * 4),
-    m: new SharedArrayBuffer(size * 4),
-    v: new SharedArrayBuffer(size * 4),
+    size, slots, memory,
+    params: 0, m: stride, v: 2 * stride,
+    grads: Array.from({ length: slots }, (_, k) => (3 + k) * stride),
   };
+}
+
+function view(net: SharedNetBuffers, byteOffset: number): Float32Array {
+  return new Float32Array(net.memory.buffer, byteOffset, net.size);
 }
 
 /** The parameter vector of a network. */
 export function paramsView(net: SharedNetBuffers): Float32Array {
-  return new Float32Array(net.params, 0, net.size);
+  return view(net, net.params);
+}
+
+/** Adam's moment vectors of a network. */
+export function momentViews(net: SharedNetBuffers): { m: Float32Array; v: Float32Array } {
+  return { m: view(net, net.m), v: view(net, net.v) };
 }
 
 /** The vectors Adam updates for this network, over the first `slots` gradient slots. */
 export function adamVectors(net: SharedNetBuffers, slots = net.slots): AdamVectors {
   return {
     params: paramsView(net),
-    m: new Float32Array(net.m, 0, net.size),
-    v: new Float32Array(net.v, 0, net.size),
+    ...momentViews(net),
     slots: Array.from({ length: slots }, (_, k) => gradSlot(net, k)),
   };
 }
@@ -52,7 +70,7 @@ export function adamVectors(net: SharedNetBuffers, slots = net.slots): AdamVecto
 /** The gradient slot of shard `k`. */
 export function gradSlot(net: SharedNetBuffers, k: number): Float32Array {
   if (k < 0 || k >= net.slots) throw new RangeError(`gradient slot ${k} out of range 0..${net.slots - 1}`);
-  return new Float32Array(net.grads, k * net.size * 4, net.size);
+  return view(net, net.grads[k]!);
 }
 
 /**
