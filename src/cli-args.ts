@@ -15,7 +15,10 @@ interface FlagSpec {
 
 /** The flags of `ganpool train`. */
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
-  dataset: { field: 'dataset', numeric: false, help: 'data set: mnist (embedded 10,000 digits) [mnist]' },
+  dataset: { field: 'dataset', numeric: false, help: 'mnist (embedded) | fashion-mnist | idx:PATH | folder:DIR [mnist]' },
+  'data-dir': { field: 'dataDir', numeric: false, help: 'folder with the fashion-mnist IDX files [/usr/share/datasets/fashion-mnist]' },
+  'image-size': { field: 'imageSize', numeric: true, help: 'folder:DIR only: resize images to 32 or 64 pixels [32]' },
+  channels: { field: 'channels', numeric: true, help: 'folder:DIR only: 1 (grey) or 3 (RGB) [3]' },
   model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [mlp]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
   'batch-size': { field: 'batchSize', numeric: true, help: 'global batch size, split across workers [256]' },
@@ -28,6 +31,8 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   beta2: { field: 'beta2', numeric: true, help: 'Adam beta2 [0.999]' },
   seed: { field: 'seed', numeric: true, help: 'seed for init, shuffling, noise and the sample grid [1]' },
   'sample-every': { field: 'sampleEvery', numeric: true, help: 'write a sample grid every K steps [500]' },
+  'checkpoint-every': { field: 'checkpointEvery', numeric: true, help: 'write OUT/checkpoint and OUT/generator every K steps and at the end [1000]' },
+  resume: { field: 'resume', numeric: false, help: 'continue the run in OUT from its checkpoint (--steps = new total)' },
   out: { field: 'out', numeric: false, help: 'output directory [runs/<timestamp>]' },
   backend: { field: 'backend', numeric: false, help: 'auto | wasm | cpu | tensorflow [auto]' },
 };

@@ -6,8 +6,9 @@
  */
 import { packageVersion } from './package-info.js';
 import { asFlagError } from './cli-args.js';
-import { GanpoolUsageError, unknownCommand } from './errors.js';
+import { GanpoolDataError, GanpoolUsageError, unknownCommand } from './errors.js';
 import { trainCommand } from './commands/train.js';
+import { sampleCommand } from './commands/sample.js';
 
 /** A subcommand: one help line and its runner. */
 interface Command {
@@ -17,6 +18,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   train: { summary: 'train a GAN and write samples, metrics and a summary', run: trainCommand },
+  sample: { summary: 'draw images from an exported generator (OUT/generator)', run: sampleCommand },
 };
 
 function mainHelp(): string {
@@ -45,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof GanpoolUsageError) {
       process.stderr.write(`ganpool: ${asFlagError(e).message}\n`);
       return 2;
+    }
+    if (e instanceof GanpoolDataError) {
+      process.stderr.write(`ganpool: ${e.message}\n`);
+      return 1;
     }
     process.stderr.write(`ganpool: ${(e as Error).stack ?? String(e)}\n`);
     return 1;

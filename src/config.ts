@@ -5,15 +5,34 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_NAMES, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './backend.js';
 import { MODEL_NAMES, type ModelName } from './models.js';
-import { badValue, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields } from './errors.js';
+import { badValue, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField } from './errors.js';
+import { parseDatasetSpec } from './dataset.js';
 
 /** The data sets ganpool knows by name. */
-export const DATASET_NAMES = ['mnist'] as const;
+export const DATASET_NAMES = ['mnist', 'fashion-mnist'] as const;
 
 /** What a user may set; every field is optional. Same fields as the CLI flags, camelCase. */
 export interface TrainConfig {
-  /** Data set: `mnist` (the embedded 10,000 digits). Default `mnist`. */
+  /**
+   * Data set: `mnist` (the embedded 10,000 digits), `fashion-mnist` (IDX files under `dataDir`,
+   * else /usr/share/datasets/fashion-mnist), `idx:PATH` (an IDX images file; labels beside it
+   * are read when present) or `folder:DIR` (PNG/JPEG/WebP images, see `imageSize`, `channels`). Default `mnist`.
+   */
   dataset?: string;
+  /** Folder holding the Fashion-MNIST IDX files (`train-images-idx3-ubyte[.gz]`). */
+  dataDir?: string;
+  /** `folder:` data sets only: side length the images are cropped and resized to, 32 or 64. Default 32. */
+  imageSize?: number;
+  /** `folder:` data sets only: 1 (greyscale) or 3 (RGB). Default 3. */
+  channels?: number;
+  /** Write a checkpoint (and the exported generator) every K steps, and always at the end. Default 1000. */
+  checkpointEvery?: number;
+  /**
+   * `train()` only: continue the run in this output directory from its checkpoint. Every other
+   * field then comes from the checkpoint; `steps`/`epochs` (the new total), `sampleEvery`,
+   * `checkpointEvery` and `workers` may change, any other differing field is an error.
+   */
+  resume?: string;
   /** Model preset. Default `mlp`. */
   model?: ModelName;
   /** Worker threads. Default: the number of available cores. */
@@ -47,6 +66,15 @@ export interface TrainConfig {
 /** A configuration with every field decided; what a run records. */
 export interface ResolvedConfig {
   dataset: string;
+  dataDir: string | null;
+  /** `folder:` data sets: the side length; null for the others. */
+  imageSize: number | null;
+  /** `folder:` data sets: the channels; null for the others. */
+  channels: number | null;
+  /** Images in the data set (as loaded; 10,000 before loading). */
+  datasetSize: number;
+  /** Height, width, channels of the data set's images, once loaded (null before). */
+  imageShape: [number, number, number] | null;
   model: ModelName;
   workers: number;
   batchSize: number;
@@ -59,6 +87,7 @@ export interface ResolvedConfig {
   epsilon: number;
   seed: number;
   sampleEvery: number;
+  checkpointEvery: number;
   out: string;
   backend: BackendName;
 }
@@ -86,12 +115,32 @@ function oneOf<T extends string>(field: string, v: string | undefined, allowed: 
   return v as T;
 }
 
+/** Checks the data set spec and the folder-only fields (nothing is loaded). */
+function resolveDataset(config: TrainConfig): Pick<ResolvedConfig, 'dataset' | 'dataDir' | 'imageSize' | 'channels'> {
+  const dataset = config.dataset ?? 'mnist';
+  const folder = parseDatasetSpec(dataset).kind === 'folder';
+  if (!folder && config.imageSize !== undefined) throw folderOnlyField('imageSize', config.imageSize, dataset);
+  if (!folder && config.channels !== undefined) throw folderOnlyField('channels', config.channels, dataset);
+  if (config.dataDir !== undefined && (typeof config.dataDir !== 'string' || config.dataDir === '')) throw badValue('dataDir', config.dataDir, 'a folder path');
+  const pick = (field: string, v: number | undefined, allowed: number[], fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (!allowed.includes(v)) throw badValue(field, v, allowed.join(' or '));
+    return v;
+  };
+  return {
+    dataset,
+    dataDir: config.dataDir ?? null,
+    imageSize: folder ? pick('imageSize', config.imageSize, [32, 64], 32) : null,
+    channels: folder ? pick('channels', config.channels, [1, 3], 3) : null,
+  };
+}
+
 /**
  * Validates `config` and fills in defaults. `datasetSize` (images available)
- * turns `epochs` into steps and bounds the batch size.
+ * turns `epochs` into steps and bounds the batch size; `imageShape` is recorded.
  */
-export function resolveConfig(config: TrainConfig, datasetSize = 10_000): ResolvedConfig {
-  const dataset = oneOf('dataset', config.dataset, DATASET_NAMES, 'mnist');
+export function resolveConfig(config: TrainConfig, datasetSize = 10_000, imageShape: [number, number, number] | null = null): ResolvedConfig {
+  const { dataset, dataDir, imageSize, channels } = resolveDataset(config);
   const model = oneOf('model', config.model, MODEL_NAMES, 'mlp');
   const workers = int('workers', config.workers, 1, 256, availableParallelism());
   const batchSize = int('batchSize', config.batchSize, 1, datasetSize, 256);
@@ -108,7 +157,7 @@ export function resolveConfig(config: TrainConfig, datasetSize = 10_000): Resolv
   if (backend === 'tensorflow' && workers > 1) throw tensorflowNeedsOneWorker(workers);
   if (backend === 'tensorflow' && !tfjsNodeAvailable()) throw tensorflowMissing();
   return {
-    dataset, model, workers, batchSize, steps, epochs,
+    dataset, dataDir, imageSize, channels, datasetSize, imageShape, model, workers, batchSize, steps, epochs,
     lrG: real('lrG', config.lrG, positive, 'a positive number', lr),
     lrD: real('lrD', config.lrD, positive, 'a positive number', lr),
     beta1: real('beta1', config.beta1, unit, 'a number in [0, 1)', 0.5),
@@ -116,6 +165,7 @@ export function resolveConfig(config: TrainConfig, datasetSize = 10_000): Resolv
     epsilon: 1e-7,
     seed: int('seed', config.seed, 0, 2 ** 32 - 1, 1),
     sampleEvery: int('sampleEvery', config.sampleEvery, 1, 1e9, 500),
+    checkpointEvery: int('checkpointEvery', config.checkpointEvery, 1, 1e9, 1000),
     out: config.out ?? defaultOutDir(),
     backend,
   };

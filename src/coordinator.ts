@@ -6,11 +6,11 @@
 import { splitRange, type AdamOptions } from './adam.js';
 import { epochPermutation } from './rng.js';
 import { initParams, modelPreset, paramCount, type ModelPreset } from './models.js';
-import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { allocSharedNet, averageSlots, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
-import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
+import type { ApplyTask, ExportResult, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -68,6 +68,48 @@ function netState(size: number, slots: number, lr: number, config: ResolvedConfi
     t: 0,
     version: 0,
   };
+}
+
+/** One network's trainable state: parameters, Adam moments and Adam's step count. */
+export interface NetSnapshot {
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  /** Adam updates applied so far. */
+  t: number;
+}
+
+/**
+ * Everything training needs to continue exactly: the step count and both
+ * networks' snapshots. Noise and shuffles are pure functions of (seed, step),
+ * so no RNG state is needed beyond the config's seed.
+ */
+export interface TrainingState {
+  stepsDone: number;
+  g: NetSnapshot;
+  d: NetSnapshot;
+}
+
+function snapshot(net: NetState): NetSnapshot {
+  return {
+    params: net.params.slice(),
+    m: momentViews(net.shared).m.slice(),
+    v: momentViews(net.shared).v.slice(),
+    t: net.t,
+  };
+}
+
+function restore(net: NetState, snap: NetSnapshot, which: string): void {
+  const { size } = net.shared;
+  for (const key of ['params', 'm', 'v'] as const) {
+    if (snap[key].length !== size) throw new RangeError(`${which}.${key} has ${snap[key].length} values but the model has ${size} parameters`);
+  }
+  net.params.set(snap.params);
+  const moments = momentViews(net.shared);
+  moments.m.set(snap.m);
+  moments.v.set(snap.v);
+  net.t = snap.t;
+  net.version += 1; // every worker reloads before its next task
 }
 
 /** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline). */
@@ -206,6 +248,23 @@ export class Coordinator {
   /** Copies of the current generator and discriminator parameter vectors. */
   parameters(): { g: Float32Array; d: Float32Array } {
     return { g: this.g.params.slice(), d: this.d.params.slice() };
+  }
+
+  /** Copies of the step count, both networks' parameters, Adam moments and Adam step counts (call between steps). */
+  exportState(): TrainingState {
+    return { stepsDone: this.stepsDone, g: snapshot(this.g), d: snapshot(this.d) };
+  }
+
+  /** Writes `state` into the shared buffers and bumps both versions so every worker reloads; throws RangeError on a size mismatch. */
+  importState(state: TrainingState): void {
+    restore(this.g, state.g, 'g');
+    restore(this.d, state.d, 'd');
+    this.stepsDone = state.stepsDone;
+  }
+
+  /** The current generator as TensorFlow.js LayersModel artifacts (serialised by a worker). */
+  async exportGenerator(): Promise<ExportResult> {
+    return this.executor.run<ExportResult>({ kind: 'export', gVersion: this.g.version });
   }
 
   /** Asks one worker for its live tensor count. */

@@ -222,3 +222,54 @@ export function modelShapeMismatch(model: string, size: number, data: readonly n
     'model',
   );
 }
+
+// ---- Data set specs, checkpoints, resume, export, sample (src/dataset.ts, src/checkpoint.ts, src/commands/sample.ts) ----
+
+/** A `dataset` value that is none of the known forms. */
+export function datasetSpecError(spec: string): GanpoolUsageError {
+  return badValue('dataset', spec, "mnist, fashion-mnist, idx:PATH (an IDX images file) or folder:DIR (a folder of PNG/JPEG/WebP images)");
+}
+
+/** A field that only applies to `folder:` data sets was given for another kind. */
+export function folderOnlyField(field: string, value: unknown, dataset: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid ${field}: ${JSON.stringify(value)}; it applies only to folder:DIR data sets, not '${dataset}'`, field);
+}
+
+/** A checkpoint (or its aside copy) is not in the run directory. */
+export function checkpointMissingError(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`cannot resume from ${dir}: it holds no checkpoint/ folder (runs write one every --checkpoint-every steps and at the end)`, 'resume');
+}
+
+/** A damaged or foreign checkpoint file. */
+export function checkpointDamagedError(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `damaged checkpoint: ${what}; not resuming (delete the run directory's checkpoint/ to start over)`);
+}
+
+/** A field given on resume that differs from the value the checkpoint was trained with. */
+export function resumeConflict(field: string, given: unknown, saved: unknown, changeable: readonly string[]): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid ${field}: ${JSON.stringify(given)} conflicts with the checkpoint's ${field} ${JSON.stringify(saved)}; ` +
+      `on resume only ${changeable.join(', ')} may change`,
+    field,
+  );
+}
+
+/** A resume whose target step count is below the steps the checkpoint already holds. */
+export function resumeStepsTooFew(steps: number, done: number): GanpoolUsageError {
+  return badValue('steps', steps, `at least the checkpoint's ${done} steps (--steps counts the total, not the additional steps)`);
+}
+
+/** The data set no longer matches the one the checkpoint was trained on. */
+export function resumeDatasetChanged(dataset: string, now: string, then: string): GanpoolUsageError {
+  return new GanpoolUsageError(`cannot resume: dataset '${dataset}' now holds ${now} but the checkpoint was trained on ${then}; the shuffled order would differ`, 'dataset');
+}
+
+/** An exported generator whose inputs/outputs are not (latent vector) → (image). */
+export function generatorShapeError(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `not a generator: ${what}; expected one [batch, latent] input and one [batch, height, width, 1|3] output`);
+}
+
+/** A required flag was not given. */
+export function missingFlag(command: string, flag: string, what: string): GanpoolUsageError {
+  return new GanpoolUsageError(`missing ${flag}: ganpool ${command} needs ${what}`, flag);
+}

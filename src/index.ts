@@ -2,10 +2,17 @@
  * ganpool's public API. Everything a user imports comes from here; other
  * modules are internal.
  */
-export { train, type TrainResult } from './train.js';
+export { train, planRun, type TrainResult, type RunPlan } from './train.js';
+export {
+  loadCheckpoint, writeCheckpoint, CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type Checkpoint,
+} from './checkpoint.js';
+export { GENERATOR_DIR, type GeneratorMetadata } from './export.js';
+export { runSample, type SampleArgs } from './commands/sample.js';
+export { loadDataset, parseDatasetSpec, type DatasetSpec, type DatasetOptions } from './dataset.js';
+export { RESUME_CHANGEABLE } from './resume.js';
 export {
   GanTrainer, GRID_SAMPLES,
-  type TrainerOptions, type TrainSummary, type StepInfo, type SampleEvent,
+  type TrainerOptions, type TrainSummary, type StepInfo, type SampleEvent, type TrainingState, type NetSnapshot,
 } from './trainer.js';
 export { resolveConfig, DATASET_NAMES, type TrainConfig, type ResolvedConfig } from './config.js';
 export { MODEL_NAMES, type ModelName } from './models.js';

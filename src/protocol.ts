@@ -65,8 +65,14 @@ export interface ProbeTask {
   kind: 'probe';
 }
 
+/** Serialise the current generator as TensorFlow.js LayersModel artifacts. */
+export interface ExportTask {
+  kind: 'export';
+  gVersion: number;
+}
+
 /** Any task a worker runs. */
-export type Task = GradTask | ApplyTask | SampleTask | ProbeTask;
+export type Task = GradTask | ApplyTask | SampleTask | ProbeTask | ExportTask;
 
 /** What a grad task returns. */
 export interface GradResult {
@@ -94,4 +100,14 @@ export interface ProbeResult {
   numTensors: number;
   threadId: number;
   backend: string;
+}
+
+/** What an export task returns: the generator's LayersModel artifacts, weights in one ArrayBuffer. */
+export interface ExportResult {
+  /** The model topology (JSON) and training config as tf.io.ModelArtifacts hold them. */
+  modelTopology: {};
+  weightSpecs: { name: string; shape: number[]; dtype: string }[];
+  weightData: ArrayBuffer;
+  format?: string;
+  generatedBy?: string;
 }

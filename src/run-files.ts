@@ -3,7 +3,7 @@
  * OUT/samples/step-NNNNNN.png + latest.png, OUT/summary.json. Every file
  * but the append-only metrics log is written atomically.
  */
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { gridPng } from './grid.js';
@@ -23,13 +23,32 @@ export class RunFiles {
     if (existsSync(join(dir, 'metrics.jsonl'))) throw outDirInUse(dir);
   }
 
-  /** Creates the directory and writes the resolved config. */
-  static async open(config: ResolvedConfig): Promise<RunFiles> {
-    RunFiles.check(config.out);
+  /**
+   * Creates the directory and writes the resolved config. With `resumeStep`
+   * (a resumed run) the directory may hold a run: metrics.jsonl keeps only
+   * the lines up to that step, so steps after the checkpoint are not logged twice.
+   */
+  static async open(config: ResolvedConfig, resumeStep?: number): Promise<RunFiles> {
+    if (resumeStep === undefined) RunFiles.check(config.out);
+    else await RunFiles.truncateMetrics(config.out, resumeStep);
     mkdirSync(join(config.out, 'samples'), { recursive: true });
     const files = new RunFiles(config.out);
     await writeFileAtomic(join(config.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     return files;
+  }
+
+  /** Drops metrics lines with step > `step` (and any torn last line), atomically. */
+  private static async truncateMetrics(dir: string, step: number): Promise<void> {
+    const file = join(dir, 'metrics.jsonl');
+    if (!existsSync(file)) return;
+    const kept = readFileSync(file, 'utf8').split('\n').filter((line) => {
+      try {
+        return (JSON.parse(line) as { step?: unknown }).step as number <= step;
+      } catch {
+        return false;
+      }
+    });
+    await writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 
   /** Appends one step's metrics line. */

@@ -1,10 +1,16 @@
 /**
  * `train(config)`: one call that validates, trains and leaves config,
- * metrics, sample grids and a summary in the output directory.
+ * metrics, sample grids, checkpoints, the exported generator and a summary
+ * in the output directory; with `resume` it continues such a run.
  */
+import { join } from 'node:path';
 import { GanTrainer, type TrainerOptions, type TrainSummary } from './trainer.js';
 import { RunFiles } from './run-files.js';
 import { defaultOutDir, type TrainConfig } from './config.js';
+import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { GENERATOR_DIR, writeGenerator } from './export.js';
+import { resumeConfig } from './resume.js';
+import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 
 /** A summary plus where the run's files went. */
 export interface TrainResult extends TrainSummary {
@@ -12,29 +18,96 @@ export interface TrainResult extends TrainSummary {
   out: string;
   /** The last sample grid written. */
   latestGrid: string | null;
+  /** The checkpoint folder (OUT/checkpoint). */
+  checkpoint: string;
+  /** The exported generator folder (OUT/generator), a TensorFlow.js LayersModel. */
+  generator: string;
+  /** The step the run resumed from, or null for a fresh run. */
+  resumedFrom: number | null;
 }
 
-/** Trains with `config`, writing the run's files; resolves to the summary. */
-export async function train(config: TrainConfig = {}, options: TrainerOptions = {}): Promise<TrainResult> {
-  config = { ...config, out: config.out ?? defaultOutDir() };
-  RunFiles.check(config.out!);
+/** What a run will do before it starts: its config (merged with the checkpoint's when resuming) and the checkpoint. */
+export interface RunPlan {
+  config: TrainConfig;
+  checkpoint: Checkpoint | null;
+}
+
+/**
+ * Decides the run's config: for `resume: OUT` loads OUT's checkpoint (a damaged one is a
+ * GanpoolDataError) and merges the given fields into its config (conflicts are usage errors).
+ */
+export function planRun(config: TrainConfig): RunPlan {
+  if (config.resume === undefined) return { config: { ...config, out: config.out ?? defaultOutDir() }, checkpoint: null };
+  const checkpoint = loadCheckpoint(config.resume);
+  return { config: resumeConfig(checkpoint.config, config, config.resume, checkpoint.state.stepsDone), checkpoint };
+}
+
+/** Writes OUT/checkpoint and OUT/generator for the trainer's current state. */
+async function saveCheckpoint(trainer: GanTrainer): Promise<void> {
+  const { config } = trainer;
+  await writeCheckpoint(config.out, config, trainer.exportState());
+  await writeGenerator(join(config.out, GENERATOR_DIR), await trainer.exportGenerator(), {
+    seed: config.seed, step: trainer.stepsDone, model: config.model, dataset: config.dataset,
+    imageShape: trainer.imageShape, latentDim: trainer.latentDim,
+  });
+}
+
+/** Checks that the resumed trainer sees the same data and step target, then imports the checkpoint's state. */
+function restore(trainer: GanTrainer, checkpoint: Checkpoint): void {
+  const saved = checkpoint.config, now = trainer.config;
+  const shape = (s: [number, number, number] | null, n: number): string => `${n} images of ${s?.join('×') ?? '?'}`;
+  if (saved.datasetSize !== now.datasetSize || String(saved.imageShape) !== String(now.imageShape)) {
+    throw resumeDatasetChanged(now.dataset, shape(now.imageShape, now.datasetSize), shape(saved.imageShape, saved.datasetSize));
+  }
+  if (now.steps < checkpoint.state.stepsDone) throw resumeStepsTooFew(now.steps, checkpoint.state.stepsDone);
+  try {
+    trainer.importState(checkpoint.state);
+  } catch (e) {
+    throw checkpointDamagedError(join(checkpoint.dir, 'manifest.json'), `does not fit model '${now.model}': ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Trains with `config`, writing the run's files; resolves to the summary.
+ * A checkpoint and the exported generator are written every `checkpointEvery`
+ * steps and at the end (also when stopped by the signal). With `resume: OUT`
+ * the run in OUT continues from its checkpoint until `steps` in total.
+ */
+export async function train(config: TrainConfig = {}, options: TrainerOptions = {}, plan: RunPlan = planRun(config)): Promise<TrainResult> {
+  const { checkpoint } = plan;
+  config = plan.config;
+  if (!checkpoint) RunFiles.check(config.out!);
   let files: RunFiles | null = null;
-  const trainer = await GanTrainer.create(config, {
+  let trainer: GanTrainer | null = null;
+  let savedAt = checkpoint?.state.stepsDone ?? -1;
+  const trainerOptions: TrainerOptions = {
     ...options,
     onStep: async (info) => {
       files?.step(info);
+      if (trainer && info.step % trainer.config.checkpointEvery === 0 && info.step < trainer.config.steps) {
+        await saveCheckpoint(trainer);
+        savedAt = info.step;
+      }
       await options.onStep?.(info);
     },
     onSample: async (event) => {
       await files?.sample(event);
       await options.onSample?.(event);
     },
-  });
+  };
+  trainer = await GanTrainer.create(config, trainerOptions);
   try {
-    files = await RunFiles.open(trainer.config);
+    if (checkpoint) restore(trainer, checkpoint);
+    files = await RunFiles.open(trainer.config, checkpoint?.state.stepsDone);
     const summary = await trainer.run();
+    if (savedAt !== trainer.stepsDone) await saveCheckpoint(trainer);
     await files.summary(summary);
-    return { ...summary, out: files.dir, latestGrid: files.latestGrid };
+    const out = files.dir;
+    return {
+      ...summary, out, latestGrid: files.latestGrid,
+      checkpoint: join(out, CHECKPOINT_DIR), generator: join(out, GENERATOR_DIR),
+      resumedFrom: checkpoint?.state.stepsDone ?? null,
+    };
   } finally {
     await trainer.close();
   }

@@ -4,10 +4,11 @@
  */
 import { resolveConfig, type ResolvedConfig, type TrainConfig } from './config.js';
 import { loadDataset } from './dataset.js';
-import { Coordinator, type ExecutorKind, type StepInfo } from './coordinator.js';
+import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
 import type { ImageSet } from './datasets/image-set.js';
+import type { ExportResult } from './protocol.js';
 
-export type { StepInfo } from './coordinator.js';
+export type { StepInfo, TrainingState, NetSnapshot } from './coordinator.js';
 
 /** A batch of generated images handed to `onSample`. */
 export interface SampleEvent {
@@ -31,6 +32,10 @@ export interface TrainerOptions {
   data?: ImageSet;
   /** Run tasks on the main thread instead of a worker pool (the no-pool baseline). */
   executor?: ExecutorKind;
+  /** Decoding progress while an image folder loads (not called when its cache serves it). */
+  onDataProgress?: (done: number, total: number) => void;
+  /** One-line warnings while loading the data (e.g. unreadable images skipped). */
+  onWarning?: (message: string) => void;
 }
 
 /** What a finished (or stopped) run did. */
@@ -45,6 +50,10 @@ export interface TrainSummary {
   workers: number;
   model: string;
   dataset: string;
+  /** Images in the data set. */
+  datasetSize: number;
+  /** Height, width, channels of the images. */
+  imageShape: [number, number, number];
   batchSize: number;
   seed: number;
   dLoss: number | null;
@@ -69,9 +78,13 @@ export class GanTrainer {
 
   /** Validates the config, loads the data and starts the workers. */
   static async create(config: TrainConfig = {}, options: TrainerOptions = {}): Promise<GanTrainer> {
-    resolveConfig(config); // fail on bad fields before loading anything
-    const data = options.data ?? await loadDataset(config.dataset ?? 'mnist');
-    const resolved = resolveConfig(config, data.count);
+    const early = resolveConfig(config); // fail on bad fields before loading anything
+    const data = options.data ?? await loadDataset(early.dataset, {
+      dataDir: early.dataDir, imageSize: early.imageSize, channels: early.channels,
+      ...(options.onDataProgress ? { onProgress: options.onDataProgress } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
+    const resolved = resolveConfig(config, data.count, [data.height, data.width, data.channels]);
     const coordinator = await Coordinator.start(resolved, data, options.executor ?? 'pool');
     return new GanTrainer(resolved, coordinator, options);
   }
@@ -109,6 +122,30 @@ export class GanTrainer {
     return this.coordinator.gradients(phase);
   }
 
+  /** Copies of the step count and both networks' parameters and Adam states (m, v, t): what a checkpoint holds. */
+  exportState(): TrainingState {
+    return this.coordinator.exportState();
+  }
+
+  /**
+   * Continues from `state` (from {@link exportState} or a checkpoint): writes it into the shared
+   * buffers and makes every worker reload. Bit-exact for models without BatchNorm; BatchNorm
+   * moving statistics are per worker and not part of the state, so they restart.
+   */
+  importState(state: TrainingState): void {
+    this.coordinator.importState(state);
+  }
+
+  /** The current generator as TensorFlow.js LayersModel artifacts (topology, weight specs, weight bytes). */
+  exportGenerator(): Promise<ExportResult> {
+    return this.coordinator.exportGenerator();
+  }
+
+  /** The generator's latent vector length. */
+  get latentDim(): number {
+    return this.coordinator.preset.latentDim;
+  }
+
   /** Live tensor counts last reported by each worker thread, by thread id. */
   workerTensors(): Map<number, number> {
     return new Map(this.coordinator.workerTensors);
@@ -142,7 +179,8 @@ export class GanTrainer {
       wallSeconds,
       samplesPerSec: laterMs > 0 ? (c.batchSize * later.length * 1000) / laterMs : 0,
       outsideShare: laterMs > 0 ? later.reduce((a, s) => a + s.outsideMs, 0) / laterMs : 0,
-      backend: c.backend, workers: c.workers, model: c.model, dataset: c.dataset, batchSize: c.batchSize, seed: c.seed,
+      backend: c.backend, workers: c.workers, model: c.model, dataset: c.dataset,
+      datasetSize: c.datasetSize, imageShape: this.imageShape, batchSize: c.batchSize, seed: c.seed,
       dLoss: last?.dLoss ?? null,
       gLoss: last?.gLoss ?? null,
       stoppedEarly: this.stepsDone < c.steps,

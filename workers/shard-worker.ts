@@ -3,25 +3,25 @@
  * hosted: piscina runs it in a worker thread (gan-worker.ts), and the no-pool
  * baseline runs it on the main thread.
  */
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { io, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend, type Tf } from '../src/tf-backend.js';
 import { latentNoise, NoiseStream } from '../src/rng.js';
-import { paramsView, gradSlot, adamVectors, type SharedNetBuffers } from '../src/shared-params.js';
-import { adamUpdate, type AdamVectors } from '../src/adam.js';
+import { paramsView, gradSlot, type SharedNetBuffers } from '../src/shared-params.js';
+import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
 import type {
-  ApplyResult, ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
+  ApplyResult, ApplyTask, ExportResult, ExportTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
 } from '../src/protocol.js';
 import { buildNet, type BuiltNet } from './build-model.js';
 
 /** A worker that runs tasks against its own tf copies of G and D. */
 export interface ShardWorker {
-  run(task: Task): GradResult | ApplyResult | SampleResult | ProbeResult;
+  run(task: Task): GradResult | ApplyResult | SampleResult | ProbeResult | Promise<ExportResult>;
 }
 
 interface Net extends BuiltNet {
   shared: SharedNetBuffers;
   version: number;
-  adam: AdamVectors | null;
+  adam: WasmAdam | null;
 }
 
 function reload(tf: Tf, net: Net, version: number): void {
@@ -113,8 +113,9 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   const applyAdam = (task: ApplyTask): ApplyResult => {
     const t0 = performance.now();
     const net = task.net === 'd' ? d : g;
-    if (net.adam?.slots.length !== task.weights.length) net.adam = adamVectors(net.shared, task.weights.length);
-    adamUpdate(net.adam, task.weights, task.t, task.opts, task.lo, task.hi);
+    net.adam ??= wasmAdam(net.shared.memory);
+    const { params, m, v, grads } = net.shared;
+    net.adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, task.lo, task.hi);
     return { ms: performance.now() - t0 };
   };
 
@@ -127,6 +128,25 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     return { images: out };
   };
 
+  const exportGenerator = async (task: ExportTask): Promise<ExportResult> => {
+    reload(tf, g, task.gVersion);
+    let captured: io.ModelArtifacts | undefined;
+    await g.model.save(tf.io.withSaveHandler(async (artifacts) => {
+      captured = artifacts;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }));
+    const a = captured!;
+    const weightData = a.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(a.weightData);
+    const result: ExportResult = {
+      modelTopology: a.modelTopology as {},
+      weightSpecs: (a.weightSpecs ?? []).map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype })),
+      weightData,
+    };
+    if (a.format !== undefined) result.format = a.format;
+    if (a.generatedBy !== undefined) result.generatedBy = a.generatedBy;
+    return result;
+  };
+
   return {
     run(task: Task) {
       switch (task.kind) {
@@ -134,6 +154,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
         case 'apply': return applyAdam(task);
         case 'sample': return sample(task);
         case 'probe': return { numTensors: tf.memory().numTensors, threadId, backend: tf.getBackend() };
+        case 'export': return exportGenerator(task);
       }
     },
   };

@@ -1,7 +1,7 @@
 /** `ganpool train`: flags → config → train(), with a progress display and Ctrl-C handling. */
-import { train } from '../train.js';
+import { planRun, train } from '../train.js';
 import { parseTrainArgs, trainHelp } from '../cli-args.js';
-import { createProgress } from '../progress.js';
+import { createProgress, type Progress } from '../progress.js';
 import { resolveConfig } from '../config.js';
 
 /** Ctrl-C once: stop after the current step. Twice: exit now. */
@@ -19,20 +19,31 @@ function stopOnSigint(): AbortController {
 export async function trainCommand(argv: string[]): Promise<number> {
   const { config, help } = parseTrainArgs(argv);
   if (help) { process.stdout.write(trainHelp()); return 0; }
-  const resolved = resolveConfig(config);
+  const plan = planRun(config);
+  const resolved = resolveConfig(plan.config);
   const controller = stopOnSigint();
-  process.stderr.write(`ganpool: model ${resolved.model}, ${resolved.workers} worker(s), backend ${resolved.backend}, ` +
-    `batch ${resolved.batchSize}, ${resolved.steps} steps\n`);
+  const from = plan.checkpoint ? `, resuming at step ${plan.checkpoint.state.stepsDone}` : '';
+  process.stderr.write(`ganpool: dataset ${resolved.dataset}, model ${resolved.model}, ${resolved.workers} worker(s), backend ${resolved.backend}, ` +
+    `batch ${resolved.batchSize}, ${resolved.steps} steps${from}\n`);
+  let decoding: Progress | null = null;
   const progress = createProgress('train', resolved.steps);
-  const result = await train(config, {
+  const result = await train(plan.config, {
     signal: controller.signal,
+    onDataProgress: (done, total) => {
+      if (total < 500) return;
+      decoding ??= createProgress('decode images', total);
+      decoding.update(done);
+      if (done === total) decoding.done();
+    },
+    onWarning: (message) => process.stderr.write(`ganpool: warning: ${message}\n`),
     onStep: (s) => progress.update(s.step, {
       'samples/s': s.samplesPerSec.toFixed(0), D: s.dLoss.toFixed(3), G: s.gLoss.toFixed(3),
     }),
-  });
+  }, plan);
   progress.done();
   process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s ` +
     `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
-    `run:          ${result.out}\nsample grid:  ${result.latestGrid}\n`);
+    `run:          ${result.out}\nsample grid:  ${result.latestGrid}\ncheckpoint:   ${result.checkpoint}\n` +
+    `generator:    ${result.generator}\n`);
   return 0;
 }

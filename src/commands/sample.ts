@@ -1,0 +1,136 @@
+/**
+ * `ganpool sample --generator DIR`: draws images from an exported generator
+ * (OUT/generator) on the main thread, with the same latent noise the trainer
+ * uses for its sample grid, so a seed reproduces the run's grid.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveBackend, BACKEND_NAMES, type BackendChoice } from '../backend.js';
+import { writeFileAtomic } from '../atomic.js';
+import { gridPng } from '../grid.js';
+import { latentNoise, NoiseStream } from '../rng.js';
+import { badValue, generatorShapeError, missingFlag, unknownFlag } from '../errors.js';
+
+/** Parsed `ganpool sample` flags. */
+export interface SampleArgs {
+  generator: string;
+  n: number;
+  /** Undefined: the seed recorded in the generator's metadata (the run's seed), else 1. */
+  seed: number | undefined;
+  out: string;
+  individual: string | null;
+  backend: BackendChoice;
+}
+
+const HELP = `Usage: ganpool sample --generator DIR [flags]
+
+Draws images from a generator exported by 'ganpool train' (OUT/generator).
+
+Flags:
+  --generator DIR     the exported generator folder (model.json + weights.bin) [required]
+  --n N               number of images, 1 to 10000 [64]
+  --seed K            latent noise seed; the run's seed reproduces its sample grid [the run's seed]
+  --out FILE          grid PNG to write [grid.png]
+  --individual DIR    also write one PNG per image, sample-0000.png, ...
+  --backend X         auto | wasm | cpu | tensorflow [auto]
+  -h, --help          show this help
+`;
+
+function whole(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw badValue(flag, raw, `a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** Parses `ganpool sample` arguments; throws GanpoolUsageError naming the flag. Null means --help. */
+export function parseSampleArgs(argv: string[]): SampleArgs | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: {
+        generator: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+        individual: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw unknownFlag('sample', (e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return null;
+  if (v.generator === undefined || v.generator === '') throw missingFlag('sample', '--generator', 'the exported generator folder (OUT/generator of a training run)');
+  const backends = ['auto', ...BACKEND_NAMES];
+  if (v.backend !== undefined && !backends.includes(v.backend)) throw badValue('--backend', v.backend, `one of ${backends.join(', ')}`);
+  if (v.out === '') throw badValue('--out', v.out, 'a file path');
+  if (v.individual === '') throw badValue('--individual', v.individual, 'a folder path');
+  return {
+    generator: v.generator,
+    n: whole('--n', v.n, 1, 10_000) ?? 64,
+    seed: whole('--seed', v.seed, 0, 2 ** 32 - 1),
+    out: v.out ?? 'grid.png',
+    individual: v.individual ?? null,
+    backend: (v.backend ?? 'auto') as BackendChoice,
+  };
+}
+
+/** A loaded generator: its latent length, image shape and the run's seed (when recorded). */
+interface Generator {
+  predict(z: Float32Array, n: number): Float32Array;
+  latentDim: number;
+  shape: [number, number, number];
+  seed: number | undefined;
+}
+
+/** Loads the generator folder on the main thread and checks it maps [batch, latent] → [batch, h, w, 1|3]. */
+async function loadGenerator(dir: string, backend: BackendChoice): Promise<Generator> {
+  const { initBackend } = await import('../tf-backend.js');
+  const tf = await initBackend(resolveBackend(backend));
+  const tfl = await import('@tensorflow/tfjs-layers');
+  const { dirLoader } = await import('../model-io.js');
+  const model = await tfl.loadLayersModel(dirLoader(dir));
+  const file = join(dir, 'model.json');
+  const input = model.inputs.length === 1 ? model.inputs[0]!.shape : [];
+  const output = model.outputs.length === 1 ? model.outputs[0]!.shape : [];
+  if (input.length !== 2 || typeof input[1] !== 'number') throw generatorShapeError(file, `input shape [${input.join(', ')}]`);
+  if (output.length !== 4 || ![1, 3].includes(output[3] as number)) throw generatorShapeError(file, `output shape [${output.join(', ')}]`);
+  const meta = model.getUserDefinedMetadata() as { ganpool?: { seed?: unknown } } | undefined;
+  const seed = meta?.ganpool?.seed;
+  return {
+    latentDim: input[1],
+    shape: output.slice(1) as [number, number, number],
+    seed: Number.isInteger(seed) ? (seed as number) : undefined,
+    predict: (z, n) => tf.tidy(() => (model.predict(tf.tensor2d(z, [n, input[1] as number])) as ReturnType<typeof tf.tensor>).dataSync() as Float32Array),
+  };
+}
+
+/** Generates `args.n` images and writes the grid (and the individual PNGs); returns the paths written. */
+export async function runSample(args: SampleArgs): Promise<{ grid: string; individual: string[]; seed: number; shape: [number, number, number] }> {
+  const gen = await loadGenerator(args.generator, args.backend);
+  const seed = args.seed ?? gen.seed ?? 1;
+  const z = latentNoise(new Float32Array(args.n * gen.latentDim), seed, 0, NoiseStream.Sample, 0, gen.latentDim);
+  const images = gen.predict(z, args.n);
+  await writeFileAtomic(args.out, await gridPng(images, gen.shape));
+  const individual: string[] = [];
+  if (args.individual !== null) {
+    mkdirSync(args.individual, { recursive: true });
+    const per = gen.shape[0] * gen.shape[1] * gen.shape[2];
+    for (let k = 0; k < args.n; k++) {
+      const path = join(args.individual, `sample-${String(k).padStart(4, '0')}.png`);
+      await writeFileAtomic(path, await gridPng(images.subarray(k * per, (k + 1) * per), gen.shape, { cols: 1, pad: 0 }));
+      individual.push(path);
+    }
+  }
+  return { grid: args.out, individual, seed, shape: gen.shape };
+}
+
+/** Runs `ganpool sample ARGS`; resolves to the exit code. */
+export async function sampleCommand(argv: string[]): Promise<number> {
+  const args = parseSampleArgs(argv);
+  if (args === null) { process.stdout.write(HELP); return 0; }
+  const r = await runSample(args);
+  process.stdout.write(`wrote ${args.n} samples (${r.shape.join('×')}, seed ${r.seed}) to ${r.grid}` +
+    `${r.individual.length ? ` and ${r.individual.length} PNGs to ${args.individual}` : ''}\n`);
+  return 0;
+}

@@ -1,0 +1,53 @@
+/**
+ * Resuming a run: the config comes from the checkpoint; the caller may change
+ * only the step target and the cadences (and the worker count, which keeps
+ * results equal to float rounding, ~1e-6, rather than bit-for-bit).
+ */
+import { resolve } from 'node:path';
+import { resolveBackend, type BackendChoice } from './backend.js';
+import type { ResolvedConfig, TrainConfig } from './config.js';
+import { resumeConflict, resumeStepsTooFew } from './errors.js';
+
+/** The fields a resumed run may set to new values. */
+export const RESUME_CHANGEABLE = ['steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers'] as const;
+
+/** Fields compared as given against the checkpoint's resolved value. */
+const SAME_FIELDS = ['dataset', 'dataDir', 'imageSize', 'channels', 'model', 'batchSize', 'lrG', 'lrD', 'beta1', 'beta2', 'seed'] as const;
+
+/** Throws when a field `given` differs from the checkpoint's value. */
+function checkSame(saved: ResolvedConfig, given: TrainConfig, resumeDir: string): void {
+  for (const field of SAME_FIELDS) {
+    const g = given[field];
+    if (g !== undefined && g !== saved[field]) throw resumeConflict(field, g, saved[field], RESUME_CHANGEABLE);
+  }
+  if (given.lr !== undefined && (given.lr !== saved.lrG || given.lr !== saved.lrD)) {
+    throw resumeConflict('lr', given.lr, saved.lrG === saved.lrD ? saved.lrG : { lrG: saved.lrG, lrD: saved.lrD }, RESUME_CHANGEABLE);
+  }
+  if (given.backend !== undefined && resolveBackend(given.backend as BackendChoice) !== saved.backend) {
+    throw resumeConflict('backend', given.backend, saved.backend, RESUME_CHANGEABLE);
+  }
+  if (given.out !== undefined && resolve(given.out) !== resolve(resumeDir)) throw resumeConflict('out', given.out, resumeDir, RESUME_CHANGEABLE);
+}
+
+/**
+ * The config of a resumed run: the checkpoint's `saved` config with the
+ * changeable fields of `given` applied. `stepsDone` bounds the new step target.
+ */
+export function resumeConfig(saved: ResolvedConfig, given: TrainConfig, resumeDir: string, stepsDone: number): TrainConfig {
+  checkSame(saved, given, resumeDir);
+  if (given.steps !== undefined && given.steps < stepsDone) throw resumeStepsTooFew(given.steps, stepsDone);
+  const config: TrainConfig = {
+    dataset: saved.dataset, model: saved.model, batchSize: saved.batchSize,
+    lrG: saved.lrG, lrD: saved.lrD, beta1: saved.beta1, beta2: saved.beta2, seed: saved.seed, backend: saved.backend,
+    workers: given.workers ?? saved.workers,
+    sampleEvery: given.sampleEvery ?? saved.sampleEvery,
+    checkpointEvery: given.checkpointEvery ?? saved.checkpointEvery,
+    out: resumeDir,
+  };
+  if (saved.dataDir !== null) config.dataDir = saved.dataDir;
+  if (saved.imageSize !== null) config.imageSize = saved.imageSize;
+  if (saved.channels !== null) config.channels = saved.channels;
+  if (given.epochs !== undefined) config.epochs = given.epochs;
+  else config.steps = given.steps ?? saved.steps;
+  return config;
+}
