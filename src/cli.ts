@@ -9,6 +9,7 @@ import { asFlagError } from './cli-args.js';
 import { GanpoolDataError, GanpoolUsageError, unknownCommand } from './errors.js';
 import { trainCommand } from './commands/train.js';
 import { sampleCommand } from './commands/sample.js';
+import { benchCommand } from './commands/bench.js';
 
 /** A subcommand: one help line and its runner. */
 interface Command {
@@ -19,6 +20,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   train: { summary: 'train a GAN and write samples, metrics and a summary', run: trainCommand },
   sample: { summary: 'draw images from an exported generator (OUT/generator)', run: sampleCommand },
+  bench: { summary: 'measure how training scales with the worker count (table, JSON, plot)', run: benchCommand },
 };
 
 function mainHelp(): string {

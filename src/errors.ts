@@ -273,3 +273,13 @@ export function generatorShapeError(file: string, what: string): GanpoolDataErro
 export function missingFlag(command: string, flag: string, what: string): GanpoolUsageError {
   return new GanpoolUsageError(`missing ${flag}: ganpool ${command} needs ${what}`, flag);
 }
+
+// ---- ganpool bench (src/commands/bench.ts) ----
+
+/** A bench batch size smaller than the largest worker count: some worker would get no shard. */
+export function benchBatchBelowWorkers(batchSize: number, workers: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --batch-size: ${batchSize}; expected at least the largest --workers value (${workers}), so every worker gets a shard`,
+    '--batch-size',
+  );
+}
