@@ -157,3 +157,12 @@ test('resume config: changeable fields apply, others conflict naming the field',
     t.regex(e!.message, message);
   }
 });
+
+test.serial('a stopped run (AbortSignal, as Ctrl-C) still writes its final checkpoint and generator', async (t) => {
+  const dir = join(tmp, 'aborted');
+  const controller = new AbortController();
+  const r = await train({ ...base, steps: 50, out: dir }, { signal: controller.signal, onStep: (s) => { if (s.step === 3) controller.abort(); } });
+  t.true(r.stoppedEarly);
+  t.is(loadCheckpoint(dir).state.stepsDone, 3);
+  t.true(existsSync(join(dir, 'generator', 'model.json')));
+});
