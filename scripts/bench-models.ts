@@ -4,7 +4,7 @@
  * per-kernel profile of one probe step when a probe falls short of the target.
  *
  *   npx tsx scripts/bench-models.ts [--models mlp,dcgan,probe-mlp,probe-dcgan] [--batches 64,256]
- *                                   [--rounds 2] [--steps 3] [--warmup 2] [--profile] [--json PATH]
+ *                                   [--rounds 2] [--steps 3] [--warmup 2] [--profile] [--compare-forward] [--json PATH]
  *
  * Each (model, batch) pair is measured by `runTrainerBench` (src/bench.ts):
  * its 1- and 2-worker trainers run interleaved round by round, figures are
@@ -13,10 +13,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { Tensor, Scalar, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import { runTrainerBench, type BenchRow } from '../src/bench.js';
 import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
-import { initParams, modelPreset, paramCount, type ModelName, type NetSpec } from '../src/models.js';
+import { initParams, modelPreset, paramCount, type Activation, type ModelName, type NetSpec } from '../src/models.js';
 import { createProgress } from '../src/progress.js';
 import { initBackend, type Tf } from '../src/tf-backend.js';
 import { buildNet, type BuiltNet } from '../workers/build-model.js';
@@ -47,6 +47,8 @@ export interface ModelBenchOptions {
   warmup?: number;
   /** Profile one probe step per kernel: `auto` (default) when a probe misses the target, or always / never. */
   profile?: 'auto' | boolean;
+  /** Also time the probes' step with the forward pass as plain tf ops instead of tf.layers (default false). */
+  compareForward?: boolean;
   /** Print the markdown tables to stdout (default true). */
   print?: boolean;
 }
@@ -78,6 +80,7 @@ export interface KernelProfile {
 export interface ModelBenchResult {
   rows: ModelBenchRow[];
   profiles: KernelProfile[];
+  forward: ForwardComparison[];
 }
 
 /** Runs the benchmark; see {@link ModelBenchOptions}. */
@@ -105,7 +108,11 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
   const wanted = opts.profile === true ? rows.filter((r) => r.pytorchMsPerStep !== null) : opts.profile === false ? [] : short;
   const profiles: KernelProfile[] = [];
   for (const r of wanted) profiles.push(await profileStep(r.model, r.batchSize));
-  const result = { rows, profiles };
+  const forward: ForwardComparison[] = [];
+  if (opts.compareForward) {
+    for (const r of rows.filter((r) => r.model.startsWith('probe-'))) forward.push(await compareForward(r.model, r.batchSize));
+  }
+  const result = { rows, profiles, forward };
   if (opts.print ?? true) process.stdout.write(markdown(result));
   return result;
 }
@@ -122,45 +129,108 @@ function loaded(tf: Tf, net: NetSpec, stream: number, name: string): BuiltNet {
   return built;
 }
 
+/** How the forward pass is written: tf.layers `model.apply` (what the workers do) or plain tf ops on the variables. */
+export type ForwardKind = 'layers' | 'ops';
+
+const activate = (tf: Tf, x: Tensor, a: Activation): Tensor =>
+  a === 'relu' ? tf.relu(x) : a === 'tanh' ? tf.tanh(x) : a === 'sigmoid' ? tf.sigmoid(x) : x;
+
+/** `net`'s forward pass as plain tf ops on its variables (no batch norm: a prototype for the probes). */
+function opsForward(tf: Tf, net: NetSpec, vars: Variable[], x: Tensor): Tensor {
+  let k = 0;
+  const next = (): Tensor => vars[k++]!;
+  let h = x;
+  for (const layer of net.layers) {
+    const n = h.shape[0]!;
+    switch (layer.kind) {
+      case 'dense': {
+        const y = tf.matMul(h as Tensor2D, next() as Tensor2D);
+        h = activate(tf, layer.useBias ? tf.add(y, next()) : y, layer.activation);
+        break;
+      }
+      case 'conv2d':
+      case 'conv2dTranspose': {
+        const w = next() as Tensor4D, s = layer.strides, x4 = h as Tensor4D;
+        const y = layer.kind === 'conv2d' ? tf.conv2d(x4, w, s, 'same')
+          : tf.conv2dTranspose(x4, w, [n, x4.shape[1] * s, x4.shape[2] * s, layer.filters], s, 'same');
+        h = activate(tf, layer.useBias ? tf.add(y, next()) : y, layer.activation);
+        break;
+      }
+      case 'activation': h = activate(tf, h, layer.activation); break;
+      case 'leakyRelu': h = tf.leakyRelu(h, layer.alpha); break;
+      case 'flatten': h = tf.reshape(h, [n, -1]); break;
+      case 'reshape': h = tf.reshape(h, [n, ...layer.shape]); break;
+      case 'batchNorm': throw new Error('opsForward: batch norm is not in this prototype');
+    }
+  }
+  return h;
+}
+
 /**
- * One training step of `model` at `batchSize` on the main thread with wasm
- * (ganpool's kernels registered), computed as a worker computes it
- * (tf.layers `apply` inside `tf.variableGrads`, D phase then G phase), under
- * `tf.profile`; kernel times summed by kernel name (op-level wrapper entries,
- * which contain their kernel's time, are left out).
+ * One training step of `model` at `batchSize` on this thread, computed as a
+ * worker computes it (D phase then G phase, gradients by `tf.variableGrads`,
+ * the same loss), with the forward pass written as `forward` says. Returns
+ * the step (which returns D and G losses) and a disposer.
  */
-export async function profileStep(model: ModelName, batchSize: number): Promise<KernelProfile> {
+async function stepRunner(model: ModelName, batchSize: number): Promise<{
+  step: (forward: ForwardKind) => [number, number]; dispose: () => void; tf: Tf;
+}> {
   const tf = await initBackend('wasm');
   const preset = modelPreset(model, [28, 28, 1]);
   const g = loaded(tf, preset.generator, 0, 'generator'), d = loaded(tf, preset.discriminator, 1, 'discriminator');
   const z = tf.randomNormal([batchSize, preset.latentDim], 0, 1, 'float32', 1);
   const real = tf.randomUniform([batchSize, 28, 28, 1], -1, 1, 'float32', 2);
-  const apply = (net: BuiltNet, x: Tensor): Tensor => net.model.apply(x, { training: true }) as Tensor;
   const bce = (logits: Tensor, label: 0 | 1): Scalar => tf.tidy(() => {
     const signed = label === 1 ? tf.neg(logits) : logits;
     return tf.mean(tf.add(tf.relu(signed), tf.log1p(tf.exp(tf.neg(tf.abs(signed)))))) as Scalar;
   });
-  const grads = (loss: () => Scalar, vars: Variable[]): void => {
+  const grads = (loss: () => Scalar, vars: Variable[]): number => {
     const { value, grads } = tf.variableGrads(loss, vars);
     for (const t of Object.values(grads)) t.dataSync();
+    const v = value.dataSync()[0]!;
     tf.dispose([value, ...Object.values(grads)]);
+    return v;
   };
-  const step = (): void => {
-    const fake = tf.tidy(() => apply(g, z));
-    grads(() => tf.add(bce(apply(d, real), 1), bce(apply(d, fake), 0)) as Scalar, d.vars);
+  const step = (forward: ForwardKind): [number, number] => {
+    const run = (net: BuiltNet, spec: NetSpec, x: Tensor): Tensor =>
+      forward === 'layers' ? net.model.apply(x, { training: true }) as Tensor : opsForward(tf, spec, net.vars, x);
+    const G = (x: Tensor): Tensor => run(g, preset.generator, x), D = (x: Tensor): Tensor => run(d, preset.discriminator, x);
+    const fake = tf.tidy(() => G(z));
+    const dLoss = grads(() => tf.add(bce(D(real), 1), bce(D(fake), 0)) as Scalar, d.vars);
     fake.dispose();
-    grads(() => bce(apply(d, apply(g, z)), 1), g.vars);
+    return [dLoss, grads(() => bce(D(G(z)), 1), g.vars)];
   };
-  for (let i = 0; i < 3; i++) step();
+  const dispose = (): void => {
+    tf.dispose([z, real]);
+    g.model.dispose();
+    d.model.dispose();
+  };
+  return { step, dispose, tf };
+}
+
+function medianMs(f: () => void, n: number): number {
   const times: number[] = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < n; i++) {
     const t = performance.now();
-    step();
+    f();
     times.push(performance.now() - t);
   }
-  const stepMs = times.sort((a, b) => a - b)[3]!;
+  return times.sort((a, b) => a - b)[n >> 1]!;
+}
+
+/**
+ * One training step of `model` at `batchSize` on the main thread with wasm
+ * (ganpool's kernels registered), computed as a worker computes it
+ * (tf.layers `apply` inside `tf.variableGrads`), under `tf.profile`; kernel
+ * times summed by kernel name (op-level wrapper entries, which contain their
+ * kernel's time, are left out).
+ */
+export async function profileStep(model: ModelName, batchSize: number): Promise<KernelProfile> {
+  const { step, dispose, tf } = await stepRunner(model, batchSize);
+  for (let i = 0; i < 3; i++) step('layers');
+  const stepMs = medianMs(() => step('layers'), 7);
   const t0 = performance.now();
-  const info = await tf.profile(step);
+  const info = await tf.profile(() => { step('layers'); });
   const wallMs = performance.now() - t0;
   const by = new Map<string, { ms: number; calls: number }>();
   for (const k of info.kernels) {
@@ -171,13 +241,41 @@ export async function profileStep(model: ModelName, batchSize: number): Promise<
     by.set(k.name, e);
   }
   const total = [...by.values()].reduce((a, e) => a + e.ms, 0);
-  tf.dispose([z, real]);
-  g.model.dispose();
-  d.model.dispose();
+  dispose();
   return {
     model, batchSize, stepMs, wallMs,
     kernels: [...by].map(([name, e]) => ({ name, ...e, share: e.ms / total })).sort((a, b) => b.ms - a.ms),
   };
+}
+
+/** ms per step with the forward pass through tf.layers vs plain ops, and how far their losses differ. */
+export interface ForwardComparison {
+  model: ModelName;
+  batchSize: number;
+  layersMs: number;
+  opsMs: number;
+  /** max |loss(layers) - loss(ops)| over the D and G losses of one step: the two compute the same thing. */
+  lossDiff: number;
+}
+
+/**
+ * Times one training step of a model without batch norm (the probes) with
+ * the forward pass written through tf.layers (as the workers do) and as
+ * plain tf ops on the same variables, interleaved over `rounds` rounds of 5.
+ */
+export async function compareForward(model: ModelName, batchSize: number, rounds = 3): Promise<ForwardComparison> {
+  const { step, dispose } = await stepRunner(model, batchSize);
+  const a = step('layers'), b = step('ops');
+  const lossDiff = Math.max(Math.abs(a[0] - b[0]), Math.abs(a[1] - b[1]));
+  for (let i = 0; i < 2; i++) { step('layers'); step('ops'); }
+  const layers: number[] = [], ops: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    layers.push(medianMs(() => step('layers'), 5));
+    ops.push(medianMs(() => step('ops'), 5));
+  }
+  dispose();
+  const mid = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
+  return { model, batchSize, layersMs: mid(layers), opsMs: mid(ops), lossDiff };
 }
 
 const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -205,6 +303,13 @@ export function markdown(res: ModelBenchResult): string {
       lines.push(`| ${k.name} | ${k.ms.toFixed(1)} | ${k.calls} | ${(k.share * 100).toFixed(1)}% |`);
     }
   }
+  if (res.forward.length > 0) {
+    lines.push('', 'One step on the main thread (wasm, 1 thread), forward pass through tf.layers vs plain tf ops on the same variables:', '',
+      '| model | batch | tf.layers ms/step | plain ops ms/step | ops / layers | loss difference |', '|---|---:|---:|---:|---:|---:|');
+    for (const f of res.forward) {
+      lines.push(`| ${f.model} | ${f.batchSize} | ${f.layersMs.toFixed(1)} | ${f.opsMs.toFixed(1)} | ${(f.opsMs / f.layersMs).toFixed(2)} | ${f.lossDiff.toExponential(1)} |`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -213,7 +318,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const get = (k: string): string | undefined => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
   const list = (k: string): string[] | undefined => get(k)?.split(',');
   const num = (k: string): number | undefined => (get(k) === undefined ? undefined : Number(get(k)));
-  const opts: ModelBenchOptions = { profile: args.includes('--profile') ? true : 'auto' };
+  const opts: ModelBenchOptions = { profile: args.includes('--profile') ? true : 'auto', compareForward: args.includes('--compare-forward') };
   const models = list('--models'), batches = list('--batches')?.map(Number);
   if (models) opts.models = models as ModelName[];
   if (batches) opts.batches = batches;
