@@ -9,6 +9,8 @@ import { asFlagError } from './cli-args.js';
 import { GanpoolDataError, GanpoolUsageError, unknownCommand } from './errors.js';
 import { trainCommand } from './commands/train.js';
 import { sampleCommand } from './commands/sample.js';
+import { classifierCommand } from './commands/classifier.js';
+import { evalCommand } from './commands/eval.js';
 import { benchCommand } from './commands/bench.js';
 
 /** A subcommand: one help line and its runner. */
@@ -20,6 +22,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   train: { summary: 'train a GAN and write samples, metrics and a summary', run: trainCommand },
   sample: { summary: 'draw images from an exported generator (OUT/generator)', run: sampleCommand },
+  classifier: { summary: 'train the evaluation classifier of a data set (classifier train)', run: classifierCommand },
+  eval: { summary: 'score a generator: FCD, classifier score, class coverage', run: evalCommand },
   bench: { summary: 'measure how training scales with the worker count (table, JSON, plot)', run: benchCommand },
 };
 

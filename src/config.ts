@@ -57,6 +57,13 @@ export interface TrainConfig {
   seed?: number;
   /** Write a sample grid every K steps (and at the end). Default 500. */
   sampleEvery?: number;
+  /**
+   * Score the generator every K steps and at the end (FCD, classifier score, class coverage; see
+   * `ganpool eval`), logged in metrics.jsonl and the summary. Needs a labelled data set. Default: off.
+   */
+  evalEvery?: number;
+  /** Generated images per evaluation during training. Default 2000. */
+  evalN?: number;
   /** Output directory. Default `runs/<timestamp>`. */
   out?: string;
   /** TensorFlow.js backend. Default `auto` (tensorflow when tfjs-node is usable, else wasm). */
@@ -88,6 +95,9 @@ export interface ResolvedConfig {
   seed: number;
   sampleEvery: number;
   checkpointEvery: number;
+  /** Evaluate every K steps and at the end; null = never. */
+  evalEvery: number | null;
+  evalN: number;
   out: string;
   backend: BackendName;
 }
@@ -166,6 +176,8 @@ export function resolveConfig(config: TrainConfig, datasetSize = 10_000, imageSh
     seed: int('seed', config.seed, 0, 2 ** 32 - 1, 1),
     sampleEvery: int('sampleEvery', config.sampleEvery, 1, 1e9, 500),
     checkpointEvery: int('checkpointEvery', config.checkpointEvery, 1, 1e9, 1000),
+    evalEvery: config.evalEvery === undefined ? null : int('evalEvery', config.evalEvery, 1, 1e9, 1),
+    evalN: int('evalN', config.evalN, 2, 1_000_000, 2000),
     out: config.out ?? defaultOutDir(),
     backend,
   };

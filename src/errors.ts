@@ -283,3 +283,57 @@ export function benchBatchBelowWorkers(batchSize: number, workers: number): Ganp
     '--batch-size',
   );
 }
+
+// ---- Evaluation classifier and `ganpool eval` (src/eval/) ----
+
+/** Images too small for the classifier's two conv + pool stages. */
+export function classifierImageTooSmall(shape: readonly number[]): GanpoolUsageError {
+  return new GanpoolUsageError(`the evaluation classifier needs images of at least 7×7 pixels, got ${shape.join('×')}`, 'dataset');
+}
+
+/** A data set without class labels cannot train a classifier (so it cannot be evaluated). */
+export function datasetUnlabeled(spec: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `dataset '${spec}' has no class labels, so no evaluation classifier can be trained on it; ` +
+      "use a labelled data set (mnist, fashion-mnist, or idx:PATH with a labels-idx1 file beside it)",
+    'dataset',
+  );
+}
+
+/** A saved classifier's model folder does not hold the expected classifier. */
+export function classifierModelInvalid(source: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(source, `not a ganpool evaluation classifier: ${what}; delete the folder to retrain it`);
+}
+
+/** A classifier.json that cannot be read. */
+export function classifierInfoInvalid(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `unreadable classifier metadata (${what}); delete its folder to retrain the classifier`);
+}
+
+/** The --generator folder does not exist. */
+export function generatorDirMissing(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --generator: ${JSON.stringify(dir)} is not a folder; expected an exported generator folder (model.json + weights.bin, e.g. OUT/generator of a training run)`,
+    'generator',
+  );
+}
+
+/** The generator model does not map latent vectors to images. */
+export function generatorNotAGenerator(dir: string, input: readonly (number | null)[], output: readonly (number | null)[]): GanpoolDataError {
+  const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => d ?? 'batch').join(', ')}]`;
+  return new GanpoolDataError(dir, `not a generator: expected input [batch, latent] and output [batch, height, width, channels], found ${fmt(input)} → ${fmt(output)}`);
+}
+
+/** Generated images (or a classifier) and the data set have different image shapes. */
+export function evalImageShapeMismatch(what: string, found: readonly number[], expected: readonly number[]): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `image shape mismatch: the ${what} makes ${found.join('×')} images but the data set's are ${expected.join('×')}; ` +
+      'evaluate a generator against the data set it was trained on',
+    'dataset',
+  );
+}
+
+/** `ganpool classifier` without a known action. */
+export function classifierActionError(action: string | undefined): GanpoolUsageError {
+  return new GanpoolUsageError(`${action === undefined ? 'missing action' : `unknown action '${action}'`}; usage: ganpool classifier train --dataset D (see 'ganpool classifier --help')`);
+}

@@ -8,22 +8,29 @@ import { Piscina } from 'piscina';
 import type { Task, WorkerInit } from './protocol.js';
 
 /** Runs tasks somewhere and returns their results. */
-export interface Executor {
-  run<R>(task: Task): Promise<R>;
+export interface Executor<T = Task> {
+  run<R>(task: T): Promise<R>;
   close(): Promise<void>;
 }
 
-/** The worker module: the .ts source through a tsx-registering entry under tsx, the built .js otherwise. */
-function workerFile(): string {
+/**
+ * A worker module under workers/: `tsEntry` (an .mjs that registers tsx and
+ * imports the .ts source) when running from sources, the built `jsName` otherwise.
+ */
+export function workerFile(tsEntry = 'entry.mjs', jsName = 'gan-worker.js'): string {
   const here = fileURLToPath(import.meta.url);
   const workers = join(dirname(here), '..', 'workers');
-  return here.endsWith('.ts') ? join(workers, 'entry.mjs') : join(workers, 'gan-worker.js');
+  return here.endsWith('.ts') ? join(workers, tsEntry) : join(workers, jsName);
 }
 
-/** A fixed-size pool of `threads` workers, one task at a time each. */
-export async function createPoolExecutor(init: WorkerInit, threads: number): Promise<Executor> {
+/**
+ * A fixed-size pool of `threads` workers, one task at a time each, running
+ * `filename` (default: the GAN shard worker) with `init` as workerData. Every
+ * worker module answers `{ kind: 'probe' }`.
+ */
+export async function createPoolExecutor<T = Task, I = WorkerInit>(init: I, threads: number, filename = workerFile()): Promise<Executor<T>> {
   const pool = new Piscina({
-    filename: workerFile(),
+    filename,
     minThreads: threads,
     maxThreads: threads,
     concurrentTasksPerWorker: 1,
@@ -31,9 +38,9 @@ export async function createPoolExecutor(init: WorkerInit, threads: number): Pro
     workerData: init,
   });
   // Start every thread and wait until each has built its models.
-  await Promise.all(Array.from({ length: threads }, () => pool.run({ kind: 'probe' } satisfies Task)));
+  await Promise.all(Array.from({ length: threads }, () => pool.run({ kind: 'probe' })));
   return {
-    run: <R>(task: Task) => pool.run(task) as Promise<R>,
+    run: <R>(task: T) => pool.run(task) as Promise<R>,
     close: () => pool.destroy(),
   };
 }

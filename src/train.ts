@@ -11,6 +11,7 @@ import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from
 import { GENERATOR_DIR, writeGenerator } from './export.js';
 import { resumeConfig } from './resume.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
+import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
 
 /** A summary plus where the run's files went. */
 export interface TrainResult extends TrainSummary {
@@ -73,17 +74,20 @@ function restore(trainer: GanTrainer, checkpoint: Checkpoint): void {
  * steps and at the end (also when stopped by the signal). With `resume: OUT`
  * the run in OUT continues from its checkpoint until `steps` in total.
  */
-export async function train(config: TrainConfig = {}, options: TrainerOptions = {}, plan: RunPlan = planRun(config)): Promise<TrainResult> {
+export async function train(config: TrainConfig = {}, options: TrainerOptions & TrainEvalOptions = {}, plan: RunPlan = planRun(config)): Promise<TrainResult> {
   const { checkpoint } = plan;
   config = plan.config;
   if (!checkpoint) RunFiles.check(config.out!);
   let files: RunFiles | null = null;
   let trainer: GanTrainer | null = null;
+  let evals: TrainingEval | null = null;
   let savedAt = checkpoint?.state.stepsDone ?? -1;
   const trainerOptions: TrainerOptions = {
     ...options,
     onStep: async (info) => {
       files?.step(info);
+      const evaluated = trainer && evals ? await evals.maybe(trainer) : null;
+      if (evaluated) await options.onEval?.(evaluated);
       if (trainer && info.step % trainer.config.checkpointEvery === 0 && info.step < trainer.config.steps) {
         await saveCheckpoint(trainer);
         savedAt = info.step;
@@ -99,7 +103,13 @@ export async function train(config: TrainConfig = {}, options: TrainerOptions = 
   try {
     if (checkpoint) restore(trainer, checkpoint);
     files = await RunFiles.open(trainer.config, checkpoint?.state.stepsDone);
+    evals = await TrainingEval.create(config, options.evaluator, options.onLog);
     const summary = await trainer.run();
+    if (evals) {
+      const last = await evals.maybe(trainer, true);
+      if (last) await options.onEval?.(last);
+      summary.eval = evals.latest?.eval ?? null;
+    }
     if (savedAt !== trainer.stepsDone) await saveCheckpoint(trainer);
     await files.summary(summary);
     const out = files.dir;

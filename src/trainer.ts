@@ -6,6 +6,7 @@ import { resolveConfig, type ResolvedConfig, type TrainConfig } from './config.j
 import { loadDataset } from './dataset.js';
 import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
 import type { ImageSet } from './datasets/image-set.js';
+import type { EvalMetrics } from './eval/evaluate.js';
 import type { ExportResult } from './protocol.js';
 
 export type { StepInfo, TrainingState, NetSnapshot } from './coordinator.js';
@@ -60,6 +61,8 @@ export interface TrainSummary {
   gLoss: number | null;
   /** True when the run was aborted before reaching `steps`. */
   stoppedEarly: boolean;
+  /** The last evaluation (`evalEvery`; see `ganpool eval`), when the run evaluated. */
+  eval?: EvalMetrics | null;
 }
 
 /** Number of images in the fixed sample grid. */

@@ -27,6 +27,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     `batch ${resolved.batchSize}, ${resolved.steps} steps${from}\n`);
   let decoding: Progress | null = null;
   const progress = createProgress('train', resolved.steps);
+  let fcd: string | null = null;
   const result = await train(plan.config, {
     signal: controller.signal,
     onDataProgress: (done, total) => {
@@ -37,13 +38,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
     },
     onWarning: (message) => process.stderr.write(`ganpool: warning: ${message}\n`),
     onStep: (s) => progress.update(s.step, {
-      'samples/s': s.samplesPerSec.toFixed(0), D: s.dLoss.toFixed(3), G: s.gLoss.toFixed(3),
+      'samples/s': s.samplesPerSec.toFixed(0), D: s.dLoss.toFixed(3), G: s.gLoss.toFixed(3), ...(fcd ? { FCD: fcd } : {}),
     }),
+    onLog: (message) => process.stderr.write(`ganpool: ${message}\n`),
+    onEval: (e) => { fcd = e.eval.fcd.toFixed(2); },
   }, plan);
   progress.done();
   process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s ` +
     `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
     `run:          ${result.out}\nsample grid:  ${result.latestGrid}\ncheckpoint:   ${result.checkpoint}\n` +
-    `generator:    ${result.generator}\n`);
+    `generator:    ${result.generator}\n` +
+    (result.eval ? `eval:         FCD ${result.eval.fcd.toFixed(3)}, classifier score ${result.eval.classifierScore.toFixed(3)}, ` +
+      `${result.eval.classesCovered}/10 classes covered (n ${result.eval.n}; log in metrics.jsonl)\n` : ''));
   return 0;
 }

@@ -1,0 +1,166 @@
+/**
+ * Trains, saves and loads a data set's evaluation classifier. A classifier
+ * lives in `<cacheDir>/classifiers/<dataset>/`: `model/` (a TensorFlow.js
+ * LayersModel folder, softmax output) and `classifier.json` (its accuracy,
+ * split and feature size), written last, so a folder without it is ignored.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../atomic.js';
+import { loadLayersModel, saveLayersModel } from '../model-io.js';
+import { initBackend } from '../tf-backend.js';
+import type { BackendName } from '../backend.js';
+import { classifierInfoInvalid } from '../errors.js';
+import { buildClassifier, featureExtractor, type FeatureExtractor } from './classifier-net.js';
+import { CLASSES, FEATURES_DIM, classifierParamShapes } from './classifier-spec.js';
+import { ClassifierTrainer, type ClassifierStepInfo, type ClassifierTrainOptions, type Accuracy } from './classifier-train.js';
+import { loadSplit, type DataSplit } from './splits.js';
+
+/** The default cache directory, relative to the current directory. */
+export const DEFAULT_CACHE_DIR = '.ganpool-cache';
+/** The metadata file beside a saved classifier's model folder. */
+export const CLASSIFIER_JSON = 'classifier.json';
+
+/** What classifier.json records. */
+export interface ClassifierInfo {
+  format: 1;
+  dataset: string;
+  imageShape: [number, number, number];
+  classes: number;
+  featuresDim: number;
+  /** Accuracy on the test split. */
+  accuracy: number;
+  testLoss: number;
+  testCount: number;
+  trainCount: number;
+  /** How the test split was chosen. */
+  split: string;
+  epochs: number;
+  batchSize: number;
+  workers: number;
+  seed: number;
+  trainSeconds: number;
+}
+
+/** A classifier ready for evaluation. */
+export interface LoadedClassifier {
+  info: ClassifierInfo;
+  extractor: FeatureExtractor;
+}
+
+/** The folder holding the classifier of `dataset` under `cacheDir`. */
+export function classifierDir(dataset: string, cacheDir = DEFAULT_CACHE_DIR): string {
+  return join(cacheDir, 'classifiers', dataset.replace(/[^A-Za-z0-9._-]+/g, '_'));
+}
+
+/** Options of {@link trainClassifier}. */
+export interface TrainClassifierOptions extends ClassifierTrainOptions {
+  /** Passes over the training rows (default: enough for ~150,000 images, 5 to 20 epochs). */
+  epochs?: number;
+  /** Called after every step. */
+  onStep?: (info: ClassifierStepInfo, totalSteps: number) => void;
+  /** Called after every epoch with the test accuracy. */
+  onEpoch?: (epoch: number, test: Accuracy) => void;
+}
+
+/** The default epoch count: about 150,000 training images seen, at least 5 and at most 20 epochs. */
+export function defaultEpochs(trainCount: number): number {
+  return Math.min(20, Math.max(5, Math.round(150_000 / trainCount)));
+}
+
+/**
+ * Trains a classifier on `split` with the worker pool (Adam with the learning
+ * rate decaying linearly to 0, images shifted by up to ±2 pixels); returns its
+ * parameters and metadata.
+ */
+export async function trainClassifier(dataset: string, split: DataSplit, options: TrainClassifierOptions = {}): Promise<{ params: Float32Array; info: ClassifierInfo }> {
+  const t0 = performance.now();
+  const trainer = await ClassifierTrainer.start(split, options);
+  try {
+    const epochs = options.epochs ?? defaultEpochs(trainer.trainCount);
+    const total = epochs * trainer.stepsPerEpoch;
+    let test: Accuracy | null = null;
+    while (trainer.stepsDone < total) {
+      const info = await trainer.step(1 - trainer.stepsDone / total);
+      options.onStep?.(info, total);
+      if (info.step % trainer.stepsPerEpoch === 0) {
+        test = await trainer.accuracy();
+        options.onEpoch?.(info.epoch, test);
+      }
+    }
+    test ??= await trainer.accuracy();
+    return {
+      params: trainer.parameters(),
+      info: {
+        format: 1, dataset, imageShape: trainer.imageShape, classes: CLASSES, featuresDim: FEATURES_DIM,
+        accuracy: test.accuracy, testLoss: test.loss, testCount: test.count, trainCount: trainer.trainCount,
+        split: split.description, epochs, batchSize: trainer.batchSize, workers: trainer.workers,
+        seed: options.seed ?? 1, trainSeconds: (performance.now() - t0) / 1000,
+      },
+    };
+  } finally {
+    await trainer.close();
+  }
+}
+
+/** Builds the softmax classifier with `params` (on this thread's tf backend). */
+export function classifierModel(imageShape: [number, number, number], params: Float32Array): ReturnType<typeof buildClassifier> {
+  const model = buildClassifier(imageShape, false);
+  let offset = 0;
+  const tensors = classifierParamShapes(imageShape).map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(params.subarray(offset, offset + n), p.shape);
+    offset += n;
+    return t;
+  });
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+  return model;
+}
+
+/** Saves a trained classifier into `dir` (model folder first, classifier.json last). */
+export async function saveClassifier(dir: string, params: Float32Array, info: ClassifierInfo, backend: BackendName = 'wasm'): Promise<void> {
+  await initBackend(backend);
+  const model = classifierModel(info.imageShape, params);
+  await saveLayersModel(model, join(dir, 'model'));
+  model.dispose();
+  await writeFileAtomic(join(dir, CLASSIFIER_JSON), JSON.stringify(info, null, 2) + '\n');
+}
+
+/** Loads the classifier saved in `dir`, or null when there is none (no classifier.json). */
+export async function loadClassifier(dir: string, backend: BackendName = 'wasm'): Promise<LoadedClassifier | null> {
+  const file = join(dir, CLASSIFIER_JSON);
+  if (!existsSync(file)) return null;
+  let info: ClassifierInfo;
+  try {
+    info = JSON.parse(readFileSync(file, 'utf8')) as ClassifierInfo;
+  } catch (e) {
+    throw classifierInfoInvalid(file, (e as Error).message);
+  }
+  if (info?.format !== 1 || !Array.isArray(info.imageShape)) throw classifierInfoInvalid(file, 'not a ganpool classifier.json (format 1)');
+  await initBackend(backend);
+  const model = await loadLayersModel(join(dir, 'model'));
+  return { info, extractor: featureExtractor(model, join(dir, 'model')) };
+}
+
+/** Where and how to find or train a classifier. */
+export interface ClassifierSource extends TrainClassifierOptions {
+  cacheDir?: string;
+  dataDir?: string;
+  /** Told when a classifier has to be trained first (one line). */
+  log?: (message: string) => void;
+}
+
+/** Loads `dataset`'s cached classifier, training and saving it first when there is none. */
+export async function loadOrTrainClassifier(dataset: string, source: ClassifierSource = {}, split?: DataSplit): Promise<LoadedClassifier> {
+  const dir = classifierDir(dataset, source.cacheDir);
+  const cached = await loadClassifier(dir);
+  if (cached) return cached;
+  source.log?.(`no classifier for '${dataset}' in ${dir}; training one first (once; it is cached there)`);
+  split ??= await loadSplit(dataset, source.dataDir);
+  const { params, info } = await trainClassifier(dataset, split, source);
+  await saveClassifier(dir, params, info);
+  source.log?.(`classifier for '${dataset}': ${(info.accuracy * 100).toFixed(2)}% test accuracy (${info.split}); saved in ${dir}`);
+  return (await loadClassifier(dir))!;
+}

@@ -1,0 +1,63 @@
+/**
+ * Evaluation during training (`evalEvery`): every K steps and at the end,
+ * scores `evalN` images from the current generator (`trainer.sample`, the
+ * run's seed) with the data set's classifier on the main thread, and appends
+ * `{"step": S, "eval": {...}}` to OUT/metrics.jsonl.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GanTrainer } from '../trainer.js';
+import type { TrainConfig } from '../config.js';
+import { Evaluator, type EvalMetrics } from './evaluate.js';
+import { checkGeneratorShape } from './generator.js';
+
+/** What one evaluation during training logged. */
+export interface EvalEvent {
+  step: number;
+  eval: EvalMetrics & { ms: number };
+}
+
+/** Runs the scheduled evaluations of one training run. */
+export class TrainingEval {
+  private lastStep = -1;
+  /** The newest evaluation, once one ran. */
+  latest: EvalEvent | null = null;
+
+  private constructor(private readonly evaluator: Evaluator, private readonly every: number, private readonly n: number) {}
+
+  /** An evaluator for `config` when it asks for one (`evalEvery`), else null. Loads or trains the classifier. */
+  static async create(config: TrainConfig, given?: Evaluator, log?: (message: string) => void): Promise<TrainingEval | null> {
+    if (config.evalEvery === undefined) return null;
+    const evaluator = given ?? await Evaluator.create(config.dataset ?? 'mnist', {
+      ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+      ...(config.workers !== undefined ? { workers: config.workers } : {}),
+      ...(log ? { log } : {}),
+    });
+    return new TrainingEval(evaluator, config.evalEvery, config.evalN ?? 2000);
+  }
+
+  /** Evaluates when `trainer` sits on a scheduled step (or always, with `force`) and logs to OUT/metrics.jsonl. */
+  async maybe(trainer: GanTrainer, force = false): Promise<EvalEvent | null> {
+    const step = trainer.stepsDone;
+    if (step === this.lastStep || (!force && step % this.every !== 0)) return null;
+    checkGeneratorShape({ imageShape: trainer.imageShape }, this.evaluator.imageShape, 'generator');
+    const t0 = performance.now();
+    const images = await trainer.sample(this.n, trainer.config.seed);
+    const metrics = this.evaluator.metrics(images, this.n);
+    const event: EvalEvent = { step, eval: { ...metrics, ms: performance.now() - t0 } };
+    appendFileSync(join(trainer.config.out, 'metrics.jsonl'), JSON.stringify(event) + '\n');
+    this.lastStep = step;
+    this.latest = event;
+    return event;
+  }
+}
+
+/** Evaluation options of `train()`. */
+export interface TrainEvalOptions {
+  /** The evaluator to use for `evalEvery` (default: the data set's cached classifier, trained first if missing). */
+  evaluator?: Evaluator;
+  /** Called after each evaluation during training. */
+  onEval?: (event: EvalEvent) => void | Promise<void>;
+  /** One-line notices, e.g. that the classifier is being trained first. */
+  onLog?: (message: string) => void;
+}
