@@ -19,4 +19,12 @@ export { MODEL_NAMES, type ModelName } from './models.js';
 export { BACKEND_NAMES, type BackendName, type BackendChoice } from './backend.js';
 export type { ImageSet } from './datasets/image-set.js';
 export { gridPng } from './grid.js';
+export { Evaluator, classify, DEFAULT_REAL_N, type EvalMetrics } from './eval/evaluate.js';
+export {
+  loadOrTrainClassifier, loadClassifier, trainClassifier, saveClassifier, classifierDir, DEFAULT_CACHE_DIR,
+  type ClassifierInfo, type LoadedClassifier, type ClassifierSource, type TrainClassifierOptions,
+} from './eval/classifier-store.js';
+export { loadSplit, type DataSplit } from './eval/splits.js';
+export { loadGenerator, generateImages, type LoadedGenerator } from './eval/generator.js';
+export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
 export { GanpoolUsageError, GanpoolDataError } from './errors.js';
