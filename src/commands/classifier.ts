@@ -17,7 +17,7 @@ last 20% of a fixed seeded permutation (mnist: 2,000 of the 10,000 digits).
 Flags:
   --dataset D         mnist | fashion-mnist | idx:PATH (labelled) [mnist]
   --data-dir DIR      where to look for the Fashion-MNIST files first
-  --epochs E          passes over the training split [~150,000 images: 5 to 20]
+  --epochs E          passes over the training split [~150,000 images, 10 to 20]
   --workers N         worker threads [available cores]
   --batch-size B      global batch size, split across workers [128]
   --lr X              Adam learning rate [0.001]

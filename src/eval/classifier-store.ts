@@ -56,7 +56,7 @@ export function classifierDir(dataset: string, cacheDir = DEFAULT_CACHE_DIR): st
 
 /** Options of {@link trainClassifier}. */
 export interface TrainClassifierOptions extends ClassifierTrainOptions {
-  /** Passes over the training rows (default: enough for ~150,000 images, 5 to 20 epochs). */
+  /** Passes over the training rows (default: enough for ~150,000 images, 10 to 20 epochs). */
   epochs?: number;
   /** Called after every step. */
   onStep?: (info: ClassifierStepInfo, totalSteps: number) => void;
@@ -64,9 +64,12 @@ export interface TrainClassifierOptions extends ClassifierTrainOptions {
   onEpoch?: (epoch: number, test: Accuracy) => void;
 }
 
-/** The default epoch count: about 150,000 training images seen, at least 5 and at most 20 epochs. */
+/**
+ * The default epoch count: about 150,000 training images seen, at least 10
+ * and at most 20 epochs (mnist: 19 → 98.25%; fashion-mnist: 10 → 90.42%, where 5 gave 88.72%).
+ */
 export function defaultEpochs(trainCount: number): number {
-  return Math.min(20, Math.max(5, Math.round(150_000 / trainCount)));
+  return Math.min(20, Math.max(10, Math.round(150_000 / trainCount)));
 }
 
 /**
