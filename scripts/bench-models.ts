@@ -4,7 +4,7 @@
  * per-kernel profile of one probe step when a probe falls short of the target.
  *
  *   npx tsx scripts/bench-models.ts [--models mlp,dcgan,probe-mlp,probe-dcgan] [--batches 64,256]
- *                                   [--rounds 2] [--steps 3] [--warmup 2] [--profile] [--compare-forward] [--json PATH]
+ *                                   [--rounds 3] [--steps 4] [--warmup 10] [--profile] [--compare-forward] [--json PATH]
  *
  * Each (model, batch) pair is measured by `runTrainerBench` (src/bench.ts):
  * its 1- and 2-worker trainers run interleaved round by round, figures are
@@ -39,11 +39,11 @@ export interface ModelBenchOptions {
   models?: ModelName[];
   /** Global batch sizes (default 64 and 256). */
   batches?: number[];
-  /** Interleaved rounds per (model, batch) (default 2: the machine is shared, take it as rough). */
+  /** Interleaved rounds per (model, batch) (default 3). */
   rounds?: number;
-  /** Measured steps per trainer per round (default 3). */
+  /** Measured steps per trainer per round (default 4). */
   steps?: number;
-  /** Warm-up steps per trainer, not measured (default 2). */
+  /** Warm-up steps per trainer, not measured (default 10: the first steps of a fresh pool run slower until V8 has optimised tfjs's JS). */
   warmup?: number;
   /** Profile one probe step per kernel: `auto` (default) when a probe misses the target, or always / never. */
   profile?: 'auto' | boolean;
@@ -94,7 +94,7 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
   for (const { model, batchSize } of pairs) {
     const [oneWorker, twoWorkers] = await runTrainerBench({
       cases: [{ model, batchSize, workers: 1 }, { model, batchSize, workers: 2 }],
-      steps: opts.steps ?? 3, rounds: opts.rounds ?? 2, warmup: opts.warmup ?? 2, data, backend: 'wasm',
+      steps: opts.steps ?? 4, rounds: opts.rounds ?? 3, warmup: opts.warmup ?? 10, data, backend: 'wasm',
     });
     const pytorch = PYTORCH_MS_PER_STEP[model]?.[batchSize] ?? null;
     rows.push({

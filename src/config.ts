@@ -145,12 +145,20 @@ function resolveDataset(config: TrainConfig): Pick<ResolvedConfig, 'dataset' | '
   };
 }
 
+/** Images in a data set known by name before loading it; null when only loading tells. */
+function knownDatasetSize(dataset: string): number | null {
+  return dataset === 'mnist' ? 10_000 : dataset === 'fashion-mnist' ? 60_000 : null;
+}
+
 /**
  * Validates `config` and fills in defaults. `datasetSize` (images available)
  * turns `epochs` into steps and bounds the batch size; `imageShape` is recorded.
+ * Without `datasetSize` (before the data is loaded) it checks everything it
+ * can: the size of a data set known by name, or no upper bound on the batch.
  */
-export function resolveConfig(config: TrainConfig, datasetSize = 10_000, imageShape: [number, number, number] | null = null): ResolvedConfig {
+export function resolveConfig(config: TrainConfig, datasetSize?: number, imageShape: [number, number, number] | null = null): ResolvedConfig {
   const { dataset, dataDir, imageSize, channels } = resolveDataset(config);
+  datasetSize ??= knownDatasetSize(dataset) ?? 1e9;
   const model = oneOf('model', config.model, MODEL_NAMES, 'mlp');
   const workers = int('workers', config.workers, 1, 256, availableParallelism());
   const batchSize = int('batchSize', config.batchSize, 1, datasetSize, 256);

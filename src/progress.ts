@@ -20,8 +20,8 @@ function clock(seconds: number): string {
   return h > 0 ? `${h}:${mmss}` : mmss;
 }
 
-function line(label: string, done: number, total: number, elapsed: number, fields: ProgressFields, width: number): string {
-  const eta = done > 0 ? (elapsed / done) * (total - done) : Infinity;
+function line(label: string, done: number, start: number, total: number, elapsed: number, fields: ProgressFields, width: number): string {
+  const eta = done > start ? (elapsed / (done - start)) * (total - done) : Infinity;
   const extra = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' | ');
   const text = `${label} ${done}/${total} | ${extra}${extra ? ' | ' : ''}ETA ${clock(eta)}`;
   if (width <= 0) return text;
@@ -29,8 +29,11 @@ function line(label: string, done: number, total: number, elapsed: number, field
   return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text.slice(label.length + 1)}`;
 }
 
-/** Creates a progress display on `stream` (a bar on a TTY, a line every `every` units otherwise). */
-export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+/**
+ * Creates a progress display on `stream` (a bar on a TTY, a line every 5% otherwise).
+ * `start` is where the work resumes (units already done before this display).
+ */
+export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr, start = 0): Progress {
   const tty = (stream as WriteStream).isTTY === true;
   const t0 = performance.now();
   const every = Math.max(1, Math.round(total / 20));
@@ -43,9 +46,9 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
         if (now - lastDrawn < 100 && done < total) return;
         lastDrawn = now;
         const cols = (stream as WriteStream).columns ?? 100;
-        stream.write(`\r${line(label, done, total, elapsed, fields, 24).slice(0, cols - 1)}\x1b[K`);
-      } else if (done % every === 0 || done === total || done === 1) {
-        stream.write(`${line(label, done, total, elapsed, fields, 0)}\n`);
+        stream.write(`\r${line(label, done, start, total, elapsed, fields, 24).slice(0, cols - 1)}\x1b[K`);
+      } else if (done % every === 0 || done === total || done === start + 1) {
+        stream.write(`${line(label, done, start, total, elapsed, fields, 0)}\n`);
       }
     },
     done(message) {

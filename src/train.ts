@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { GanTrainer, type TrainerOptions, type TrainSummary } from './trainer.js';
 import { RunFiles } from './run-files.js';
-import { defaultOutDir, type TrainConfig } from './config.js';
+import { defaultOutDir, type ResolvedConfig, type TrainConfig } from './config.js';
 import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { GENERATOR_DIR, writeGenerator } from './export.js';
 import { resumeConfig } from './resume.js';
@@ -25,6 +25,12 @@ export interface TrainResult extends TrainSummary {
   generator: string;
   /** The step the run resumed from, or null for a fresh run. */
   resumedFrom: number | null;
+}
+
+/** Callbacks of {@link train} beyond the trainer's own. */
+export interface TrainRunOptions {
+  /** Called once the data is loaded and the config resolved (and a checkpoint restored), before the first step. */
+  onStart?: (config: ResolvedConfig, firstStep: number) => void;
 }
 
 /** What a run will do before it starts: its config (merged with the checkpoint's when resuming) and the checkpoint. */
@@ -74,7 +80,9 @@ function restore(trainer: GanTrainer, checkpoint: Checkpoint): void {
  * steps and at the end (also when stopped by the signal). With `resume: OUT`
  * the run in OUT continues from its checkpoint until `steps` in total.
  */
-export async function train(config: TrainConfig = {}, options: TrainerOptions & TrainEvalOptions = {}, plan: RunPlan = planRun(config)): Promise<TrainResult> {
+export async function train(
+  config: TrainConfig = {}, options: TrainerOptions & TrainEvalOptions & TrainRunOptions = {}, plan: RunPlan = planRun(config),
+): Promise<TrainResult> {
   const { checkpoint } = plan;
   config = plan.config;
   if (!checkpoint) RunFiles.check(config.out!);
@@ -104,6 +112,7 @@ export async function train(config: TrainConfig = {}, options: TrainerOptions & 
     if (checkpoint) restore(trainer, checkpoint);
     files = await RunFiles.open(trainer.config, checkpoint?.state.stepsDone);
     evals = await TrainingEval.create(config, options.evaluator, options.onLog);
+    options.onStart?.(trainer.config, trainer.stepsDone);
     const summary = await trainer.run();
     if (evals) {
       const last = await evals.maybe(trainer, true);

@@ -20,13 +20,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { config, help } = parseTrainArgs(argv);
   if (help) { process.stdout.write(trainHelp()); return 0; }
   const plan = planRun(config);
-  const resolved = resolveConfig(plan.config);
+  resolveConfig(plan.config); // every flag checked before any data is loaded or anything written
   const controller = stopOnSigint();
-  const from = plan.checkpoint ? `, resuming at step ${plan.checkpoint.state.stepsDone}` : '';
-  process.stderr.write(`ganpool: dataset ${resolved.dataset}, model ${resolved.model}, ${resolved.workers} worker(s), backend ${resolved.backend}, ` +
-    `batch ${resolved.batchSize}, ${resolved.steps} steps${from}\n`);
   let decoding: Progress | null = null;
-  const progress = createProgress('train', resolved.steps);
+  let progress: Progress | null = null;
   let fcd: string | null = null;
   const result = await train(plan.config, {
     signal: controller.signal,
@@ -37,13 +34,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (done === total) decoding.done();
     },
     onWarning: (message) => process.stderr.write(`ganpool: warning: ${message}\n`),
-    onStep: (s) => progress.update(s.step, {
+    onStart: (resolved, firstStep) => {
+      const from = firstStep > 0 ? `, resuming at step ${firstStep}` : '';
+      process.stderr.write(`ganpool: dataset ${resolved.dataset} (${resolved.datasetSize} images), model ${resolved.model}, ` +
+        `${resolved.workers} worker(s), backend ${resolved.backend}, batch ${resolved.batchSize}, ${resolved.steps} steps${from}\n`);
+      progress = createProgress('train', resolved.steps, process.stderr, firstStep);
+    },
+    onStep: (s) => progress?.update(s.step, {
       'samples/s': s.samplesPerSec.toFixed(0), D: s.dLoss.toFixed(3), G: s.gLoss.toFixed(3), ...(fcd ? { FCD: fcd } : {}),
     }),
     onLog: (message) => process.stderr.write(`ganpool: ${message}\n`),
     onEval: (e) => { fcd = e.eval.fcd.toFixed(2); },
   }, plan);
-  progress.done();
+  (progress as Progress | null)?.done();
   process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s ` +
     `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
     `run:          ${result.out}\nsample grid:  ${result.latestGrid}\ncheckpoint:   ${result.checkpoint}\n` +
