@@ -1,42 +1,58 @@
 /**
- * `npm run bench`: the mlp model at batch 256 with 1 and 2 workers and on the
- * main thread with no pool, interleaved over several rounds; prints
- * samples/s, the speedup of 2 workers over 1, and where each step's time
- * goes outside the workers. Flags: --rounds R --steps N --batch-size B --model M.
+ * `npm run bench`: everything ganpool measures, in one run (~8 minutes on 2 cores).
+ *
+ * 1. trainer — `ganpool bench` defaults: the mlp model at batch 256 with 1 and
+ *    2 workers and on the main thread with no pool, interleaved over rounds;
+ *    samples/s, the speedup of 2 workers over 1, and where each step's time
+ *    goes outside the workers (Adam, weight reload, task overhead). Writes
+ *    runs/bench-<timestamp>/{bench.json, bench.md, scaling.png}.
+ * 2. kernels — GFLOP/s of ganpool's wasm kernels vs the stock path and the
+ *    plain Conv2D/matmul peak of the same run (scripts/bench-kernels.ts).
+ * 3. models — ms/step and samples/s of mlp, dcgan and the PyTorch probe models
+ *    at batch 64 and 256 with 1 and 2 workers (scripts/bench-models.ts).
+ *
+ * `--only trainer,kernels,models` picks sections.
  */
 import { parseArgs } from 'node:util';
-import { cpus } from 'node:os';
-import { runTrainerBench, type BenchRow } from '../src/bench.js';
-import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
-import type { ModelName } from '../src/models.js';
+import { runBenchCommand } from '../src/commands/bench.js';
+import type { ScalingRow } from '../src/bench.js';
+import { printTable, runKernelBench } from './bench-kernels.js';
+import { markdown, runModelBench } from './bench-models.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '5' },
-    steps: { type: 'string', default: '8' },
-    'batch-size': { type: 'string', default: '256' },
-    model: { type: 'string', default: 'mlp' },
-  },
-});
-const model = values.model as ModelName;
-const batchSize = Number(values['batch-size']);
-const label = (r: BenchRow): string => (r.workers === 0 ? 'main thread, no pool' : `pool, ${r.workers} worker${r.workers > 1 ? 's' : ''}`);
-
-console.log(`ganpool bench: ${model}, batch ${batchSize}, ${values.rounds} rounds × ${values.steps} steps, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`);
-const rows = await runTrainerBench({
-  cases: [0, 1, 2].map((workers) => ({ model, batchSize, workers })),
-  steps: Number(values.steps), rounds: Number(values.rounds), warmup: 3,
-  data: loadEmbeddedMnist(),
-  onRound: (r) => process.stderr.write(`  round ${r}/${values.rounds}\n`),
-});
-console.log('\n| configuration | ms/step | samples/s | outside workers | of which Adam | reload | task overhead |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const r of rows) {
-  console.log(`| ${label(r)} | ${r.msPerStep.toFixed(1)} | ${r.samplesPerSec.toFixed(0)} | ${r.outsideMs.toFixed(2)} ms (${(r.outsideShare * 100).toFixed(1)}%) | ` +
-    `${r.adamMs.toFixed(2)} | ${r.reloadMs.toFixed(2)} | ${r.overheadMs.toFixed(2)} |`);
+const SECTIONS = ['trainer', 'kernels', 'models'] as const;
+const { values } = parseArgs({ options: { only: { type: 'string', default: SECTIONS.join(',') } } });
+const only = new Set(values.only!.split(','));
+for (const s of only) {
+  if (!(SECTIONS as readonly string[]).includes(s)) {
+    console.error(`invalid --only: "${s}"; expected a comma-separated list of ${SECTIONS.join(', ')}`);
+    process.exit(2);
+  }
 }
-const [main, one, two] = rows as [BenchRow, BenchRow, BenchRow];
-console.log(`\nspeedup, 2 workers over 1: ${(two.samplesPerSec / one.samplesPerSec).toFixed(2)}× (target ≥ 1.8×)`);
-console.log(`time outside the workers with 2 workers: ${(two.outsideShare * 100).toFixed(1)}% of a step (target ≤ 5%)`);
-console.log(`pool overhead, 1 worker vs the main thread: ${(one.msPerStep - main.msPerStep).toFixed(2)} ms/step ` +
-  `(${(((one.msPerStep - main.msPerStep) / main.msPerStep) * 100).toFixed(1)}%)`);
+
+function trainerSummary(rows: ScalingRow[]): string {
+  const find = (w: number): ScalingRow | undefined => rows.find((r) => r.workers === w);
+  const main = find(0), one = find(1), two = find(2);
+  if (!main || !one || !two) return '';
+  const overhead = one.msPerStep - main.msPerStep;
+  return [
+    `speedup, 2 workers over 1: ${(two.samplesPerSec / one.samplesPerSec).toFixed(2)}× (target ≥ 1.8×)`,
+    `time outside the workers with 2 workers: ${(two.outsideShare * 100).toFixed(1)}% of a step (target ≤ 5%): ` +
+      `Adam ${two.adamMs.toFixed(2)} ms, reload ${two.reloadMs.toFixed(2)} ms, task overhead ${two.overheadMs.toFixed(2)} ms`,
+    `pool overhead, 1 worker vs the same loop on the main thread: ${overhead.toFixed(2)} ms/step (${((overhead / main.msPerStep) * 100).toFixed(1)}%)`,
+  ].join('\n');
+}
+
+if (only.has('trainer')) {
+  console.log('## Trainer: mlp, batch 256, 1 and 2 workers vs the main thread\n');
+  const report = await runBenchCommand({});
+  console.log(`\n${trainerSummary(report.rows)}\n`);
+}
+if (only.has('kernels')) {
+  console.log('## Kernels (wasm, one thread)\n');
+  printTable(await runKernelBench({ rounds: 5, print: false }));
+  console.log('');
+}
+if (only.has('models')) {
+  console.log('## Models\n');
+  console.log(markdown(await runModelBench({ print: false })));
+}

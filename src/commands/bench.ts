@@ -23,7 +23,7 @@ const BENCH_FLAGS: Record<string, [value: string, help: string]> = {
   'batch-size': ['B,…', 'global batch sizes, each ≥ the largest worker count [256]'],
   steps: ['N', 'measured steps per configuration per round [8]'],
   rounds: ['R', 'rounds; configurations take turns each round [5]'],
-  warmup: ['W', 'unmeasured steps before measuring each configuration [3]'],
+  warmup: ['W', 'unmeasured steps before measuring each configuration (fresh pools start slow) [10]'],
   backend: ['X', 'wasm | cpu [wasm]'],
   pools: ['X', 'all: every configuration keeps its pool | group: one model/batch group alive at a time |\n' +
     `${' '.repeat(23)}round: fresh pools every round [all; group when all would hold > 2 worker threads per core]`],
@@ -104,7 +104,7 @@ export function resolveBenchOptions(o: BenchCommandOptions, data: ImageSet): Ben
     models, workers, batchSizes,
     steps: wholeNumber('--steps', o.steps, 1, 8),
     rounds: wholeNumber('--rounds', o.rounds, 1, 5),
-    warmup: wholeNumber('--warmup', o.warmup, 0, 3),
+    warmup: wholeNumber('--warmup', o.warmup, 0, 10),
     backend: (o.backend ?? 'wasm') as 'wasm' | 'cpu',
     pools: poolLifetime(o.pools, models, workers, batchSizes),
     out: o.out ?? defaultOutDir().replace(/^runs\//, 'runs/bench-'),
