@@ -264,11 +264,6 @@ export function resumeDatasetChanged(dataset: string, now: string, then: string)
   return new GanpoolUsageError(`cannot resume: dataset '${dataset}' now holds ${now} but the checkpoint was trained on ${then}; the shuffled order would differ`, 'dataset');
 }
 
-/** An exported generator whose inputs/outputs are not (latent vector) → (image). */
-export function generatorShapeError(file: string, what: string): GanpoolDataError {
-  return new GanpoolDataError(file, `not a generator: ${what}; expected one [batch, latent] input and one [batch, height, width, 1|3] output`);
-}
-
 /** A required flag was not given. */
 export function missingFlag(command: string, flag: string, what: string): GanpoolUsageError {
   return new GanpoolUsageError(`missing ${flag}: ganpool ${command} needs ${what}`, flag);
@@ -321,7 +316,7 @@ export function generatorDirMissing(dir: string): GanpoolUsageError {
 /** The generator model does not map latent vectors to images. */
 export function generatorNotAGenerator(dir: string, input: readonly (number | null)[], output: readonly (number | null)[]): GanpoolDataError {
   const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => d ?? 'batch').join(', ')}]`;
-  return new GanpoolDataError(dir, `not a generator: expected input [batch, latent] and output [batch, height, width, channels], found ${fmt(input)} → ${fmt(output)}`);
+  return new GanpoolDataError(dir, `not a generator: expected input [batch, latent] and output [batch, height, width, 1|3], found ${fmt(input)} → ${fmt(output)}`);
 }
 
 /** Generated images (or a classifier) and the data set have different image shapes. */

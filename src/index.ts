@@ -2,7 +2,7 @@
  * ganpool's public API. Everything a user imports comes from here; other
  * modules are internal.
  */
-export { train, planRun, type TrainResult, type RunPlan } from './train.js';
+export { train, planRun, type TrainResult, type RunPlan, type TrainRunOptions } from './train.js';
 export {
   loadCheckpoint, writeCheckpoint, CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type Checkpoint,
 } from './checkpoint.js';
@@ -25,6 +25,9 @@ export {
   type ClassifierInfo, type LoadedClassifier, type ClassifierSource, type TrainClassifierOptions,
 } from './eval/classifier-store.js';
 export { loadSplit, type DataSplit } from './eval/splits.js';
-export { loadGenerator, generateImages, type LoadedGenerator } from './eval/generator.js';
+export { loadGenerator, generateImages, type LoadedGenerator } from './generator.js';
 export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
+export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
+export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench.js';
+export { runBenchCommand, type BenchCommandOptions } from './commands/bench.js';
 export { GanpoolUsageError, GanpoolDataError } from './errors.js';

@@ -62,14 +62,14 @@ test('bad flags are usage errors naming the flag', (t) => {
   t.like(parseSampleArgs(['--generator', 'g']), { n: 64, seed: undefined, out: 'grid.png', individual: null, backend: 'auto' });
 });
 
-test('CLI: bad flag exits 2; missing or corrupt generator exits 1 with the file named, nothing written', (t) => {
+test('CLI: bad flag or a missing generator folder exits 2; a corrupt generator exits 1 with the file named; nothing written', (t) => {
   const out = join(tmp, 'never.png');
   const flag = cli(['--generator', generator, '--n', '0', '--out', out]);
   t.is(flag.code, 2);
   t.regex(flag.stderr, /--n/);
   const missing = cli(['--generator', join(tmp, 'nope'), '--out', out]);
-  t.is(missing.code, 1);
-  t.regex(missing.stderr, /nope\/model\.json: not found/);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /invalid --generator: ".*nope" is not a folder/);
   const corrupt = join(tmp, 'corrupt');
   mkdirSync(corrupt);
   writeFileSync(join(corrupt, 'model.json'), '{"modelTopology": ');

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { missingFlag, unknownFlag } from '../errors.js';
 import { Evaluator, type EvalMetrics } from '../eval/evaluate.js';
-import { checkGeneratorShape, generateImages, loadGenerator } from '../eval/generator.js';
+import { checkGeneratorShape, generateImages, loadGenerator } from '../generator.js';
 import { numberFlag } from './classifier.js';
 
 const HELP = `Usage: ganpool eval --generator DIR --dataset D [flags]

@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import { resolveBackend, BACKEND_NAMES, type BackendChoice } from '../backend.js';
 import { writeFileAtomic } from '../atomic.js';
 import { gridPng } from '../grid.js';
-import { latentNoise, NoiseStream } from '../rng.js';
-import { badValue, generatorShapeError, missingFlag, unknownFlag } from '../errors.js';
+import { generateImages, loadGenerator } from '../generator.js';
+import { badValue, missingFlag, unknownFlag } from '../errors.js';
 
 /** Parsed `ganpool sample` flags. */
 export interface SampleArgs {
@@ -75,54 +75,23 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
   };
 }
 
-/** A loaded generator: its latent length, image shape and the run's seed (when recorded). */
-interface Generator {
-  predict(z: Float32Array, n: number): Float32Array;
-  latentDim: number;
-  shape: [number, number, number];
-  seed: number | undefined;
-}
-
-/** Loads the generator folder on the main thread and checks it maps [batch, latent] → [batch, h, w, 1|3]. */
-async function loadGenerator(dir: string, backend: BackendChoice): Promise<Generator> {
-  const { initBackend } = await import('../tf-backend.js');
-  const tf = await initBackend(resolveBackend(backend));
-  const tfl = await import('@tensorflow/tfjs-layers');
-  const { dirLoader } = await import('../model-io.js');
-  const model = await tfl.loadLayersModel(dirLoader(dir));
-  const file = join(dir, 'model.json');
-  const input = model.inputs.length === 1 ? model.inputs[0]!.shape : [];
-  const output = model.outputs.length === 1 ? model.outputs[0]!.shape : [];
-  if (input.length !== 2 || typeof input[1] !== 'number') throw generatorShapeError(file, `input shape [${input.join(', ')}]`);
-  if (output.length !== 4 || ![1, 3].includes(output[3] as number)) throw generatorShapeError(file, `output shape [${output.join(', ')}]`);
-  const meta = model.getUserDefinedMetadata() as { ganpool?: { seed?: unknown } } | undefined;
-  const seed = meta?.ganpool?.seed;
-  return {
-    latentDim: input[1],
-    shape: output.slice(1) as [number, number, number],
-    seed: Number.isInteger(seed) ? (seed as number) : undefined,
-    predict: (z, n) => tf.tidy(() => (model.predict(tf.tensor2d(z, [n, input[1] as number])) as ReturnType<typeof tf.tensor>).dataSync() as Float32Array),
-  };
-}
-
 /** Generates `args.n` images and writes the grid (and the individual PNGs); returns the paths written. */
 export async function runSample(args: SampleArgs): Promise<{ grid: string; individual: string[]; seed: number; shape: [number, number, number] }> {
-  const gen = await loadGenerator(args.generator, args.backend);
+  const gen = await loadGenerator(args.generator, resolveBackend(args.backend));
   const seed = args.seed ?? gen.seed ?? 1;
-  const z = latentNoise(new Float32Array(args.n * gen.latentDim), seed, 0, NoiseStream.Sample, 0, gen.latentDim);
-  const images = gen.predict(z, args.n);
-  await writeFileAtomic(args.out, await gridPng(images, gen.shape));
+  const images = generateImages(gen, args.n, seed);
+  await writeFileAtomic(args.out, await gridPng(images, gen.imageShape));
   const individual: string[] = [];
   if (args.individual !== null) {
     mkdirSync(args.individual, { recursive: true });
-    const per = gen.shape[0] * gen.shape[1] * gen.shape[2];
+    const per = gen.imageShape[0] * gen.imageShape[1] * gen.imageShape[2];
     for (let k = 0; k < args.n; k++) {
       const path = join(args.individual, `sample-${String(k).padStart(4, '0')}.png`);
-      await writeFileAtomic(path, await gridPng(images.subarray(k * per, (k + 1) * per), gen.shape, { cols: 1, pad: 0 }));
+      await writeFileAtomic(path, await gridPng(images.subarray(k * per, (k + 1) * per), gen.imageShape, { cols: 1, pad: 0 }));
       individual.push(path);
     }
   }
-  return { grid: args.out, individual, seed, shape: gen.shape };
+  return { grid: args.out, individual, seed, shape: gen.imageShape };
 }
 
 /** Runs `ganpool sample ARGS`; resolves to the exit code. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { GanTrainer } from '../trainer.js';
 import type { TrainConfig } from '../config.js';
 import { Evaluator, type EvalMetrics } from './evaluate.js';
-import { checkGeneratorShape } from './generator.js';
+import { checkGeneratorShape } from '../generator.js';
 
 /** What one evaluation during training logged. */
 export interface EvalEvent {

@@ -1,24 +1,26 @@
 /**
- * Images from an exported generator (a TensorFlow.js LayersModel folder),
- * drawn from the same latent noise as `GanTrainer.sample(n, seed)`.
+ * An exported generator (a TensorFlow.js LayersModel folder, OUT/generator)
+ * loaded on the current thread, and images drawn from it with the same latent
+ * noise as `GanTrainer.sample(n, seed)`. Used by `ganpool sample` and `ganpool eval`.
  */
 import { existsSync, statSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { loadLayersModel } from '../model-io.js';
-import { initBackend } from '../tf-backend.js';
-import type { BackendName } from '../backend.js';
-import { latentNoise, NoiseStream } from '../rng.js';
-import { generatorDirMissing, generatorNotAGenerator, evalImageShapeMismatch } from '../errors.js';
+import { loadLayersModel } from './model-io.js';
+import { initBackend } from './tf-backend.js';
+import type { BackendName } from './backend.js';
+import { latentNoise, NoiseStream } from './rng.js';
+import { generatorDirMissing, generatorNotAGenerator, evalImageShapeMismatch } from './errors.js';
 
 /** Latent vectors per forward pass. */
 const BATCH = 500;
 
-/** A loaded generator: latent size and image shape. */
+/** A loaded generator: latent size, image shape, and the seed of the run that exported it (when recorded). */
 export interface LoadedGenerator {
   model: tfl.LayersModel;
   latentDim: number;
   imageShape: [number, number, number];
+  seed: number | undefined;
 }
 
 /** Loads a generator folder (on this thread's `backend`) and checks it maps latent vectors to images. */
@@ -27,10 +29,15 @@ export async function loadGenerator(dir: string, backend: BackendName = 'wasm'):
   await initBackend(backend);
   const model = await loadLayersModel(dir);
   const input = model.inputs[0]!.shape, output = model.outputs[0]!.shape;
-  if (model.inputs.length !== 1 || input.length !== 2 || output.length !== 4 || output.slice(1).some((d) => d === null)) {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || input.length !== 2 || typeof input[1] !== 'number' ||
+    output.length !== 4 || output.slice(1).some((d) => d === null) || ![1, 3].includes(output[3]!)) {
     throw generatorNotAGenerator(dir, input, output);
   }
-  return { model, latentDim: input[1]!, imageShape: output.slice(1) as [number, number, number] };
+  const seed = (model.getUserDefinedMetadata() as { ganpool?: { seed?: unknown } } | undefined)?.ganpool?.seed;
+  return {
+    model, latentDim: input[1], imageShape: output.slice(1) as [number, number, number],
+    seed: Number.isInteger(seed) ? (seed as number) : undefined,
+  };
 }
 
 /** Throws unless the generator's images have the shape `expected` (the data set's / classifier's). */
