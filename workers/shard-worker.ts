@@ -12,6 +12,7 @@ import type {
   ApplyResult, ApplyTask, ExportResult, ExportTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
 } from '../src/protocol.js';
 import { buildNet, type BuiltNet } from './build-model.js';
+import { opsForward, opsForwardSupports } from './ops-forward.js';
 
 /** A worker that runs tasks against its own tf copies of G and D. */
 export interface ShardWorker {
@@ -77,7 +78,13 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     return tf.tensor4d(out, [indices.length, ...data.shape]);
   };
 
-  const apply = (net: Net, x: Tensor, training: boolean): Tensor => net.model.apply(x, { training }) as Tensor;
+  // Training passes use plain ops where the net has no batch norm (same math, fewer gradients computed).
+  const ops = { g: opsForwardSupports(preset.generator), d: opsForwardSupports(preset.discriminator) };
+  const apply = (net: Net, x: Tensor, training: boolean): Tensor => {
+    const spec = net === g ? preset.generator : preset.discriminator;
+    if (training && (net === g ? ops.g : ops.d)) return opsForward(tf, spec, net.vars, x);
+    return net.model.apply(x, { training }) as Tensor;
+  };
   const bce = (logits: Tensor, label: 0 | 1): Tensor =>
     tf.tidy(() => {
       // mean(softplus(-l)) for label 1, mean(softplus(l)) for label 0, in the stable form.
