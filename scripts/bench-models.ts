@@ -13,10 +13,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { Scalar, Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { runTrainerBench, type BenchRow } from '../src/bench.js';
+import { opsForward } from '../workers/ops-forward.js';
 import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
-import { initParams, modelPreset, paramCount, type Activation, type ModelName, type NetSpec } from '../src/models.js';
+import { initParams, modelPreset, paramCount, type ModelName, type NetSpec } from '../src/models.js';
 import { createProgress } from '../src/progress.js';
 import { initBackend, type Tf } from '../src/tf-backend.js';
 import { buildNet, type BuiltNet } from '../workers/build-model.js';
@@ -131,40 +132,6 @@ function loaded(tf: Tf, net: NetSpec, stream: number, name: string): BuiltNet {
 
 /** How the forward pass is written: tf.layers `model.apply` (what the workers do) or plain tf ops on the variables. */
 export type ForwardKind = 'layers' | 'ops';
-
-const activate = (tf: Tf, x: Tensor, a: Activation): Tensor =>
-  a === 'relu' ? tf.relu(x) : a === 'tanh' ? tf.tanh(x) : a === 'sigmoid' ? tf.sigmoid(x) : x;
-
-/** `net`'s forward pass as plain tf ops on its variables (no batch norm: a prototype for the probes). */
-function opsForward(tf: Tf, net: NetSpec, vars: Variable[], x: Tensor): Tensor {
-  let k = 0;
-  const next = (): Tensor => vars[k++]!;
-  let h = x;
-  for (const layer of net.layers) {
-    const n = h.shape[0]!;
-    switch (layer.kind) {
-      case 'dense': {
-        const y = tf.matMul(h as Tensor2D, next() as Tensor2D);
-        h = activate(tf, layer.useBias ? tf.add(y, next()) : y, layer.activation);
-        break;
-      }
-      case 'conv2d':
-      case 'conv2dTranspose': {
-        const w = next() as Tensor4D, s = layer.strides, x4 = h as Tensor4D;
-        const y = layer.kind === 'conv2d' ? tf.conv2d(x4, w, s, 'same')
-          : tf.conv2dTranspose(x4, w, [n, x4.shape[1] * s, x4.shape[2] * s, layer.filters], s, 'same');
-        h = activate(tf, layer.useBias ? tf.add(y, next()) : y, layer.activation);
-        break;
-      }
-      case 'activation': h = activate(tf, h, layer.activation); break;
-      case 'leakyRelu': h = tf.leakyRelu(h, layer.alpha); break;
-      case 'flatten': h = tf.reshape(h, [n, -1]); break;
-      case 'reshape': h = tf.reshape(h, [n, ...layer.shape]); break;
-      case 'batchNorm': throw new Error('opsForward: batch norm is not in this prototype');
-    }
-  }
-  return h;
-}
 
 /**
  * One training step of `model` at `batchSize` on this thread, computed as a
