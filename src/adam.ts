@@ -5,6 +5,10 @@
  * The gradient is read straight from the shard slots (g = Σ wₖ·slotₖ), so
  * averaging and the update are one pass over memory, and the pass can be
  * split into index ranges that different workers apply in parallel.
+ *
+ * The workers run the same update as a WebAssembly SIMD kernel
+ * (adam-wasm.ts); `adamUpdate` here is its plain-JavaScript reference,
+ * tested against tf.train.adam.
  */
 
 /** Adam's hyper-parameters. */

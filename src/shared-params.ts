@@ -7,7 +7,6 @@
  * its own slot (slots are indexed by shard, not by thread: piscina does not
  * pin tasks to threads), and the coordinator averages the slots.
  */
-import type { AdamVectors } from './adam.js';
 import { sharedMemory, type WasmMemory } from './adam-wasm.js';
 
 /**
@@ -56,15 +55,6 @@ export function paramsView(net: SharedNetBuffers): Float32Array {
 /** Adam's moment vectors of a network. */
 export function momentViews(net: SharedNetBuffers): { m: Float32Array; v: Float32Array } {
   return { m: view(net, net.m), v: view(net, net.v) };
-}
-
-/** The vectors Adam updates for this network, over the first `slots` gradient slots. */
-export function adamVectors(net: SharedNetBuffers, slots = net.slots): AdamVectors {
-  return {
-    params: paramsView(net),
-    ...momentViews(net),
-    slots: Array.from({ length: slots }, (_, k) => gradSlot(net, k)),
-  };
 }
 
 /** The gradient slot of shard `k`. */

@@ -5,8 +5,8 @@
  */
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/tf-backend.js';
-import { adamVectors, gradSlot, paramsView } from '../src/shared-params.js';
-import { adamUpdate, type AdamVectors } from '../src/adam.js';
+import { gradSlot, paramsView } from '../src/shared-params.js';
+import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
 import { hashInts, sfc32 } from '../src/rng.js';
 import { buildClassifier, classifierVars } from '../src/eval/classifier-net.js';
 import { CLASSES } from '../src/eval/classifier-spec.js';
@@ -31,7 +31,7 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
   const sets = init.sets.map((s) => ({ pixels: new Uint8Array(s.pixels), labels: new Uint8Array(s.labels) }));
   const imageSize = init.imageShape[0] * init.imageShape[1] * init.imageShape[2];
   let version = -1;
-  let adam: AdamVectors | null = null;
+  let adam: WasmAdam | null = null;
 
   const reload = (v: number): void => {
     if (v === version) return;
@@ -94,8 +94,9 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
   };
 
   const apply = (task: ClassifierApplyTask): null => {
-    if (adam?.slots.length !== task.weights.length) adam = adamVectors(init.net, task.weights.length);
-    adamUpdate(adam, task.weights, task.t, task.opts, task.lo, task.hi);
+    adam ??= wasmAdam(init.net.memory);
+    const { params, m, v, grads } = init.net;
+    adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, task.lo, task.hi);
     return null;
   };
 
