@@ -33,6 +33,8 @@ export interface LinePlotOptions {
   width?: number;
   /** Height in SVG user units; default 500. */
   height?: number;
+  /** Only whole-number ticks on the x axis (counts, such as workers). */
+  integerX?: boolean;
 }
 
 /** Fonts librsvg finds through fontconfig on typical Linux, macOS and Windows machines. */
@@ -55,6 +57,13 @@ export interface Ticks {
   step: number;
   /** Ascending tick values; the first is ≤ the data minimum and the last ≥ the data maximum. */
   values: number[];
+}
+
+/** `ticks` with a step of at least 1, on whole numbers. */
+function wholeTicks(ticks: Ticks): Ticks {
+  if (ticks.step >= 1) return ticks;
+  const lo = Math.floor(ticks.values[0]!), hi = Math.ceil(ticks.values[ticks.values.length - 1]!);
+  return { step: 1, values: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) };
 }
 
 /**
@@ -159,7 +168,7 @@ export function renderLinePlot(opts: LinePlotOptions): string {
     top: 48,
     right: width - 24 - legendWidth,
     bottom: height - 62,
-    x: niceTicks(x[0], x[1], 8),
+    x: opts.integerX ? wholeTicks(niceTicks(x[0], x[1], 8)) : niceTicks(x[0], x[1], 8),
     y: niceTicks(y[0], y[1], 6),
   };
   return [
@@ -277,7 +286,9 @@ export function speedupPlotSvg(rows: SpeedupRow[]): string {
     points: points.sort((a, b) => a[0] - b[0]),
     color: PALETTE[i % PALETTE.length]!,
   }));
-  return renderLinePlot({ title: 'Training speedup vs. workers', xLabel: 'workers', yLabel: 'speedup (× one worker)', series: [ideal, ...measured] });
+  return renderLinePlot({
+    title: 'Training speedup vs. workers', xLabel: 'workers', yLabel: 'speedup (× one worker)', series: [ideal, ...measured], integerX: true,
+  });
 }
 
 /** One logged training step for {@link lossPlotSvg}. */
