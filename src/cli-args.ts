@@ -2,7 +2,7 @@
  * Command-line flags → a TrainConfig. Every flag error names the flag and
  * what it accepts; the CLI turns those into exit code 2.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { TrainConfig } from './config.js';
 import { GanpoolUsageError, badValue, unknownFlag } from './errors.js';
 
@@ -52,25 +52,31 @@ export function asFlagError(e: GanpoolUsageError): GanpoolUsageError {
   return new GanpoolUsageError(e.message.replace(`invalid ${e.field}:`, `invalid ${flag}:`), e.field);
 }
 
+/** Parses a subcommand's flags strictly (no positionals); an unknown flag or a missing value is a usage error naming the command. */
+export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(
+  command: string, args: string[], options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw unknownFlag(command, (e as Error).message);
+  }
+}
+
 /** Parses `ganpool train` arguments into a config; throws GanpoolUsageError on any bad flag. */
 export function parseTrainArgs(argv: string[]): { config: TrainConfig; help: boolean } {
   const options = Object.fromEntries(Object.keys(TRAIN_FLAGS).map((k) => [k, { type: 'string' as const }]));
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
-  } catch (e) {
-    throw unknownFlag('train', (e as Error).message);
-  }
+  const values = parseFlags('train', argv, { ...options, help: { type: 'boolean', short: 'h' } });
   const config: Record<string, unknown> = {};
   for (const [flag, spec] of Object.entries(TRAIN_FLAGS)) {
-    const raw = (parsed.values as Record<string, string | boolean | undefined>)[flag];
+    const raw = (values as Record<string, string | boolean | undefined>)[flag];
     if (typeof raw !== 'string') continue;
     if (!spec.numeric) { config[spec.field] = raw; continue; }
     const n = raw.trim() === '' ? NaN : Number(raw);
     if (!Number.isFinite(n)) throw new GanpoolUsageError(badValue(`--${flag}`, raw, 'a number').message, spec.field);
     config[spec.field] = n;
   }
-  return { config: config as TrainConfig, help: parsed.values.help === true };
+  return { config: config as TrainConfig, help: values.help === true };
 }
 
 /** The help text of `ganpool train`. */

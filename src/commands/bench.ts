@@ -4,14 +4,14 @@
  * own pool, interleaved round by round, medians) → a table on the terminal
  * and DIR/bench.json, DIR/bench.md, DIR/scaling.png.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../cli-args.js';
 import { availableParallelism } from 'node:os';
 import { benchSweep, sweepCases, sweepWork, type PoolLifetime } from '../bench.js';
 import { benchCommandLine, benchNotes, benchTable, writeBenchReport, type BenchReport, type BenchSettings } from '../bench-report.js';
 import { defaultOutDir } from '../config.js';
 import { loadEmbeddedMnist } from '../datasets/mnist.js';
 import type { ImageSet } from '../datasets/image-set.js';
-import { badValue, benchBatchBelowWorkers, unknownFlag } from '../errors.js';
+import { badValue, benchBatchBelowWorkers } from '../errors.js';
 import { describeMachine, machineFacts } from '../machine.js';
 import { MODEL_NAMES, modelPreset, type ModelName } from '../models.js';
 import { createProgress } from '../progress.js';
@@ -174,13 +174,7 @@ function number(flag: string, raw: string | undefined): number | undefined {
 /** Parses `ganpool bench` arguments; throws GanpoolUsageError on an unknown flag or a value that is not a number. */
 export function parseBenchArgs(argv: string[]): { options: BenchCommandOptions; help: boolean } {
   const options = Object.fromEntries(Object.entries(BENCH_FLAGS).map(([k, [value]]) => [k, { type: value === '' ? 'boolean' as const : 'string' as const }]));
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
-  } catch (e) {
-    throw unknownFlag('bench', (e as Error).message);
-  }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const v = parseFlags('bench', argv, { ...options, help: { type: 'boolean', short: 'h' } }) as Record<string, string | boolean | undefined>;
   const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   return {
     help: v.help === true,

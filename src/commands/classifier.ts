@@ -1,8 +1,8 @@
 /** `ganpool classifier train`: trains (and caches) a data set's evaluation classifier on the worker pool. */
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../cli-args.js';
 import { availableParallelism } from 'node:os';
 import { createProgress } from '../progress.js';
-import { badValue, classifierActionError, unknownFlag } from '../errors.js';
+import { badValue, classifierActionError } from '../errors.js';
 import { classifierDir, saveClassifier, trainClassifier } from '../eval/classifier-store.js';
 import { loadSplit } from '../eval/splits.js';
 
@@ -46,12 +46,7 @@ export async function classifierCommand(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
   if (action === '--help' || action === '-h') { process.stdout.write(HELP); return 0; }
   if (action !== 'train') throw classifierActionError(action);
-  let values;
-  try {
-    values = parseArgs({ args: rest, options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw unknownFlag('classifier', (e as Error).message);
-  }
+  const values = parseFlags('classifier', rest, FLAGS);
   if (values.help) { process.stdout.write(HELP); return 0; }
   const dataset = values.dataset ?? 'mnist';
   const workers = numberFlag('workers', values.workers, 1) ?? availableParallelism();

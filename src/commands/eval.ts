@@ -1,7 +1,7 @@
 /** `ganpool eval`: scores an exported generator against a data set with its evaluation classifier. */
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../cli-args.js';
 import { availableParallelism } from 'node:os';
-import { missingFlag, unknownFlag } from '../errors.js';
+import { missingFlag } from '../errors.js';
 import { Evaluator, type EvalMetrics } from '../eval/evaluate.js';
 import { checkGeneratorShape, generateImages, loadGenerator } from '../generator.js';
 import { numberFlag } from './classifier.js';
@@ -66,12 +66,7 @@ function human(r: EvalReport): string {
 
 /** Runs `ganpool eval ARGS`; resolves to the exit code. */
 export async function evalCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw unknownFlag('eval', (e as Error).message);
-  }
+  const values = parseFlags('eval', argv, FLAGS);
   if (values.help) { process.stdout.write(HELP); return 0; }
   if (values.generator === undefined) throw missingFlag('eval', '--generator', 'an exported generator folder (model.json + weights.bin)');
   const t0 = performance.now();

@@ -5,12 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../cli-args.js';
 import { resolveBackend, BACKEND_NAMES, type BackendChoice } from '../backend.js';
 import { writeFileAtomic } from '../atomic.js';
 import { gridPng } from '../grid.js';
 import { generateImages, loadGenerator } from '../generator.js';
-import { badValue, missingFlag, unknownFlag } from '../errors.js';
+import { badValue, missingFlag } from '../errors.js';
 
 /** Parsed `ganpool sample` flags. */
 export interface SampleArgs {
@@ -46,19 +46,10 @@ function whole(flag: string, raw: string | undefined, min: number, max: number):
 
 /** Parses `ganpool sample` arguments; throws GanpoolUsageError naming the flag. Null means --help. */
 export function parseSampleArgs(argv: string[]): SampleArgs | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
-      options: {
-        generator: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-        individual: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw unknownFlag('sample', (e as Error).message);
-  }
-  const v = parsed.values;
+  const v = parseFlags('sample', argv, {
+    generator: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+    individual: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
   if (v.help) return null;
   if (v.generator === undefined || v.generator === '') throw missingFlag('sample', '--generator', 'the exported generator folder (OUT/generator of a training run)');
   const backends = ['auto', ...BACKEND_NAMES];
