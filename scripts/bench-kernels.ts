@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { registerWasmTrainingKernels, stockWasmKernel, WASM_TRAINING_KERNELS } from '../src/kernels/index.js';
+import { registerWasmTrainingKernels, stockWasmKernel, WASM_TRAINING_KERNELS } from '../src/engines/tfjs/kernels/index.js';
 
 /** Options of `runKernelBench`. */
 export interface KernelBenchOptions {

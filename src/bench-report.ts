@@ -3,6 +3,7 @@
  * the terminal, and the files DIR/bench.json, DIR/bench.md and
  * DIR/scaling.png (speedup vs workers with the ideal line).
  */
+import type { BackendName } from './backend.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
@@ -18,7 +19,7 @@ export interface BenchSettings {
   steps: number;
   rounds: number;
   warmup: number;
-  backend: 'wasm' | 'cpu';
+  backend: BackendName;
   /** Which pools were alive at once (see PoolLifetime in bench.ts). */
   pools: PoolLifetime;
   out: string;
@@ -111,7 +112,7 @@ export function benchMarkdown(report: BenchReport): string {
     '# ganpool bench', '',
     `${report.date} · ${describeMachine(report.machine)} · ganpool ${report.machine.versions.ganpool}, ` +
       `tfjs-core ${report.machine.versions.tfjsCore}, tfjs-backend-wasm ${report.machine.versions.tfjsBackendWasm}, ` +
-      `piscina ${report.machine.versions.piscina}, backend ${report.options.backend}`, '',
+      `piscina ${report.machine.versions.piscina}, onnxruntime-node ${report.machine.versions.onnxruntimeNode ?? 'unknown'}, backend ${report.options.backend}`, '',
     '```sh', report.command, '```', '',
     benchTable(report.rows), '',
     ...report.notes.map((n) => `- ${n}`), '',

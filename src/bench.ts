@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { GanTrainer } from './trainer.js';
 import type { ExecutorKind, StepInfo } from './coordinator.js';
 import type { ModelName } from './models.js';
+import { resolveBackend, type BackendName } from './backend.js';
 import type { ImageSet } from './datasets/image-set.js';
 
 /** One configuration to measure. `workers: 0` means the main thread with no pool. */
@@ -39,7 +40,8 @@ export interface BenchOptions {
   rounds: number;
   warmup: number;
   data: ImageSet;
-  backend?: 'wasm' | 'cpu';
+  /** Compute backend (default onnx where it loads, else wasm). */
+  backend?: BackendName;
   /**
    * `sweep` (default): every configuration keeps one trainer (one pool) for
    * the whole run, warmed up once. `round`: each round opens a fresh trainer
@@ -62,7 +64,7 @@ function median(xs: number[]): number {
 async function open(c: BenchCase, opts: BenchOptions): Promise<GanTrainer> {
   const executor: ExecutorKind = c.workers === 0 ? 'inline' : 'pool';
   return GanTrainer.create(
-    { model: c.model, batchSize: c.batchSize, workers: Math.max(1, c.workers), seed: 1, backend: opts.backend ?? 'wasm', steps: 1e9 },
+    { model: c.model, batchSize: c.batchSize, workers: Math.max(1, c.workers), seed: 1, backend: opts.backend ?? resolveBackend('auto'), steps: 1e9 },
     { data: opts.data, executor },
   );
 }

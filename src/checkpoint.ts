@@ -1,7 +1,7 @@
 /**
  * Checkpoints: OUT/checkpoint/ holds everything a run needs to continue
- * bit-exactly — both networks' parameters and Adam states as raw
- * little-endian float32 files, plus manifest.json (format version, step,
+ * bit-exactly — both networks' parameters, Adam states and batch-norm
+ * moving statistics as raw little-endian float32 files, plus manifest.json (format version, step,
  * epoch and position in the shuffled order, the resolved config, and each
  * file's size and SHA-256).
  *
@@ -26,10 +26,11 @@ export const CHECKPOINT_DIR = 'checkpoint';
 export const CHECKPOINT_ASIDE = 'checkpoint.old';
 /** The manifest file inside a checkpoint folder. */
 export const MANIFEST = 'manifest.json';
-/** The checkpoint format this version writes and reads. */
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** The checkpoint format this version writes (2: with batch-norm moving statistics; version 1 is still read, its statistics restart). */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 const TMP_PREFIX = '.checkpoint.tmp-';
-const VECTORS = ['params', 'm', 'v'] as const;
+const VECTORS = ['params', 'm', 'v', 'bn'] as const;
 const NETS = ['g', 'd'] as const;
 
 /** One binary file's entry in the manifest. */
@@ -185,8 +186,8 @@ function readManifest(file: string): Manifest {
     throw checkpointDamagedError(file, `not valid JSON (${(e as Error).message})`);
   }
   if (typeof m !== 'object' || m === null || m.format !== 'ganpool-checkpoint') throw checkpointDamagedError(file, 'not a ganpool checkpoint manifest (format field)');
-  if (m.version !== CHECKPOINT_FORMAT_VERSION) {
-    throw checkpointDamagedError(file, `unknown format version ${JSON.stringify(m.version)}; this ganpool reads version ${CHECKPOINT_FORMAT_VERSION}`);
+  if (!READABLE_VERSIONS.includes(m.version)) {
+    throw checkpointDamagedError(file, `unknown format version ${JSON.stringify(m.version)}; this ganpool reads versions ${READABLE_VERSIONS.join(' and ')}`);
   }
   const okInt = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
   if (!okInt(m.step) || !okInt(m.adam?.g?.t) || !okInt(m.adam?.d?.t)) throw checkpointDamagedError(file, 'step or Adam step counts missing or not whole numbers');
@@ -208,9 +209,12 @@ function readVector(dir: string, name: string, entry: FileEntry | undefined, man
 
 /** Reads one network's snapshot and checks that its three vectors agree in length. */
 function readNet(dir: string, m: Manifest, net: 'g' | 'd', manifestFile: string): NetSnapshot {
-  const [params, mm, v] = VECTORS.map((vec) => readVector(dir, fileName(net, vec), m.files[fileName(net, vec)], manifestFile)) as [Float32Array, Float32Array, Float32Array];
+  const read = (vec: string): Float32Array => readVector(dir, fileName(net, vec), m.files[fileName(net, vec)], manifestFile);
+  const [params, mm, v] = [read('params'), read('m'), read('v')];
   if (mm.length !== params.length || v.length !== params.length) throw checkpointDamagedError(manifestFile, `${net} vectors differ in length`);
-  return { params, m: mm, v, t: m.adam[net].t };
+  // Version 1 recorded no moving statistics: an empty vector tells the trainer to keep fresh ones.
+  const bn = m.version >= 2 ? read('bn') : new Float32Array(0);
+  return { params, m: mm, v, t: m.adam[net].t, bn };
 }
 
 /**

@@ -3,9 +3,9 @@
  * resolved form recorded in OUT/config.json. Every check names the field.
  */
 import { availableParallelism } from 'node:os';
-import { BACKEND_NAMES, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './backend.js';
+import { BACKEND_NAMES, onnxAvailability, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './backend.js';
 import { MODEL_NAMES, type ModelName } from './models.js';
-import { badValue, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField } from './errors.js';
+import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField } from './errors.js';
 import { parseDatasetSpec } from './dataset.js';
 
 /** The data sets ganpool knows by name. */
@@ -66,7 +66,11 @@ export interface TrainConfig {
   evalN?: number;
   /** Output directory. Default `runs/<timestamp>`. */
   out?: string;
-  /** TensorFlow.js backend. Default `auto` (tensorflow when tfjs-node is usable, else wasm). */
+  /**
+   * Compute backend: `onnx` (ONNX Runtime's native kernels), or TensorFlow.js's `wasm`, `cpu` (the
+   * reference) or `tensorflow` (tfjs-node, one worker). Default `auto`: onnx where onnxruntime-node
+   * loads, else wasm.
+   */
   backend?: BackendChoice;
 }
 
@@ -174,6 +178,10 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
   const backend = resolveBackend(backendChoice);
   if (backend === 'tensorflow' && workers > 1) throw tensorflowNeedsOneWorker(workers);
   if (backend === 'tensorflow' && !tfjsNodeAvailable()) throw tensorflowMissing();
+  if (backend === 'onnx') {
+    const onnx = onnxAvailability();
+    if (!onnx.ok) throw onnxUnavailable(onnx.reason);
+  }
   return {
     dataset, dataDir, imageSize, channels, datasetSize, imageShape, model, workers, batchSize, steps, epochs,
     lrG: real('lrG', config.lrG, positive, 'a positive number', lr),

@@ -5,12 +5,13 @@
  */
 import { splitRange, type AdamOptions } from './adam.js';
 import { epochPermutation } from './rng.js';
-import { initParams, modelPreset, paramCount, type ModelPreset } from './models.js';
-import { allocSharedNet, averageSlots, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from './models.js';
+import { allocSharedNet, averageSlots, bnView, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { foldBatchStats, initMovingStats } from './bn-stats.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
-import type { ApplyTask, ExportResult, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
+import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -53,17 +54,25 @@ export function splitBatch(batch: number, parts: number): Shard[] {
 interface NetState {
   shared: SharedNetBuffers;
   params: Float32Array;
+  /** Batch-norm layers and their shared moving statistics (empty without batch norm). */
+  bnLayers: BnLayer[];
+  bn: Float32Array;
   adam: AdamOptions;
   /** Adam updates applied so far. */
   t: number;
   version: number;
 }
 
-function netState(size: number, slots: number, lr: number, config: ResolvedConfig): NetState {
-  const shared = allocSharedNet(size, slots);
+function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConfig): NetState {
+  const shared = allocSharedNet(paramCount(spec), slots, bnStatsSize(spec));
+  const layers = bnLayers(spec);
+  const bn = bnView(shared);
+  initMovingStats(layers, bn);
   return {
     shared,
     params: paramsView(shared),
+    bnLayers: layers,
+    bn,
     adam: { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon },
     t: 0,
     version: 0,
@@ -77,6 +86,8 @@ export interface NetSnapshot {
   v: Float32Array;
   /** Adam updates applied so far. */
   t: number;
+  /** Batch-norm moving statistics (bnLayers layout; empty without batch norm). */
+  bn: Float32Array;
 }
 
 /**
@@ -96,6 +107,7 @@ function snapshot(net: NetState): NetSnapshot {
     m: momentViews(net.shared).m.slice(),
     v: momentViews(net.shared).v.slice(),
     t: net.t,
+    bn: net.bn.slice(),
   };
 }
 
@@ -104,7 +116,12 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   for (const key of ['params', 'm', 'v'] as const) {
     if (snap[key].length !== size) throw new RangeError(`${which}.${key} has ${snap[key].length} values but the model has ${size} parameters`);
   }
+  // An empty bn (a version-1 checkpoint) keeps the current moving statistics.
+  if (snap.bn.length !== 0 && snap.bn.length !== net.bn.length) {
+    throw new RangeError(`${which}.bn has ${snap.bn.length} values but the model has ${net.bn.length} batch-norm statistics`);
+  }
   net.params.set(snap.params);
+  if (snap.bn.length !== 0) net.bn.set(snap.bn);
   const moments = momentViews(net.shared);
   moments.m.set(snap.m);
   moments.v.set(snap.v);
@@ -131,8 +148,8 @@ export class Coordinator {
   private constructor(readonly config: ResolvedConfig, private readonly data: ImageSet) {
     this.preset = modelPreset(config.model, [data.height, data.width, data.channels]);
     this.shards = splitBatch(config.batchSize, config.workers);
-    this.g = netState(paramCount(this.preset.generator), this.shards.length, config.lrG, config);
-    this.d = netState(paramCount(this.preset.discriminator), this.shards.length, config.lrD, config);
+    this.g = netState(this.preset.generator, this.shards.length, config.lrG, config);
+    this.d = netState(this.preset.discriminator, this.shards.length, config.lrD, config);
     initParams(this.preset.generator, config.seed, 0, this.g.params);
     initParams(this.preset.discriminator, config.seed, 1, this.d.params);
   }
@@ -170,7 +187,7 @@ export class Coordinator {
    * slot. Returns the batch-mean loss, the shards' weights and the longest
    * time a worker spent computing.
    */
-  private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number; reloadMs: number }> {
+  private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number; reloadMs: number; results: GradResult[] }> {
     const indices = phase === 'd' ? this.batchIndices(t) : null;
     const results = await Promise.all(this.shards.map((s, k) => {
       const task: GradTask = {
@@ -184,13 +201,22 @@ export class Coordinator {
     for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
     const loss = results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0);
     return {
-      loss, weights,
+      loss, weights, results,
       workerMs: Math.max(...results.map((r) => r.computeMs)),
       reloadMs: Math.max(...results.map((r) => r.reloadMs)),
     };
   }
 
-  /** The batch-mean gradient of one phase at the current parameters, without applying it. */
+  /** Folds the shards' batch statistics of each training-mode pass into the shared moving statistics. */
+  private foldBnStats(results: GradResult[]): void {
+    const counts = this.shards.map((s) => s.count);
+    results[0]!.bnStats.forEach((pass, p) => {
+      const net = pass.net === 'g' ? this.g : this.d;
+      foldBatchStats(net.bnLayers, net.bn, results.map((r) => r.bnStats[p]!.values), counts);
+    });
+  }
+
+  /** The batch-mean gradient of one phase at the current parameters, without applying it (moving statistics unchanged). */
   async gradients(phase: 'd' | 'g'): Promise<Float32Array> {
     const { weights } = await this.shardGradients(phase, this.stepsDone);
     const net = phase === 'd' ? this.d : this.g;
@@ -200,8 +226,9 @@ export class Coordinator {
   }
 
   private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number; reloadMs: number; adamMs: number }> {
-    const { loss, weights, workerMs, reloadMs } = await this.shardGradients(phase, t);
+    const { loss, weights, workerMs, reloadMs, results } = await this.shardGradients(phase, t);
     const a0 = performance.now();
+    this.foldBnStats(results);
     await this.applyAdam(phase, weights);
     return { loss, workerMs, reloadMs, adamMs: performance.now() - a0 };
   }
@@ -262,9 +289,14 @@ export class Coordinator {
     this.stepsDone = state.stepsDone;
   }
 
-  /** The current generator as TensorFlow.js LayersModel artifacts (serialised by a worker). */
-  async exportGenerator(): Promise<ExportResult> {
-    return this.executor.run<ExportResult>({ kind: 'export', gVersion: this.g.version });
+  /** Copies of the generator's parameters and batch-norm moving statistics (what an export holds). */
+  generatorWeights(): { params: Float32Array; bn: Float32Array } {
+    return { params: this.g.params.slice(), bn: this.g.bn.slice() };
+  }
+
+  /** Copies of both networks' batch-norm moving statistics. */
+  bnStatistics(): { g: Float32Array; d: Float32Array } {
+    return { g: this.g.bn.slice(), d: this.d.bn.slice() };
   }
 
   /** Asks one worker for its live tensor count. */

@@ -119,6 +119,23 @@ export function backendInitFailed(name: string, cause: unknown): Error {
   return new Error(`could not start the TensorFlow.js '${name}' backend${why}`);
 }
 
+/** A task was handed to an executor that is closing or closed. */
+export function executorClosed(): Error {
+  return new Error('the worker pool is closing: no new tasks are accepted');
+}
+
+/** The onnx backend was asked for where onnxruntime-node cannot be loaded. */
+export function onnxUnavailable(reason: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid backend: "onnx" needs onnxruntime-node, which cannot be loaded here (${reason}); use --backend wasm or auto`, 'backend',
+  );
+}
+
+/** `--backend auto` fell back to wasm: the one-line notice. */
+export function onnxFallbackNotice(reason: string): string {
+  return `onnxruntime-node cannot be loaded (${reason}); training on the wasm backend instead (slower)`;
+}
+
 // ---- Image folders (src/datasets/image-folder.ts) ----
 
 /** The image folder does not exist or is not a folder. */
@@ -305,18 +322,42 @@ export function classifierInfoInvalid(file: string, what: string): GanpoolDataEr
   return new GanpoolDataError(file, `unreadable classifier metadata (${what}); delete its folder to retrain the classifier`);
 }
 
-/** The --generator folder does not exist. */
+/** What --generator accepts, for its error messages. */
+const GENERATOR_FORMS = 'an exported generator: a folder (model.json + weights.bin, e.g. OUT/generator of a training run) or an ONNX file (e.g. OUT/generator.onnx)';
+
+/** The --generator path does not exist. */
 export function generatorDirMissing(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid --generator: ${JSON.stringify(dir)} does not exist (not a folder nor a file); expected ${GENERATOR_FORMS}`, 'generator');
+}
+
+/** The --generator path is a file but not an ONNX model. */
+export function generatorNotOnnx(file: string, why: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid --generator: ${JSON.stringify(file)} is a file but not an ONNX model (${why}); expected ${GENERATOR_FORMS}`, 'generator');
+}
+
+/** An ONNX generator where onnxruntime-node cannot be loaded. */
+export function generatorOnnxUnavailable(file: string, reason: string): GanpoolUsageError {
   return new GanpoolUsageError(
-    `invalid --generator: ${JSON.stringify(dir)} is not a folder; expected an exported generator folder (model.json + weights.bin, e.g. OUT/generator of a training run)`,
+    `invalid --generator: ${JSON.stringify(file)} is an ONNX model, which needs onnxruntime-node, and it cannot be loaded here (${reason}); ` +
+      'use the exported generator folder (OUT/generator) instead',
     'generator',
   );
 }
 
+/** ONNX Runtime refused an ONNX generator file. */
+export function generatorOnnxLoadFailed(file: string, cause: unknown): GanpoolDataError {
+  const why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
+  return new GanpoolDataError(file, `ONNX Runtime cannot load this model: ${why}`);
+}
+
 /** The generator model does not map latent vectors to images. */
-export function generatorNotAGenerator(dir: string, input: readonly (number | null)[], output: readonly (number | null)[]): GanpoolDataError {
+export function generatorNotAGenerator(
+  dir: string, input: readonly (number | null)[], output: readonly (number | null)[], counts: [inputs: number, outputs: number] = [1, 1],
+): GanpoolDataError {
   const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => d ?? 'batch').join(', ')}]`;
-  return new GanpoolDataError(dir, `not a generator: expected input [batch, latent] and output [batch, height, width, 1|3], found ${fmt(input)} → ${fmt(output)}`);
+  const [ins, outs] = counts;
+  const found = ins === 1 && outs === 1 ? `${fmt(input)} → ${fmt(output)}` : `${ins} input${ins === 1 ? '' : 's'} and ${outs} output${outs === 1 ? '' : 's'}`;
+  return new GanpoolDataError(dir, `not a generator: expected one float32 input [batch, latent] and one output [batch, height, width, 1|3], found ${found}`);
 }
 
 /** Generated images (or a classifier) and the data set have different image shapes. */

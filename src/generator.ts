@@ -1,42 +1,198 @@
 /**
- * An exported generator (a TensorFlow.js LayersModel folder, OUT/generator)
- * loaded on the current thread, and images drawn from it with the same latent
- * noise as `GanTrainer.sample(n, seed)`. Used by `ganpool sample` and `ganpool eval`.
+ * An exported generator loaded on the current thread, and images drawn from
+ * it with the same latent noise as `GanTrainer.sample(n, seed)`. Used by
+ * `ganpool sample` and `ganpool eval`. Two formats:
+ *
+ * - a TensorFlow.js LayersModel folder (OUT/generator), run by TensorFlow.js;
+ * - an ONNX model file (OUT/generator.onnx), run by ONNX Runtime.
  */
-import { existsSync, statSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { loadLayersModel } from './model-io.js';
-import { initBackend } from './tf-backend.js';
-import type { BackendName } from './backend.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type * as Ort from 'onnxruntime-node';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { onnxAvailability, type BackendName } from './backend.js';
 import { latentNoise, NoiseStream } from './rng.js';
-import { generatorDirMissing, generatorNotAGenerator, evalImageShapeMismatch } from './errors.js';
+import {
+  generatorDirMissing, generatorNotAGenerator, evalImageShapeMismatch,
+  generatorNotOnnx, generatorOnnxLoadFailed, generatorOnnxUnavailable,
+} from './errors.js';
 
 /** Latent vectors per forward pass. */
 const BATCH = 500;
 
-/** A loaded generator: latent size, image shape, and the seed of the run that exported it (when recorded). */
+/** A loaded generator, whichever engine runs it. */
 export interface LoadedGenerator {
-  model: tfl.LayersModel;
   latentDim: number;
+  /** Height, width, channels of its images. */
   imageShape: [number, number, number];
+  /** The seed of the run that exported it, when recorded. */
   seed: number | undefined;
+  /** 'tfjs': a LayersModel folder; 'onnx': an ONNX model file. */
+  format: 'tfjs' | 'onnx';
+  /** Images (NHWC, as the generator outputs them, normally [-1, 1]) for `n` latent vectors `z` (n × latentDim). */
+  generate(z: Float32Array, n: number): Promise<Float32Array>;
+  /** Releases the model (its tensors or its ONNX Runtime session). */
+  dispose(): Promise<void>;
 }
 
-/** Loads a generator folder (on this thread's `backend`) and checks it maps latent vectors to images. */
-export async function loadGenerator(dir: string, backend: BackendName = 'wasm'): Promise<LoadedGenerator> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw generatorDirMissing(dir);
-  await initBackend(backend);
+type Dims = readonly (number | null)[];
+
+/** A generator maps [batch, latent] to [batch, height, width, 1|3]. */
+function isGenerator(input: Dims, output: Dims): boolean {
+  return input.length === 2 && typeof input[1] === 'number' && output.length === 4 &&
+    output.slice(1).every((d) => typeof d === 'number') && [1, 3].includes(output[3]!);
+}
+
+/** The `seed` of a GeneratorMetadata-like object, when it is a whole number. */
+function seedOf(meta: unknown): number | undefined {
+  const seed = (meta as { seed?: unknown } | null | undefined)?.seed;
+  return Number.isInteger(seed) ? (seed as number) : undefined;
+}
+
+/**
+ * Loads an exported generator: a LayersModel folder or an ONNX model file.
+ * A folder runs on TensorFlow.js `backend` in this thread (onnx or none
+ * means wasm); an ONNX file always runs on ONNX Runtime. Checks it maps
+ * latent vectors to images.
+ */
+export async function loadGenerator(path: string, backend?: BackendName): Promise<LoadedGenerator> {
+  if (!existsSync(path)) throw generatorDirMissing(path);
+  return statSync(path).isDirectory() ? loadTfjsGenerator(path, backend) : loadOnnxGenerator(path);
+}
+
+async function loadTfjsGenerator(dir: string, backend: BackendName | undefined): Promise<LoadedGenerator> {
+  const [tf, { initBackend }, { loadLayersModel }] = await Promise.all([
+    import('@tensorflow/tfjs-core'), import('./engines/tfjs/tf-backend.js'), import('./model-io.js'),
+  ]);
+  await initBackend(backend === undefined || backend === 'onnx' ? 'wasm' : backend);
   const model = await loadLayersModel(dir);
   const input = model.inputs[0]!.shape, output = model.outputs[0]!.shape;
-  if (model.inputs.length !== 1 || model.outputs.length !== 1 || input.length !== 2 || typeof input[1] !== 'number' ||
-    output.length !== 4 || output.slice(1).some((d) => d === null) || ![1, 3].includes(output[3]!)) {
-    throw generatorNotAGenerator(dir, input, output);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || !isGenerator(input, output)) {
+    const counts: [number, number] = [model.inputs.length, model.outputs.length];
+    model.dispose();
+    throw generatorNotAGenerator(dir, input, output, counts);
   }
-  const seed = (model.getUserDefinedMetadata() as { ganpool?: { seed?: unknown } } | undefined)?.ganpool?.seed;
+  const latentDim = input[1]!;
   return {
-    model, latentDim: input[1], imageShape: output.slice(1) as [number, number, number],
-    seed: Number.isInteger(seed) ? (seed as number) : undefined,
+    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'tfjs',
+    seed: seedOf((model.getUserDefinedMetadata() as { ganpool?: unknown } | undefined)?.ganpool),
+    async generate(z: Float32Array, n: number): Promise<Float32Array> {
+      const images = tf.tidy(() => model.predict(tf.tensor2d(z, [n, latentDim])) as Tensor);
+      try {
+        return (await images.data()) as Float32Array;
+      } finally {
+        images.dispose();
+      }
+    },
+    async dispose(): Promise<void> { model.dispose(); },
+  };
+}
+
+/**
+ * Reads an ONNX ModelProto's metadata_props (field 14: key 1, value 2) with
+ * a minimal protobuf walk over the top-level fields. Throws (with a reason)
+ * when the bytes are not a ModelProto: a bad wire type or length, or no
+ * ir_version (field 1) or graph (field 7). ONNX Runtime's Node API does not
+ * expose the model's custom metadata.
+ */
+export function onnxMetadataProps(bytes: Uint8Array): Map<string, string> {
+  let pos = 0;
+  const varint = (end: number): number => {
+    let value = 0, scale = 1;
+    for (;;) {
+      if (pos >= end) throw new Error('truncated varint');
+      const b = bytes[pos++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+      if (scale > 2 ** 63) throw new Error('varint too long');
+    }
+  };
+  /** Walks the fields in [start, end), calling `field` for each length-delimited one. */
+  const walk = (start: number, end: number, field: (num: number, from: number, to: number) => void): Set<number> => {
+    const seen = new Set<number>();
+    pos = start;
+    while (pos < end) {
+      const at = pos, key = varint(end), num = Math.floor(key / 8), wire = key % 8;
+      if (num === 0) throw new Error(`not protocol-buffer data: field number 0 at byte ${at}`);
+      seen.add(num);
+      if (wire === 0) varint(end);
+      else if (wire === 1 || wire === 5) pos += wire === 1 ? 8 : 4;
+      else if (wire === 2) {
+        const len = varint(end), from = pos;
+        pos += len;
+        if (pos > end) throw new Error('a field runs past the end of the file');
+        field(num, from, pos);
+        pos = from + len;
+      } else throw new Error(`not protocol-buffer data: wire type ${wire} at byte ${at}`);
+      if (pos > end) throw new Error('truncated field');
+    }
+    return seen;
+  };
+  if (bytes.length === 0) throw new Error('empty file');
+  const entries: [number, number][] = [];
+  const top = walk(0, bytes.length, (num, from, to) => { if (num === 14) entries.push([from, to]); });
+  if (!top.has(1) || !top.has(7)) throw new Error(`no ${top.has(1) ? 'graph' : 'ir_version'} field`);
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const props = new Map<string, string>();
+  for (const [from, to] of entries) {
+    let k = '', v = '';
+    walk(from, to, (num, a, b) => {
+      if (num === 1) k = utf8.decode(bytes.subarray(a, b));
+      else if (num === 2) v = utf8.decode(bytes.subarray(a, b));
+    });
+    props.set(k, v);
+  }
+  return props;
+}
+
+async function loadOnnxGenerator(file: string): Promise<LoadedGenerator> {
+  const bytes = new Uint8Array(readFileSync(file));
+  let props: Map<string, string>;
+  try {
+    props = onnxMetadataProps(bytes);
+  } catch (e) {
+    throw generatorNotOnnx(file, (e as Error).message);
+  }
+  const available = onnxAvailability();
+  if (!available.ok) throw generatorOnnxUnavailable(file, available.reason);
+  const ort = await import('onnxruntime-node');
+  let session: Ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: availableParallelism(), interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    });
+  } catch (e) {
+    throw generatorOnnxLoadFailed(file, e);
+  }
+  const dims = (m: Ort.InferenceSession.ValueMetadata | undefined): Dims =>
+    m?.isTensor ? m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : null)) : [];
+  const inMeta = session.inputMetadata, outMeta = session.outputMetadata;
+  const input = dims(inMeta[0]), output = dims(outMeta[0]);
+  const floatTensor = (m: Ort.InferenceSession.ValueMetadata | undefined): boolean => m?.isTensor === true && m.type === 'float32';
+  if (inMeta.length !== 1 || outMeta.length !== 1 || !floatTensor(inMeta[0]) || !floatTensor(outMeta[0]) || !isGenerator(input, output)) {
+    await session.release();
+    throw generatorNotAGenerator(file, input, output, [inMeta.length, outMeta.length]);
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(props.get('ganpool') ?? 'null');
+  } catch {
+    meta = null;
+  }
+  const latentDim = input[1]!, inputName = inMeta[0]!.name, outputName = outMeta[0]!.name;
+  return {
+    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'onnx', seed: seedOf(meta),
+    async generate(z: Float32Array, n: number): Promise<Float32Array> {
+      const result = await session.run({ [inputName]: new ort.Tensor('float32', z, [n, latentDim]) });
+      const images = result[outputName]!;
+      try {
+        return new Float32Array(images.data as Float32Array);
+      } finally {
+        images.dispose();
+      }
+    },
+    async dispose(): Promise<void> { await session.release(); },
   };
 }
 
@@ -46,16 +202,14 @@ export function checkGeneratorShape(gen: Pick<LoadedGenerator, 'imageShape'>, ex
 }
 
 /** `n` images (NHWC, as the generator outputs them, normally [-1, 1]) for latent noise keyed by `seed`. */
-export function generateImages(gen: LoadedGenerator, n: number, seed: number): Float32Array {
+export async function generateImages(gen: LoadedGenerator, n: number, seed: number): Promise<Float32Array> {
   const [h, w, c] = gen.imageShape;
   const size = h * w * c, latent = gen.latentDim;
   const out = new Float32Array(n * size);
   for (let first = 0; first < n; first += BATCH) {
     const rows = Math.min(BATCH, n - first);
     const z = latentNoise(new Float32Array(rows * latent), seed, 0, NoiseStream.Sample, first, latent);
-    const images = tf.tidy(() => gen.model.predict(tf.tensor2d(z, [rows, latent])) as tf.Tensor);
-    out.set(images.dataSync() as Float32Array, first * size);
-    images.dispose();
+    out.set(await gen.generate(z, rows), first * size);
   }
   return out;
 }

@@ -6,7 +6,9 @@ export { train, planRun, type TrainResult, type RunPlan, type TrainRunOptions } 
 export {
   loadCheckpoint, writeCheckpoint, CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type Checkpoint,
 } from './checkpoint.js';
-export { GENERATOR_DIR, type GeneratorMetadata } from './export.js';
+export {
+  GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata, type GeneratorWeights,
+} from './export.js';
 export { runSample, type SampleArgs } from './commands/sample.js';
 export { loadDataset, parseDatasetSpec, type DatasetSpec, type DatasetOptions } from './dataset.js';
 export { RESUME_CHANGEABLE } from './resume.js';

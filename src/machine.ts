@@ -26,6 +26,7 @@ export interface MachineFacts {
     tfjsCore: string;
     tfjsBackendWasm: string;
     piscina: string;
+    onnxruntimeNode: string;
   };
 }
 
@@ -73,6 +74,7 @@ export function machineFacts(): MachineFacts {
       tfjsCore: installedVersion('@tensorflow/tfjs-core'),
       tfjsBackendWasm: installedVersion('@tensorflow/tfjs-backend-wasm'),
       piscina: installedVersion('piscina'),
+      onnxruntimeNode: installedVersion('onnxruntime-node'),
     },
   };
 }

@@ -247,6 +247,39 @@ export function outputShape(layer: LayerSpec, shape: number[]): number[] {
   }
 }
 
+/** One batch-norm layer of a network: its index in `net.layers` and its channel count. */
+export interface BnLayer {
+  layer: number;
+  channels: number;
+  /** Values per channel in one sample (height × width for a 4-D input, 1 for a 2-D one). */
+  spatial: number;
+  momentum: number;
+  epsilon: number;
+}
+
+/**
+ * The batch-norm layers of a network, in layer order. A network's moving
+ * statistics are one vector of {@link bnStatsSize} floats: per BN layer in
+ * this order, its C means then its C variances. A shard's batch statistics
+ * of one forward pass use the same layout (variances biased, over the shard).
+ */
+export function bnLayers(net: NetSpec): BnLayer[] {
+  const out: BnLayer[] = [];
+  let shape = [...net.inputShape];
+  net.layers.forEach((layer, i) => {
+    if (layer.kind === 'batchNorm') {
+      out.push({ layer: i, channels: shape[shape.length - 1]!, spatial: sizeOf(shape.slice(0, -1)), momentum: layer.momentum, epsilon: layer.epsilon });
+    }
+    shape = outputShape(layer, shape);
+  });
+  return out;
+}
+
+/** Floats in a network's moving-statistics vector (2 × channels per BN layer; 0 without BN). */
+export function bnStatsSize(net: NetSpec): number {
+  return bnLayers(net).reduce((n, l) => n + 2 * l.channels, 0);
+}
+
 /** Number of scalars in a shape. */
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

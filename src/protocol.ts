@@ -6,6 +6,7 @@ import type { ModelPreset } from './models.js';
 import type { SharedNetBuffers } from './shared-params.js';
 import type { BackendName } from './backend.js';
 import type { AdamOptions } from './adam.js';
+import type { BnPassStats } from './engines/engine.js';
 
 /** The image set in shared memory: uint8 pixels, NHWC. */
 export interface SharedImages {
@@ -65,22 +66,18 @@ export interface ProbeTask {
   kind: 'probe';
 }
 
-/** Serialise the current generator as TensorFlow.js LayersModel artifacts. */
-export interface ExportTask {
-  kind: 'export';
-  gVersion: number;
-}
-
 /** Any task a worker runs. */
-export type Task = GradTask | ApplyTask | SampleTask | ProbeTask | ExportTask;
+export type Task = GradTask | ApplyTask | SampleTask | ProbeTask;
 
 /** What a grad task returns. */
 export interface GradResult {
   loss: number;
   /** Time spent computing the gradient and writing it to its slot. */
   computeMs: number;
-  /** Time spent copying moved weights into tf variables. */
+  /** Time spent copying moved weights into the engine. */
   reloadMs: number;
+  /** The batch statistics of each training-mode pass through a network with batch norm. */
+  bnStats: BnPassStats[];
   numTensors: number;
   threadId: number;
 }
@@ -100,14 +97,4 @@ export interface ProbeResult {
   numTensors: number;
   threadId: number;
   backend: string;
-}
-
-/** What an export task returns: the generator's LayersModel artifacts, weights in one ArrayBuffer. */
-export interface ExportResult {
-  /** The model topology (JSON) and training config as tf.io.ModelArtifacts hold them. */
-  modelTopology: {};
-  weightSpecs: { name: string; shape: number[]; dtype: string }[];
-  weightData: ArrayBuffer;
-  format?: string;
-  generatedBy?: string;
 }

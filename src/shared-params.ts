@@ -27,20 +27,34 @@ export interface SharedNetBuffers {
   m: number;
   v: number;
   grads: number[];
+  /** Floats of batch-norm moving statistics (0 without batch norm) and their byte offset. */
+  bnSize: number;
+  bn: number;
 }
 
 const PAGE = 65536;
 
-/** Allocates parameter, moment and gradient memory for a network of `size` scalars. */
-export function allocSharedNet(size: number, slots: number): SharedNetBuffers {
+/**
+ * Allocates parameter, moment and gradient memory for a network of `size`
+ * scalars, and `bnSize` floats of moving statistics (means 0, variances 1).
+ */
+export function allocSharedNet(size: number, slots: number, bnSize = 0): SharedNetBuffers {
   const stride = Math.ceil((size * 4) / 16) * 16;
-  const pages = Math.ceil(((3 + slots) * stride) / PAGE) || 1;
+  const bnBytes = Math.ceil((bnSize * 4) / 16) * 16;
+  const pages = Math.ceil(((3 + slots) * stride + bnBytes) / PAGE) || 1;
   const memory = sharedMemory(pages);
-  return {
+  const net: SharedNetBuffers = {
     size, slots, memory,
     params: 0, m: stride, v: 2 * stride,
     grads: Array.from({ length: slots }, (_, k) => (3 + k) * stride),
+    bnSize, bn: (3 + slots) * stride,
   };
+  return net;
+}
+
+/** The batch-norm moving statistics of a network (bnLayers layout; empty without batch norm). */
+export function bnView(net: SharedNetBuffers): Float32Array {
+  return new Float32Array(net.memory.buffer, net.bn, net.bnSize);
 }
 
 function view(net: SharedNetBuffers, byteOffset: number): Float32Array {

@@ -8,7 +8,7 @@ import { GanTrainer, type TrainerOptions, type TrainSummary } from './trainer.js
 import { RunFiles } from './run-files.js';
 import { defaultOutDir, type ResolvedConfig, type TrainConfig } from './config.js';
 import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { GENERATOR_DIR, writeGenerator } from './export.js';
+import { GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from './export.js';
 import { resumeConfig } from './resume.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
@@ -23,6 +23,8 @@ export interface TrainResult extends TrainSummary {
   checkpoint: string;
   /** The exported generator folder (OUT/generator), a TensorFlow.js LayersModel. */
   generator: string;
+  /** The exported generator as an ONNX model (OUT/generator.onnx). */
+  generatorOnnx: string;
   /** The step the run resumed from, or null for a fresh run. */
   resumedFrom: number | null;
 }
@@ -49,14 +51,17 @@ export function planRun(config: TrainConfig): RunPlan {
   return { config: resumeConfig(checkpoint.config, config, config.resume, checkpoint.state.stepsDone), checkpoint };
 }
 
-/** Writes OUT/checkpoint and OUT/generator for the trainer's current state. */
+/** Writes OUT/checkpoint, OUT/generator and OUT/generator.onnx for the trainer's current state. */
 async function saveCheckpoint(trainer: GanTrainer): Promise<void> {
-  const { config } = trainer;
+  const { config, preset } = trainer;
   await writeCheckpoint(config.out, config, trainer.exportState());
-  await writeGenerator(join(config.out, GENERATOR_DIR), await trainer.exportGenerator(), {
+  const weights = trainer.generatorWeights();
+  const metadata: GeneratorMetadata = {
     seed: config.seed, step: trainer.stepsDone, model: config.model, dataset: config.dataset,
     imageShape: trainer.imageShape, latentDim: trainer.latentDim,
-  });
+  };
+  await writeGenerator(join(config.out, GENERATOR_DIR), preset, weights, metadata);
+  await writeGeneratorOnnx(join(config.out, GENERATOR_ONNX), preset, weights, metadata);
 }
 
 /** Checks that the resumed trainer sees the same data and step target, then imports the checkpoint's state. */
@@ -124,7 +129,7 @@ export async function train(
     const out = files.dir;
     return {
       ...summary, out, latestGrid: files.latestGrid,
-      checkpoint: join(out, CHECKPOINT_DIR), generator: join(out, GENERATOR_DIR),
+      checkpoint: join(out, CHECKPOINT_DIR), generator: join(out, GENERATOR_DIR), generatorOnnx: join(out, GENERATOR_ONNX),
       resumedFrom: checkpoint?.state.stepsDone ?? null,
     };
   } finally {

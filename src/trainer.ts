@@ -4,10 +4,11 @@
  */
 import { resolveConfig, type ResolvedConfig, type TrainConfig } from './config.js';
 import { loadDataset } from './dataset.js';
+import { resolveBackendWithNotice } from './backend.js';
 import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
 import type { ImageSet } from './datasets/image-set.js';
 import type { EvalMetrics } from './eval/evaluate.js';
-import type { ExportResult } from './protocol.js';
+import type { ModelPreset } from './models.js';
 
 export type { StepInfo, TrainingState, NetSnapshot } from './coordinator.js';
 
@@ -88,6 +89,8 @@ export class GanTrainer {
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
     const resolved = resolveConfig(config, data.count, [data.height, data.width, data.channels]);
+    const { notice } = resolveBackendWithNotice(config.backend ?? 'auto');
+    if (notice) options.onWarning?.(notice);
     const coordinator = await Coordinator.start(resolved, data, options.executor ?? 'pool');
     return new GanTrainer(resolved, coordinator, options);
   }
@@ -132,16 +135,26 @@ export class GanTrainer {
 
   /**
    * Continues from `state` (from {@link exportState} or a checkpoint): writes it into the shared
-   * buffers and makes every worker reload. Bit-exact for models without BatchNorm; BatchNorm
-   * moving statistics are per worker and not part of the state, so they restart.
+   * buffers (parameters, Adam states and batch-norm moving statistics) and makes every worker
+   * reload. The continued run is bit-identical to an uninterrupted one.
    */
   importState(state: TrainingState): void {
     this.coordinator.importState(state);
   }
 
-  /** The current generator as TensorFlow.js LayersModel artifacts (topology, weight specs, weight bytes). */
-  exportGenerator(): Promise<ExportResult> {
-    return this.coordinator.exportGenerator();
+  /** Copies of the generator's parameters and batch-norm moving statistics: what an exported generator holds. */
+  generatorWeights(): { params: Float32Array; bn: Float32Array } {
+    return this.coordinator.generatorWeights();
+  }
+
+  /** Copies of both networks' batch-norm moving statistics (bnLayers layout; empty for a network without batch norm). */
+  bnStatistics(): { g: Float32Array; d: Float32Array } {
+    return this.coordinator.bnStatistics();
+  }
+
+  /** The model preset being trained (layer lists of G and D). */
+  get preset(): ModelPreset {
+    return this.coordinator.preset;
   }
 
   /** The generator's latent vector length. */

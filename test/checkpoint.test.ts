@@ -20,7 +20,7 @@ function assertSameState(t: import('ava').ExecutionContext, a: TrainingState, b:
   t.is(a.stepsDone, b.stepsDone);
   for (const net of ['g', 'd'] as const) {
     t.is(a[net].t, b[net].t, `${net}.t`);
-    for (const vec of ['params', 'm', 'v'] as const) {
+    for (const vec of ['params', 'm', 'v', 'bn'] as const) {
       t.true(Buffer.from(a[net][vec].buffer).equals(Buffer.from(b[net][vec].buffer)), `${net}.${vec} bit-identical`);
     }
   }
@@ -29,7 +29,7 @@ function assertSameState(t: import('ava').ExecutionContext, a: TrainingState, b:
 /** A small synthetic state, distinct per `tag`. */
 function fakeState(tag: number, n = 10): TrainingState {
   const vec = (k: number): Float32Array => Float32Array.from({ length: n }, (_, i) => tag * 100 + k * 10 + i + 0.5);
-  return { stepsDone: tag, g: { params: vec(1), m: vec(2), v: vec(3), t: tag }, d: { params: vec(4), m: vec(5), v: vec(6), t: tag } };
+  return { stepsDone: tag, g: { params: vec(1), m: vec(2), v: vec(3), t: tag, bn: vec(7) }, d: { params: vec(4), m: vec(5), v: vec(6), t: tag, bn: vec(8) } };
 }
 const fakeConfig = resolveConfig({ ...base, out: 'x' }, 10_000, [28, 28, 1]);
 

@@ -10,7 +10,7 @@ import { holdout } from '../src/eval/splits.js';
 import { loadClassifier, saveClassifier, type ClassifierInfo } from '../src/eval/classifier-store.js';
 import { classify, toFloatImages } from '../src/eval/evaluate.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { initBackend } from '../src/tf-backend.js';
+import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { mnistData, relErr } from './helpers.js';
 
 const split = () => holdout(mnistData() as ReturnType<typeof mnistData> & { labels: Uint8Array });

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { GanTrainer, GanpoolUsageError } from '../src/index.js';
 import { MODEL_NAMES, PRESET_IMAGE_SIZE, initParams, modelPreset, paramCount, paramShapes, sizeOf, type ModelName } from '../src/models.js';
-import { initBackend } from '../src/tf-backend.js';
-import { buildNet } from '../workers/build-model.js';
+import { initBackend } from '../src/engines/tfjs/tf-backend.js';
+import { buildNet } from '../src/engines/tfjs/build-model.js';
 import { gridSize } from '../src/grid.js';
 import { mnistData, relErr } from './helpers.js';
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/kernels/index.js';
+import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/engines/tfjs/kernels/index.js';
 
 type Arr = Float32Array | Int32Array | Uint8Array;
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];

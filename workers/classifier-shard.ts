@@ -4,7 +4,7 @@
  * from the shared parameters when their version moves.
  */
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/tf-backend.js';
+import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { gradSlot, paramsView } from '../src/shared-params.js';
 import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
 import { hashInts, sfc32 } from '../src/rng.js';

@@ -4,6 +4,7 @@
  * own pool, interleaved round by round, medians) → a table on the terminal
  * and DIR/bench.json, DIR/bench.md, DIR/scaling.png.
  */
+import { onnxAvailability, resolveBackend, type BackendName } from '../backend.js';
 import { parseFlags } from '../cli-args.js';
 import { availableParallelism } from 'node:os';
 import { benchSweep, sweepCases, sweepWork, type PoolLifetime } from '../bench.js';
@@ -17,6 +18,9 @@ import { MODEL_NAMES, modelPreset, type ModelName } from '../models.js';
 import { createProgress } from '../progress.js';
 
 /** The flags of `ganpool bench`: value name and help line. */
+/** The backends a sweep can measure (tfjs-node is left out: it runs one worker only). */
+const BENCH_BACKENDS: readonly BackendName[] = ['onnx', 'wasm', 'cpu'];
+
 const BENCH_FLAGS: Record<string, [value: string, help: string]> = {
   model: ['M,…', `model presets to measure, comma-separated: ${MODEL_NAMES.join(' | ')} [mlp]`],
   workers: ['N,…', 'worker counts, whole numbers ≥ 1; 1 is always measured as the reference [1,2]'],
@@ -24,7 +28,7 @@ const BENCH_FLAGS: Record<string, [value: string, help: string]> = {
   steps: ['N', 'measured steps per configuration per round [8]'],
   rounds: ['R', 'rounds; configurations take turns each round [5]'],
   warmup: ['W', 'unmeasured steps before measuring each configuration (fresh pools start slow) [10]'],
-  backend: ['X', 'wasm | cpu [wasm]'],
+  backend: ['X', 'onnx | wasm | cpu [onnx where onnxruntime-node loads, else wasm]'],
   pools: ['X', 'all: every configuration keeps its pool | group: one model/batch group alive at a time |\n' +
     `${' '.repeat(23)}round: fresh pools every round [all; group when all would hold > 2 worker threads per core]`],
   out: ['DIR', 'where bench.json, bench.md and scaling.png go [runs/bench-<timestamp>]'],
@@ -98,14 +102,15 @@ export function resolveBenchOptions(o: BenchCommandOptions, data: ImageSet): Ben
   const most = Math.max(...workers);
   const small = batchSizes.find((b) => b < most);
   if (small !== undefined) throw benchBatchBelowWorkers(small, most);
-  if (o.backend !== undefined && o.backend !== 'wasm' && o.backend !== 'cpu') throw badValue('--backend', o.backend, 'wasm or cpu');
+  if (o.backend !== undefined && !BENCH_BACKENDS.includes(o.backend as BackendName)) throw badValue('--backend', o.backend, BENCH_BACKENDS.join(', '));
+  if (o.backend === 'onnx' && !onnxAvailability().ok) throw badValue('--backend', o.backend, 'wasm or cpu (onnxruntime-node cannot be loaded here)');
   if (o.out !== undefined && o.out.trim() === '') throw badValue('--out', o.out, 'a directory path');
   return {
     models, workers, batchSizes,
     steps: wholeNumber('--steps', o.steps, 1, 8),
     rounds: wholeNumber('--rounds', o.rounds, 1, 5),
     warmup: wholeNumber('--warmup', o.warmup, 0, 10),
-    backend: (o.backend ?? 'wasm') as 'wasm' | 'cpu',
+    backend: (o.backend as BackendName | undefined) ?? resolveBackend('auto'),
     pools: poolLifetime(o.pools, models, workers, batchSizes),
     out: o.out ?? defaultOutDir().replace(/^runs\//, 'runs/bench-'),
   };

@@ -6,11 +6,12 @@ import { Evaluator, type EvalMetrics } from '../eval/evaluate.js';
 import { checkGeneratorShape, generateImages, loadGenerator } from '../generator.js';
 import { numberFlag } from './classifier.js';
 
-const HELP = `Usage: ganpool eval --generator DIR --dataset D [flags]
+const HELP = `Usage: ganpool eval --generator DIR|FILE.onnx --dataset D [flags]
 
-Scores a generator (an exported LayersModel folder, e.g. OUT/generator) in the
-feature space of the data set's evaluation classifier (trained and cached on
-first use; see 'ganpool classifier train'):
+Scores a generator (an exported LayersModel folder, e.g. OUT/generator, or an
+ONNX file, e.g. OUT/generator.onnx) in the feature space of the data set's
+evaluation classifier (trained and cached on first use; see 'ganpool
+classifier train'):
   FCD               Fréchet distance between the classifier's penultimate
                     features of generated and of real training images (lower is better)
   classifier score  the Inception-score formula with the classifier (1 … 10)
@@ -18,7 +19,8 @@ first use; see 'ganpool classifier train'):
 The held-out real split scored the same way is printed as the floor.
 
 Flags:
-  --generator DIR     exported generator folder (model.json + weights.bin)
+  --generator PATH    the exported generator: a folder (model.json + weights.bin)
+                      or an ONNX file (.onnx)
   --dataset D         the data set it was trained on [mnist]
   --data-dir DIR      where to look for the Fashion-MNIST files first
   --n N               generated images to score [10000]
@@ -68,7 +70,7 @@ function human(r: EvalReport): string {
 export async function evalCommand(argv: string[]): Promise<number> {
   const values = parseFlags('eval', argv, FLAGS);
   if (values.help) { process.stdout.write(HELP); return 0; }
-  if (values.generator === undefined) throw missingFlag('eval', '--generator', 'an exported generator folder (model.json + weights.bin)');
+  if (values.generator === undefined) throw missingFlag('eval', '--generator', 'an exported generator: a folder (model.json + weights.bin) or an ONNX file (.onnx)');
   const t0 = performance.now();
   const dataset = values.dataset ?? 'mnist';
   const n = numberFlag('n', values.n, 2) ?? 10_000;
@@ -82,7 +84,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
     generatorShape: gen.imageShape,
   });
   checkGeneratorShape(gen, evaluator.imageShape, 'generator');
-  const generated = evaluator.metrics(generateImages(gen, n, seed), n);
+  let images: Float32Array;
+  try {
+    images = await generateImages(gen, n, seed);
+  } finally {
+    await gen.dispose();
+  }
+  const generated = evaluator.metrics(images, n);
   const { info } = evaluator;
   const report: EvalReport = {
     generator: values.generator, dataset, seed, generated, heldOut: evaluator.floor, realReferenceN: evaluator.realN,

@@ -1,6 +1,6 @@
 /**
- * `ganpool sample --generator DIR`: draws images from an exported generator
- * (OUT/generator) on the main thread, with the same latent noise the trainer
+ * `ganpool sample --generator DIR|FILE.onnx`: draws images from an exported
+ * generator (OUT/generator or OUT/generator.onnx) on the main thread, with the same latent noise the trainer
  * uses for its sample grid, so a seed reproduces the run's grid.
  */
 import { mkdirSync } from 'node:fs';
@@ -23,17 +23,20 @@ export interface SampleArgs {
   backend: BackendChoice;
 }
 
-const HELP = `Usage: ganpool sample --generator DIR [flags]
+const HELP = `Usage: ganpool sample --generator DIR|FILE.onnx [flags]
 
-Draws images from a generator exported by 'ganpool train' (OUT/generator).
+Draws images from a generator exported by 'ganpool train' (OUT/generator or
+OUT/generator.onnx).
 
 Flags:
-  --generator DIR     the exported generator folder (model.json + weights.bin) [required]
+  --generator PATH    the exported generator: a folder (model.json + weights.bin)
+                      or an ONNX file (.onnx) [required]
   --n N               number of images, 1 to 10000 [64]
   --seed K            latent noise seed; the run's seed reproduces its sample grid [the run's seed]
   --out FILE          grid PNG to write [grid.png]
   --individual DIR    also write one PNG per image, sample-0000.png, ...
-  --backend X         auto | wasm | cpu | tensorflow [auto]
+  --backend X         for a generator folder: auto | wasm | cpu | tensorflow (auto
+                      and onnx mean wasm) [auto]; an ONNX file runs on ONNX Runtime
   -h, --help          show this help
 `;
 
@@ -51,7 +54,7 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
     individual: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return null;
-  if (v.generator === undefined || v.generator === '') throw missingFlag('sample', '--generator', 'the exported generator folder (OUT/generator of a training run)');
+  if (v.generator === undefined || v.generator === '') throw missingFlag('sample', '--generator', 'an exported generator: a folder (OUT/generator of a training run) or an ONNX file (OUT/generator.onnx)');
   const backends = ['auto', ...BACKEND_NAMES];
   if (v.backend !== undefined && !backends.includes(v.backend)) throw badValue('--backend', v.backend, `one of ${backends.join(', ')}`);
   if (v.out === '') throw badValue('--out', v.out, 'a file path');
@@ -70,7 +73,12 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
 export async function runSample(args: SampleArgs): Promise<{ grid: string; individual: string[]; seed: number; shape: [number, number, number] }> {
   const gen = await loadGenerator(args.generator, resolveBackend(args.backend));
   const seed = args.seed ?? gen.seed ?? 1;
-  const images = generateImages(gen, args.n, seed);
+  let images: Float32Array;
+  try {
+    images = await generateImages(gen, args.n, seed);
+  } finally {
+    await gen.dispose();
+  }
   await writeFileAtomic(args.out, await gridPng(images, gen.imageShape));
   const individual: string[] = [];
   if (args.individual !== null) {

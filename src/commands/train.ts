@@ -3,15 +3,28 @@ import { planRun, train } from '../train.js';
 import { parseTrainArgs, trainHelp } from '../cli-args.js';
 import { createProgress, type Progress } from '../progress.js';
 import { resolveConfig } from '../config.js';
+import { settleAllPools } from '../executor.js';
 
-/** Ctrl-C once: stop after the current step. Twice: exit now. */
-function stopOnSigint(): AbortController {
+/**
+ * Ctrl-C or SIGTERM once: stop after the current step (samples, checkpoint
+ * and summary are still written; exit 0). A second signal: exit at once
+ * (130 for SIGINT, 143 for SIGTERM) without writing anything more, as soon
+ * as no worker thread is inside a native call (terminating a thread inside
+ * ONNX Runtime's session.run aborts the process).
+ */
+function stopOnSignals(): AbortController {
   const controller = new AbortController();
-  process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after the current step (Ctrl-C again to quit now)…\n');
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (controller.signal.aborted) {
+      void settleAllPools().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+      return;
+    }
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+    process.stderr.write(`\nstopping after the current step (${again} again to quit now)…\n`);
     controller.abort();
-  });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   return controller;
 }
 
@@ -21,7 +34,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (help) { process.stdout.write(trainHelp()); return 0; }
   const plan = planRun(config);
   resolveConfig(plan.config); // every flag checked before any data is loaded or anything written
-  const controller = stopOnSigint();
+  const controller = stopOnSignals();
   let decoding: Progress | null = null;
   let progress: Progress | null = null;
   let fcd: string | null = null;

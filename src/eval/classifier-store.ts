@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../atomic.js';
 import { loadLayersModel, saveLayersModel } from '../model-io.js';
-import { initBackend } from '../tf-backend.js';
+import { initBackend } from '../engines/tfjs/tf-backend.js';
 import type { BackendName } from '../backend.js';
 import { classifierInfoInvalid } from '../errors.js';
 import { buildClassifier, featureExtractor, type FeatureExtractor } from './classifier-net.js';

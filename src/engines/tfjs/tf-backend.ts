@@ -5,10 +5,12 @@
  * parallelism), with ganpool's training kernels registered (src/kernels).
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-layers registers every op's gradient (tfjs-core alone registers none).
+import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import type { BackendName } from './backend.js';
-import { backendInitFailed } from './errors.js';
+import type { BackendName } from '../../backend.js';
+import { backendInitFailed } from '../../errors.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 
 /** The TensorFlow.js core namespace, as loaded by ganpool. */

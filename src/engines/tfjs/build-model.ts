@@ -5,7 +5,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Variable } from '@tensorflow/tfjs-core';
-import { paramShapes, type LayerSpec, type NetSpec } from '../src/models.js';
+import { paramShapes, type LayerSpec, type NetSpec } from '../../models.js';
 
 function toLayer(spec: LayerSpec, inputShape: number[] | undefined): tfl.layers.Layer {
   const first = inputShape ? { inputShape } : {};

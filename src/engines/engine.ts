@@ -1,0 +1,78 @@
+/**
+ * The one interface a shard worker computes through. An engine holds its own
+ * copies of G's and D's parameters and runs a phase's forward and backward
+ * pass on one shard; it knows nothing of shared memory, versions, Adam or
+ * the other shards. Each backend's engine lives in its own folder
+ * (engines/onnx, engines/tfjs), and only {@link createEngine} picks one, so
+ * the coordinator, the workers and the CLI never branch on the backend.
+ */
+import type { BackendName } from '../backend.js';
+import type { ModelPreset } from '../models.js';
+
+/** A network of the pair. */
+export type NetName = 'g' | 'd';
+
+/** One shard's inputs to a phase. */
+export interface PhaseInput {
+  /** 'd': D's gradient on real and fake; 'g': G's gradient through D. */
+  phase: NetName;
+  /** Samples in the shard. */
+  count: number;
+  /** Latent noise, count × latentDim. */
+  z: Float32Array;
+  /** D phase: the shard's real images, NHWC, scaled to [-1, 1]; null in the G phase. */
+  real: Float32Array | null;
+}
+
+/**
+ * The batch statistics of one training-mode forward pass through a network
+ * with batch norm: per BN layer (bnLayers order) its C means then its C
+ * biased variances over the shard.
+ */
+export interface BnPassStats {
+  net: NetName;
+  values: Float32Array;
+}
+
+/** What a phase computed, beside the gradient it wrote. */
+export interface PhaseOutput {
+  /** The shard-mean loss. */
+  loss: number;
+  /**
+   * One entry per training-mode pass through a network with batch norm, in
+   * the order the passes ran: D phase G(z), D(real), D(fake); G phase G(z),
+   * D(G(z)). Networks without batch norm contribute none.
+   */
+  bnStats: BnPassStats[];
+}
+
+/** A backend's compute for one thread. */
+export interface Engine {
+  /** The backend it runs on. */
+  readonly backend: BackendName;
+  /** Replaces a network's parameters (flat, paramShapes order). The engine copies what it keeps. */
+  setParams(net: NetName, params: Float32Array): void;
+  /**
+   * Runs one phase on one shard: writes the shard-mean gradient of the trained
+   * network's parameters (the D phase trains D, the G phase G) into `grad`
+   * (paramShapes order) and returns the loss and batch-norm statistics.
+   */
+  phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput>;
+  /**
+   * The generator's images (NHWC, [-1, 1]) for `n` latent vectors, batch norm
+   * in inference mode with the moving statistics `gBn` (bnLayers layout).
+   */
+  sample(z: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array>;
+  /** Live backend objects (tfjs tensors; 0 where the engine allocates none that outlive a call), for leak checks. */
+  liveObjects(): number;
+}
+
+/** Starts the engine of `backend` for `preset` in the current thread. */
+export async function createEngine(backend: BackendName, preset: ModelPreset): Promise<Engine> {
+  if (backend === 'onnx') {
+    const { createOnnxEngine } = await import('./onnx/engine.js');
+    return createOnnxEngine(preset);
+  }
+  const { createTfjsEngine } = await import('./tfjs/engine.js');
+  return createTfjsEngine(backend, preset);
+}

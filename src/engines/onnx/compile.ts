@@ -1,0 +1,155 @@
+/**
+ * Compiles a model preset into ONNX graphs: each training phase's whole
+ * forward and backward pass on one shard, the generator's inference pass, and
+ * the self-contained generator file users run in ONNX Runtime.
+ *
+ * Naming: inputs `z` [N, latentDim], `real` [N,H,W,C] (NHWC, [-1, 1]),
+ * `g.0..`/`d.0..` (each network's parameters in paramShapes order and
+ * tf.layers shapes), `g.bn` (G's moving statistics, bnLayers layout);
+ * outputs `loss` (scalar), `grad.0..` (the trained network's parameter
+ * gradients, tf.layers shapes), `stats.0..` (one flat batch-statistics vector
+ * per training-mode pass through a network with batch norm, see
+ * `statsPasses`), `images` [N,H,W,C]. The batch dimension is symbolic ('N').
+ */
+import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type NetSpec } from '../../models.js';
+import { attr, BATCH, GraphBuilder } from './graph.js';
+import { BCE_WITH_LOGITS, backwardNet, forwardNet, fromTf, hasBatchNorm, toLayout, toTf, type Act } from './layers.js';
+
+/** A compiled training phase. */
+export interface PhaseGraph {
+  model: Uint8Array;
+  /** Which network each stats output (`stats.0`, `stats.1`, …) belongs to, in order. */
+  statsPasses: ('g' | 'd')[];
+  /** Number of `grad.*` outputs (the trained network's parameter tensors). */
+  gradCount: number;
+}
+
+const TRAIN = { kind: 'train' } as const;
+
+function paramInputs(g: GraphBuilder, net: NetSpec, prefix: 'g' | 'd'): string[] {
+  return paramShapes(net).map((p, i) => g.input(`${prefix}.${i}`, p.shape));
+}
+
+function latentInput(g: GraphBuilder, preset: ModelPreset): Act {
+  return fromTf(g.input('z', [BATCH, preset.latentDim]), [preset.latentDim]);
+}
+
+/**
+ * The D phase: G(z) in training mode (no gradients through G), D on `real`
+ * and on the fake images, loss bce(D(real), 1) + bce(D(fake), 0), and the
+ * gradient of every D parameter. Stats outputs: G's pass, D on real, D on
+ * fake (those networks with batch norm). Without batch norm in D, real and
+ * fake go through D as one batch (the same math, one pass).
+ */
+export function compileDPhase(preset: ModelPreset): PhaseGraph {
+  const G = preset.generator, D = preset.discriminator;
+  const g = new GraphBuilder('ganpool-d-phase');
+  const z = latentInput(g, preset);
+  const real = fromTf(g.input('real', [BATCH, ...preset.imageShape]), [...preset.imageShape]);
+  const gp = paramInputs(g, G, 'g'), dp = paramInputs(g, D, 'd');
+  const gPass = forwardNet(g, G, z, gp, TRAIN);
+  const fake = gPass.out;
+  const dCount = dp.length;
+  const stats: ['g' | 'd', string | null][] = [['g', gPass.stats]];
+  let loss: string, grads: (string | null)[];
+  if (hasBatchNorm(D)) {
+    const onReal = forwardNet(g, D, real, dp, TRAIN), onFake = forwardNet(g, D, fake, dp, TRAIN);
+    loss = g.node('Add', [BCE_WITH_LOGITS.forward(g, onReal.out.name, 1), BCE_WITH_LOGITS.forward(g, onFake.out.name, 0)]);
+    const need = { input: false, params: true };
+    const r = backwardNet(onReal, BCE_WITH_LOGITS.backward(g, onReal.out.name, 1), dCount, need);
+    const f = backwardNet(onFake, BCE_WITH_LOGITS.backward(g, onFake.out.name, 0), dCount, need);
+    grads = r.grads.map((v, i) => g.node('Add', [v!, f.grads[i]!]));
+    stats.push(['d', onReal.stats], ['d', onFake.stats]);
+  } else {
+    const realAs = toLayout(g, null, real, fake.layout);
+    const both: Act = { ...fake, name: g.node('Concat', [realAs.name, fake.name], { axis: attr.int(0) }) };
+    const pass = forwardNet(g, D, both, dp, TRAIN);
+    const [onReal, onFake] = g.nodeN('Split', [pass.out.name], 2, { axis: attr.int(0) }) as [string, string];
+    loss = g.node('Add', [BCE_WITH_LOGITS.forward(g, onReal, 1), BCE_WITH_LOGITS.forward(g, onFake, 0)]);
+    const dLogits = g.node('Concat', [BCE_WITH_LOGITS.backward(g, onReal, 1), BCE_WITH_LOGITS.backward(g, onFake, 0)], { axis: attr.int(0) });
+    grads = backwardNet(pass, dLogits, dCount, { input: false, params: true }).grads;
+  }
+  return finishPhase(g, preset, D, loss, grads, stats);
+}
+
+/**
+ * The G phase: G(z) and D(G(z)) in training mode, loss bce(D(G(z)), 1),
+ * back through D (input gradients only) and G (parameter gradients). Stats
+ * outputs: G's pass, then D's (those networks with batch norm).
+ */
+export function compileGPhase(preset: ModelPreset): PhaseGraph {
+  const G = preset.generator, D = preset.discriminator;
+  const g = new GraphBuilder('ganpool-g-phase');
+  const z = latentInput(g, preset);
+  const gp = paramInputs(g, G, 'g'), dp = paramInputs(g, D, 'd');
+  const gPass = forwardNet(g, G, z, gp, TRAIN);
+  const dPass = forwardNet(g, D, gPass.out, dp, TRAIN);
+  const loss = BCE_WITH_LOGITS.forward(g, dPass.out.name, 1);
+  const dFake = backwardNet(dPass, BCE_WITH_LOGITS.backward(g, dPass.out.name, 1), dp.length, { input: true, params: false }).dx!;
+  const grads = backwardNet(gPass, dFake, gp.length, { input: false, params: true }).grads;
+  return finishPhase(g, preset, G, loss, grads, [['g', gPass.stats], ['d', dPass.stats]]);
+}
+
+function finishPhase(g: GraphBuilder, preset: ModelPreset, trained: NetSpec, loss: string, grads: (string | null)[],
+  stats: ['g' | 'd', string | null][]): PhaseGraph {
+  g.output('loss', loss, []);
+  const shapes = paramShapes(trained);
+  grads.forEach((v, i) => {
+    if (!v) throw new Error(`internal: no gradient for parameter ${i}`);
+    g.output(`grad.${i}`, v, shapes[i]!.shape);
+  });
+  const statsPasses: ('g' | 'd')[] = [];
+  for (const [which, v] of stats) {
+    if (!v) continue;
+    g.output(`stats.${statsPasses.length}`, v, [bnStatsSize(which === 'g' ? preset.generator : preset.discriminator)]);
+    statsPasses.push(which);
+  }
+  return { model: g.toModel(), statsPasses, gradCount: grads.length };
+}
+
+/** G's inference pass (batch norm with the moving statistics `moving`, when G has batch norm) to the `images` output. */
+function inferenceGraph(g: GraphBuilder, preset: ModelPreset, params: string[], moving: string | null): void {
+  const G = preset.generator;
+  const pass = forwardNet(g, G, latentInput(g, preset), params, moving ? { kind: 'infer', moving } : TRAIN);
+  g.output('images', toTf(g, pass.out), [BATCH, ...preset.imageShape]);
+}
+
+/**
+ * The generator's inference graph: inputs `z`, `g.*` and `g.bn` (omitted when
+ * G has no batch norm); output `images` [N,H,W,C].
+ */
+export function compileInference(preset: ModelPreset): { model: Uint8Array } {
+  const G = preset.generator;
+  const g = new GraphBuilder('ganpool-generator');
+  const params = paramInputs(g, G, 'g');
+  const size = bnStatsSize(G);
+  const moving = size > 0 ? g.input('g.bn', [size]) : null;
+  inferenceGraph(g, preset, params, moving);
+  return { model: g.toModel() };
+}
+
+/**
+ * The self-contained generator: the inference graph with `gParams` (flat,
+ * paramShapes order) and `gBn` (moving statistics) as initializers, the
+ * single input `z` [N, latentDim], the single output `images` [N,H,W,C]
+ * (NHWC, [-1, 1]) and `metadata` as metadata_props.
+ */
+export function generatorOnnx(preset: ModelPreset, gParams: Float32Array, gBn: Float32Array, metadata: Record<string, string>): Uint8Array {
+  const G = preset.generator;
+  const shapes = paramShapes(G);
+  const total = shapes.reduce((n, p) => n + sizeOf(p.shape), 0);
+  if (gParams.length !== total) throw new Error(`generatorOnnx: ${gParams.length} parameters, the ${preset.name} generator has ${total}`);
+  const size = bnStatsSize(G);
+  if (gBn.length !== size) throw new Error(`generatorOnnx: ${gBn.length} moving statistics, the ${preset.name} generator has ${size}`);
+  const g = new GraphBuilder('ganpool-generator');
+  let offset = 0;
+  const params = shapes.map((p, i) => {
+    const n = sizeOf(p.shape);
+    const name = g.initializer(`g.${i}`, gParams.subarray(offset, offset + n), p.shape);
+    offset += n;
+    return name;
+  });
+  const moving = size > 0 ? g.initializer('g.bn', gBn, [size]) : null;
+  inferenceGraph(g, preset, params, moving);
+  return g.toModel(metadata);
+}

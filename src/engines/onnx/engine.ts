@@ -1,0 +1,98 @@
+/**
+ * The onnx engine: each phase's whole forward and backward pass on a shard is
+ * one ONNX graph (compile.ts), run by ONNX Runtime's native CPU kernels on
+ * one thread per worker.
+ *
+ * ONNX Runtime refuses typed arrays on shared memory, so the engine keeps a
+ * plain copy of each parameter tensor and refreshes it when the coordinator
+ * moves the version (setParams); the input tensors wrap those copies once and
+ * for all. A thread must never be terminated inside `session.run` (that
+ * aborts the process): the executor's close() waits for running tasks.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type ParamShape } from '../../models.js';
+import type { BnPassStats, Engine, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+import { compileDPhase, compileGPhase, compileInference } from './compile.js';
+
+/** Session options of every training session: one thread, sequential (the pool supplies the parallelism). */
+export const ONNX_SESSION_OPTIONS: Ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+};
+
+interface OnnxNet {
+  shapes: ParamShape[];
+  /** One plain buffer per parameter tensor, wrapped by `tensors`. */
+  buffers: Float32Array[];
+  tensors: Ort.Tensor[];
+}
+
+/** Loads onnxruntime-node, compiles the preset's three graphs and creates their sessions. */
+export async function createOnnxEngine(preset: ModelPreset): Promise<Engine> {
+  const ort = await import('onnxruntime-node');
+  const dGraph = compileDPhase(preset), gGraph = compileGPhase(preset);
+  const inference = compileInference(preset);
+  const [dSession, gSession, sampleSession] = await Promise.all([
+    ort.InferenceSession.create(dGraph.model, ONNX_SESSION_OPTIONS),
+    ort.InferenceSession.create(gGraph.model, ONNX_SESSION_OPTIONS),
+    ort.InferenceSession.create(inference.model, ONNX_SESSION_OPTIONS),
+  ]);
+
+  const makeNet = (which: NetName): OnnxNet => {
+    const shapes = paramShapes(which === 'g' ? preset.generator : preset.discriminator);
+    const buffers = shapes.map((p) => new Float32Array(sizeOf(p.shape)));
+    return { shapes, buffers, tensors: buffers.map((b, i) => new ort.Tensor('float32', b, shapes[i]!.shape)) };
+  };
+  const nets: Record<NetName, OnnxNet> = { g: makeNet('g'), d: makeNet('d') };
+  const paramFeeds: Record<string, Ort.Tensor> = {};
+  for (const which of ['g', 'd'] as const) nets[which].tensors.forEach((t, i) => { paramFeeds[`${which}.${i}`] = t; });
+  const latent = preset.latentDim;
+  const gBnSize = bnStatsSize(preset.generator);
+
+  const floats = (t: Ort.Tensor | undefined, name: string): Float32Array => {
+    if (!t) throw new Error(`internal: the onnx graph has no output '${name}'`);
+    return t.data as Float32Array;
+  };
+
+  return {
+    backend: 'onnx',
+
+    setParams(which: NetName, params: Float32Array): void {
+      const net = nets[which];
+      let offset = 0;
+      for (const b of net.buffers) {
+        b.set(params.subarray(offset, offset + b.length));
+        offset += b.length;
+      }
+    },
+
+    async phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput> {
+      const graph = input.phase === 'd' ? dGraph : gGraph;
+      const session = input.phase === 'd' ? dSession : gSession;
+      const feeds: Record<string, Ort.Tensor> = { ...paramFeeds, z: new ort.Tensor('float32', input.z, [input.count, latent]) };
+      if (input.phase === 'd') feeds.real = new ort.Tensor('float32', input.real!, [input.count, ...preset.imageShape]);
+      const out = await session.run(feeds);
+      let offset = 0;
+      const shapes = nets[input.phase].shapes;
+      for (let i = 0; i < shapes.length; i++) {
+        const g = floats(out[`grad.${i}`], `grad.${i}`);
+        grad.set(g, offset);
+        offset += g.length;
+      }
+      const bnStats: BnPassStats[] = graph.statsPasses.map((net, p) => ({ net, values: floats(out[`stats.${p}`], `stats.${p}`) }));
+      return { loss: floats(out.loss, 'loss')[0]!, bnStats };
+    },
+
+    async sample(z: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array> {
+      const feeds: Record<string, Ort.Tensor> = { z: new ort.Tensor('float32', z, [n, latent]) };
+      nets.g.tensors.forEach((t, i) => { feeds[`g.${i}`] = t; });
+      if (gBnSize > 0) feeds['g.bn'] = new ort.Tensor('float32', gBn, [gBnSize]);
+      const out = await sampleSession.run(feeds);
+      return floats(out.images, 'images');
+    },
+
+    liveObjects: () => 0,
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * A minimal, dependency-free protobuf encoder for the parts of ONNX's
+ * ModelProto that ganpool writes (onnx/onnx.proto, proto2 wire format):
+ * ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto,
+ * ValueInfoProto and metadata_props. Field numbers follow onnx.proto.
+ *
+ * Attribute kinds are explicit: JavaScript cannot tell 1 from 1.0, and ONNX
+ * Runtime rejects an INT where an op wants a FLOAT (LeakyRelu's alpha).
+ */
+
+/** Element types of the tensors ganpool writes (TensorProto.DataType). */
+export type ElemType = 'float' | 'int64';
+const DATA_TYPE: Record<ElemType, number> = { float: 1, int64: 7 };
+
+/** A tensor with its data as little-endian bytes (raw_data). */
+export interface TensorProto {
+  name: string;
+  dims: number[];
+  dataType: ElemType;
+  raw: Uint8Array;
+}
+
+/** One attribute of a node, its kind explicit. */
+export type AttrValue =
+  | { kind: 'float'; value: number }
+  | { kind: 'int'; value: number }
+  | { kind: 'ints'; value: readonly number[] }
+  | { kind: 'floats'; value: readonly number[] }
+  | { kind: 'string'; value: string }
+  | { kind: 'tensor'; value: TensorProto };
+
+/** A node: op type, named inputs and outputs ('' = an omitted optional input), attributes. */
+export interface NodeProto {
+  opType: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: Record<string, AttrValue>;
+}
+
+/** A graph input or output: its name, element type and shape (a string = symbolic dimension; no shape = unknown). */
+export interface ValueInfoProto {
+  name: string;
+  elemType: ElemType;
+  shape?: (number | string)[];
+}
+
+export interface GraphProto {
+  name: string;
+  nodes: NodeProto[];
+  initializers: TensorProto[];
+  inputs: ValueInfoProto[];
+  outputs: ValueInfoProto[];
+}
+
+export interface ModelProto {
+  graph: GraphProto;
+  /** Written as ModelProto.metadata_props. */
+  metadata?: Record<string, string>;
+}
+
+/** IR version 8 (ONNX 1.10+), opset 17 of the default domain. */
+export const IR_VERSION = 8;
+export const OPSET = 17;
+export const PRODUCER = 'ganpool';
+
+const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 } as const;
+const utf8 = new TextEncoder();
+
+/** Collects bytes; nested messages are appended by reference, so large tensors are copied once. */
+class Writer {
+  private parts: Uint8Array[] = [];
+  private cur: number[] = [];
+  length = 0;
+
+  private flush(): void {
+    if (this.cur.length > 0) { this.parts.push(Uint8Array.from(this.cur)); this.cur = []; }
+  }
+  varint(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && Number.isSafeInteger(v)) {
+      while (v >= 0x80) { this.cur.push((v % 0x80) | 0x80); v = Math.floor(v / 0x80); this.length++; }
+      this.cur.push(v); this.length++;
+      return;
+    }
+    // Negative int64s are ten bytes of two's complement.
+    let b = BigInt.asUintN(64, BigInt(v));
+    while (b >= 0x80n) { this.cur.push(Number(b & 0x7fn) | 0x80); b >>= 7n; this.length++; }
+    this.cur.push(Number(b)); this.length++;
+  }
+  tag(field: number, wire: 0 | 2 | 5): void { this.varint(field * 8 + wire); }
+  int(field: number, v: number): void { this.tag(field, 0); this.varint(v); }
+  bytes(field: number, bytes: Uint8Array): void {
+    this.tag(field, 2); this.varint(bytes.length);
+    this.flush(); this.parts.push(bytes); this.length += bytes.length;
+  }
+  string(field: number, s: string): void { this.bytes(field, utf8.encode(s)); }
+  float(field: number, v: number): void {
+    this.tag(field, 5);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    for (const x of b) this.cur.push(x);
+    this.length += 4;
+  }
+  message(field: number, fill: (w: Writer) => void): void {
+    const sub = new Writer();
+    fill(sub);
+    sub.flush();
+    this.tag(field, 2); this.varint(sub.length);
+    this.flush();
+    for (const p of sub.parts) this.parts.push(p);
+    this.length += sub.length;
+  }
+  finish(): Uint8Array {
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const p of this.parts) { out.set(p, offset); offset += p.length; }
+    return out;
+  }
+}
+
+function tensor(w: Writer, t: TensorProto): void {
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, DATA_TYPE[t.dataType]);
+  w.string(8, t.name);
+  w.bytes(9, t.raw);
+}
+
+function attribute(w: Writer, name: string, a: AttrValue): void {
+  w.string(1, name);
+  switch (a.kind) {
+    case 'float': w.float(2, a.value); break;
+    case 'int': w.int(3, a.value); break;
+    case 'string': w.string(4, a.value); break;
+    case 'tensor': w.message(5, (m) => tensor(m, a.value)); break;
+    case 'floats': for (const v of a.value) w.float(7, v); break;
+    case 'ints': for (const v of a.value) w.int(8, v); break;
+  }
+  w.int(20, ATTR_TYPE[a.kind]);
+}
+
+function node(w: Writer, n: NodeProto): void {
+  for (const i of n.inputs) w.string(1, i);
+  for (const o of n.outputs) w.string(2, o);
+  w.string(3, n.name);
+  w.string(4, n.opType);
+  for (const [name, a] of Object.entries(n.attributes)) w.message(5, (m) => attribute(m, name, a));
+}
+
+function valueInfo(w: Writer, v: ValueInfoProto): void {
+  w.string(1, v.name);
+  w.message(2, (type) => type.message(1, (t) => {
+    t.int(1, DATA_TYPE[v.elemType]);
+    if (v.shape) {
+      const shape = v.shape;
+      t.message(2, (s) => {
+        for (const d of shape) s.message(1, (dim) => (typeof d === 'string' ? dim.string(2, d) : dim.int(1, d)));
+      });
+    }
+  }));
+}
+
+function graph(w: Writer, g: GraphProto): void {
+  for (const n of g.nodes) w.message(1, (m) => node(m, n));
+  w.string(2, g.name);
+  for (const t of g.initializers) w.message(5, (m) => tensor(m, t));
+  for (const v of g.inputs) w.message(11, (m) => valueInfo(m, v));
+  for (const v of g.outputs) w.message(12, (m) => valueInfo(m, v));
+}
+
+/** Encodes a model: IR version 8, producer 'ganpool', opset 17 of the default domain. */
+export function encodeModel(model: ModelProto): Uint8Array {
+  const w = new Writer();
+  w.int(1, IR_VERSION);
+  w.string(2, PRODUCER);
+  w.message(7, (m) => graph(m, model.graph));
+  w.message(8, (m) => { m.string(1, ''); m.int(2, OPSET); });
+  for (const [key, value] of Object.entries(model.metadata ?? {})) {
+    w.message(14, (m) => { m.string(1, key); m.string(2, value); });
+  }
+  return w.finish();
+}
+
+/** A float32 tensor (copied into raw_data). */
+export function floatTensor(name: string, dims: number[], data: Float32Array | readonly number[]): TensorProto {
+  const f = Float32Array.from(data);
+  return { name, dims, dataType: 'float', raw: new Uint8Array(f.buffer) };
+}
+
+/** An int64 tensor (shape and axes constants). */
+export function int64Tensor(name: string, dims: number[], values: readonly number[]): TensorProto {
+  const b = BigInt64Array.from(values.map((v) => BigInt(v)));
+  return { name, dims, dataType: 'int64', raw: new Uint8Array(b.buffer) };
+}

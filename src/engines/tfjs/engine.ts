@@ -1,0 +1,122 @@
+/**
+ * The tfjs engine: TensorFlow.js (wasm with ganpool's training kernels, cpu,
+ * or tfjs-node) computes a phase with `tf.variableGrads` over the plain-ops
+ * forward pass (ops-forward.ts) on its own tf variables.
+ */
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import { initBackend, type Tf } from './tf-backend.js';
+import { opsForward } from './ops-forward.js';
+import { bnLayers, paramShapes, type ModelPreset, type NetSpec } from '../../models.js';
+import type { BackendName } from '../../backend.js';
+import type { BnPassStats, Engine, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+
+/** A view of a tensor's values without a copy where the backend allows (wasm heap), else a copy. */
+function valuesOf(tf: Tf, t: Tensor): Float32Array {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: Tensor) => Float32Array };
+  return backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : (t.dataSync() as Float32Array);
+}
+
+interface TfNet {
+  spec: NetSpec;
+  vars: Variable[];
+  hasBn: boolean;
+}
+
+function buildVars(tf: Tf, spec: NetSpec, name: string): TfNet {
+  const vars = paramShapes(spec).map((p) => tf.variable(tf.zeros(p.shape), true, `${name}/${p.name}`));
+  return { spec, vars, hasBn: bnLayers(spec).length > 0 };
+}
+
+function assign(tf: Tf, net: TfNet, params: Float32Array): void {
+  let offset = 0;
+  for (const v of net.vars) {
+    const t = tf.tensor(params.subarray(offset, offset + v.size), v.shape);
+    v.assign(t);
+    t.dispose();
+    offset += v.size;
+  }
+}
+
+/** Starts TensorFlow.js on `backend` in this thread and makes variables for both networks. */
+export async function createTfjsEngine(backend: BackendName, preset: ModelPreset): Promise<Engine> {
+  const tf = await initBackend(backend);
+  const nets: Record<NetName, TfNet> = {
+    g: buildVars(tf, preset.generator, 'generator'),
+    d: buildVars(tf, preset.discriminator, 'discriminator'),
+  };
+  const latent = preset.latentDim;
+
+  const bce = (logits: Tensor, label: 0 | 1): Tensor =>
+    tf.tidy(() => {
+      // mean(softplus(-l)) for label 1, mean(softplus(l)) for label 0, in the stable form.
+      const signed = label === 1 ? tf.neg(logits) : logits;
+      return tf.mean(tf.add(tf.relu(signed), tf.log1p(tf.exp(tf.neg(tf.abs(signed))))));
+    });
+
+  /** A training-mode pass that records its BN statistics (when the net has BN) as pass `passes.length`. */
+  const passes: { net: NetName; stats: Tensor[] }[] = [];
+  const train = (which: NetName, x: Tensor): Tensor => {
+    const net = nets[which];
+    if (!net.hasBn) return opsForward(tf, net.spec, net.vars, x);
+    const stats: Tensor[] = [];
+    passes.push({ net: which, stats });
+    return opsForward(tf, net.spec, net.vars, x, { training: true, stats });
+  };
+
+  const collect = (): BnPassStats[] => {
+    const out = passes.map(({ net, stats }) => {
+      const layers = bnLayers(nets[net].spec);
+      const values = new Float32Array(layers.reduce((n, l) => n + 2 * l.channels, 0));
+      let offset = 0;
+      for (let i = 0; i < layers.length; i++) {
+        const c = layers[i]!.channels;
+        values.set(stats[2 * i]!.dataSync() as Float32Array, offset);
+        values.set(stats[2 * i + 1]!.dataSync() as Float32Array, offset + c);
+        offset += 2 * c;
+      }
+      tf.dispose(stats);
+      return { net, values };
+    });
+    passes.length = 0;
+    return out;
+  };
+
+  return {
+    backend,
+    setParams: (which, params) => assign(tf, nets[which], params),
+
+    async phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput> {
+      const z = tf.tensor2d(input.z, [input.count, latent]);
+      const owned: Tensor[] = [z];
+      let lossFn: () => Scalar;
+      if (input.phase === 'd') {
+        const real = tf.tensor4d(input.real!, [input.count, ...preset.imageShape]);
+        const fake = tf.tidy(() => train('g', z));
+        owned.push(real, fake);
+        lossFn = () => tf.add(bce(train('d', real), 1), bce(train('d', fake), 0)) as Scalar;
+      } else {
+        lossFn = () => bce(train('d', train('g', z)), 1) as Scalar;
+      }
+      const net = nets[input.phase];
+      const { value, grads } = tf.variableGrads(lossFn, net.vars);
+      let offset = 0;
+      for (const v of net.vars) {
+        grad.set(valuesOf(tf, grads[v.name]!), offset);
+        offset += v.size;
+      }
+      const loss = value.dataSync()[0]!;
+      tf.dispose([value, ...Object.values(grads), ...owned]);
+      return { loss, bnStats: collect() };
+    },
+
+    async sample(zValues: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array> {
+      const g = nets.g;
+      const images = tf.tidy(() => opsForward(tf, g.spec, g.vars, tf.tensor2d(zValues, [n, latent]), { training: false, moving: gBn }));
+      const out = images.dataSync() as Float32Array;
+      images.dispose();
+      return out;
+    },
+
+    liveObjects: () => tf.memory().numTensors,
+  };
+}
