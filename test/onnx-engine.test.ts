@@ -3,11 +3,17 @@ import { GanTrainer, type TrainConfig } from '../src/index.js';
 import { MODEL_NAMES, PRESET_IMAGE_SIZE, bnLayers, modelPreset, type ModelName } from '../src/models.js';
 import { sharedBytes, type ImageSet } from '../src/datasets/image-set.js';
 import { maxAbsDiff, mnistData, relErr } from './helpers.js';
+import { sfc32 } from '../src/rng.js';
 
-/** A tiny seeded image set of `size`×`size`×`channels` (for presets built for 32/64-pixel images). */
+/**
+ * A tiny seeded noise image set of `size`×`size`×`channels` (for presets built for 32/64-pixel images).
+ * Noise, not a regular pattern: a pattern can make a batch-norm channel nearly constant, and then
+ * float rounding decides the signs of its normalised values (and of the LeakyReLU after it).
+ */
 function syntheticImages(size: number, channels: number, count = 16): ImageSet {
   const images = sharedBytes(count * size * size * channels);
-  for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761 + (i >> 7) * 40503) % 251;
+  const next = sfc32(size * 31 + channels);
+  for (let i = 0; i < images.length; i++) images[i] = Math.floor(256 * next());
   return { images, count, height: size, width: size, channels, name: `synthetic ${size}×${size}×${channels}` };
 }
 
@@ -32,7 +38,9 @@ async function oneStep(model: ModelName, backend: 'onnx' | 'cpu', channels = 1):
   }
 }
 
-for (const model of MODEL_NAMES) {
+// dcgan64 is compared at graph level in onnx-compile.test.ts (tfjs-cpu's conv weight gradient alone
+// takes ~10 s per dcgan64 layer at batch 2, too slow for a trainer-level run within the suite's budget).
+for (const model of MODEL_NAMES.filter((m) => m !== 'dcgan64')) {
   test(`${model}: D and G gradients, moving statistics and one step on onnx equal the cpu backend's`, async (t) => {
     const onnx = await oneStep(model, 'onnx');
     const cpu = await oneStep(model, 'cpu');

@@ -16,6 +16,7 @@ export const attr = {
   ints: (value: readonly number[]): AttrValue => ({ kind: 'ints', value }),
   floats: (value: readonly number[]): AttrValue => ({ kind: 'floats', value }),
   string: (value: string): AttrValue => ({ kind: 'string', value }),
+  tensor: (value: TensorProto): AttrValue => ({ kind: 'tensor', value }),
 };
 
 /** A dimension: a size, or a symbolic name ('N' = the batch). */
