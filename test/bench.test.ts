@@ -43,8 +43,8 @@ test('ganpool bench: a 1- and 2-worker sweep plus the main thread writes bench.j
   t.true(Number.isInteger(m.cores) && m.cores >= 1 && m.totalMemoryBytes > 0);
   t.is(m.node, process.version);
   t.is(m.versions.ganpool, JSON.parse(readFileSync('package.json', 'utf8')).version);
-  for (const key of ['tfjsCore', 'tfjsBackendWasm', 'piscina']) t.regex(m.versions[key], /^\d+\.\d+\.\d+/, key);
-  t.like(report.options, { models: ['seed'], workers: [1, 2], batchSizes: [16], steps: 2, rounds: 1, warmup: 1, backend: 'wasm', out });
+  for (const key of ['tfjsCore', 'tfjsBackendWasm', 'piscina', 'onnxruntimeNode']) t.regex(m.versions[key], /^\d+\.\d+\.\d+/, key);
+  t.like(report.options, { models: ['seed'], workers: [1, 2], batchSizes: [16], steps: 2, rounds: 1, warmup: 1, backend: 'onnx', out });
   t.true(!Number.isNaN(Date.parse(report.date)));
   t.regex(report.command, /^ganpool bench --model seed --workers 1,2 --batch-size 16 /);
   const meta = await sharp(join(out, 'scaling.png')).metadata();
@@ -87,7 +87,7 @@ const bad: [string[], RegExp][] = [
   [['--batch-size', '2', '--workers', '1,4'], /--batch-size: 2.*largest --workers value \(4\)/],
   [['--steps', '0'], /--steps.*0.*whole number ≥ 1/],
   [['--warmup=-1'], /--warmup.*-1.*whole number ≥ 0/],
-  [['--backend', 'tensorflow'], /--backend.*"tensorflow".*wasm or cpu/],
+  [["--backend", "tensorflow"], /--backend.*"tensorflow".*onnx, wasm, cpu/],
   [['--pools', 'some'], /--pools.*"some".*all, group, round/],
   [['--frobnicate'], /Unknown option '--frobnicate'.*ganpool bench --help/],
 ];

@@ -149,7 +149,7 @@ test('resume config: changeable fields apply, others conflict naming the field',
     [{ model: 'mlp' }, /model: "mlp" conflicts with the checkpoint's model "seed"/],
     [{ lr: 0.1 }, /lr: 0.1 conflicts/],
     [{ dataset: 'fashion-mnist' }, /dataset: "fashion-mnist" conflicts/],
-    [{ backend: 'cpu' }, /backend: "cpu" conflicts with the checkpoint's backend "wasm"/],
+    [{ backend: 'cpu' }, /backend: "cpu" conflicts with the checkpoint's backend "onnx"/],
     [{ steps: 5 }, /invalid steps: 5.*at least the checkpoint's 10 steps/],
   ];
   for (const [given, message] of conflicts) {

@@ -16,13 +16,13 @@ test('ganpool train --steps 20 --workers 2 writes config, 20 metrics lines, a su
   const r = cli(['train', '--steps', '20', '--workers', '2', '--batch-size', '32', '--sample-every', '10', '--out', out]);
   t.is(r.code, 0, r.stderr);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-  t.like(config, { steps: 20, workers: 2, batchSize: 32, model: 'mlp', dataset: 'mnist', backend: 'wasm' });
+  t.like(config, { steps: 20, workers: 2, batchSize: 32, model: 'mlp', dataset: 'mnist', backend: 'onnx' });
   const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.is(lines.length, 20);
   t.deepEqual(lines.map((l) => l.step), Array.from({ length: 20 }, (_, i) => i + 1));
   for (const key of ['step', 'epoch', 'dLoss', 'gLoss', 'ms', 'samplesPerSec']) t.true(Number.isFinite(lines[19][key]), key);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  t.like(summary, { steps: 20, backend: 'wasm', workers: 2, model: 'mlp', batchSize: 32, stoppedEarly: false });
+  t.like(summary, { steps: 20, backend: 'onnx', workers: 2, model: 'mlp', batchSize: 32, stoppedEarly: false });
   t.true(summary.samplesPerSec > 0 && summary.wallSeconds > 0);
   t.deepEqual(readdirSync(join(out, 'samples')).sort(), ['latest.png', 'step-000010.png', 'step-000020.png']);
   const meta = await sharp(join(out, 'samples', 'latest.png')).metadata();

@@ -63,7 +63,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s ` +
     `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
     `run:          ${result.out}\nsample grid:  ${result.latestGrid}\ncheckpoint:   ${result.checkpoint}\n` +
-    `generator:    ${result.generator}\n` +
+    `generator:    ${result.generator} (TensorFlow.js) and ${result.generatorOnnx} (ONNX)\n` +
     (result.eval ? `eval:         FCD ${result.eval.fcd.toFixed(3)}, classifier score ${result.eval.classifierScore.toFixed(3)}, ` +
       `${result.eval.classesCovered}/10 classes covered (n ${result.eval.n}; log in metrics.jsonl)\n` : ''));
   return 0;
