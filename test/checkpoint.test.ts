@@ -52,6 +52,19 @@ test.serial('API: 20 steps in one go equal 10 steps + resume + 10 steps, bit for
   t.is(JSON.parse(readFileSync(join(two, 'config.json'), 'utf8')).steps, 20);
 });
 
+test.serial('onnx, dcgan (batch norm): 10 steps + resume + 10 equal 20 in one go, bit for bit, moving statistics included', async (t) => {
+  const bnBase: TrainConfig = { ...base, model: 'dcgan', backend: 'onnx', batchSize: 8 };
+  const one = join(tmp, 'bn-one'), two = join(tmp, 'bn-two');
+  await train({ ...bnBase, steps: 20, out: one });
+  await train({ ...bnBase, steps: 10, out: two });
+  const resumed = await train({ resume: two, steps: 20 });
+  t.is(resumed.backend, 'onnx');
+  const a = loadCheckpoint(one), b = loadCheckpoint(two);
+  assertSameState(t, b.state, a.state);
+  t.true(a.state.g.bn.length > 0 && a.state.d.bn.length > 0, 'dcgan has moving statistics in both networks');
+  t.true(a.state.g.bn.some((x) => x !== 0 && x !== 1), 'statistics moved from their start (means 0, variances 1)');
+});
+
 test.serial('resume drops metrics lines past the checkpoint (crash after a checkpoint) and a torn last line', async (t) => {
   const dir = join(tmp, 'torn');
   await train({ ...base, steps: 4, checkpointEvery: 2, out: dir });
