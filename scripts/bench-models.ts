@@ -1,38 +1,66 @@
 /**
- * Training throughput of the model presets on the wasm backend, 1 and 2
- * workers, against a PyTorch reference for the probe models, with a
- * per-kernel profile of one probe step when a probe falls short of the target.
+ * Training throughput of the model presets with 1 and 2 workers, against
+ * PyTorch measured live in the same sitting for the probe models, plus
+ * (optionally) the onnx backend against wasm on dcgan, and the project's
+ * throughput targets with their measured values.
  *
  *   npx tsx scripts/bench-models.ts [--models mlp,dcgan,probe-mlp,probe-dcgan] [--batches 64,256]
- *                                   [--rounds 3] [--steps 4] [--warmup 10] [--profile] [--compare-forward] [--json PATH]
+ *       [--backend onnx] [--rounds 5] [--steps N] [--warmup N] [--round-ms 600] [--warmup-ms 1500]
+ *       [--no-torch] [--torch-steps 20] [--torch-rounds 3]
+ *       [--compare-wasm] [--wasm-rounds 3] [--wasm-steps 6] [--wasm-warmup 8] [--json PATH]
  *
- * Each (model, batch) pair is measured by `runTrainerBench` (src/bench.ts):
- * its 1- and 2-worker trainers run interleaved round by round, figures are
- * medians of the step times. Pairs run one after another, so at most three
- * worker threads are alive at a time.
+ * 1. ganpool: each (model, batch) is measured by `runTrainerBench`
+ *    (src/bench.ts): its 1- and 2-worker trainers run interleaved round by
+ *    round, figures are medians of the step times. Pairs run one after
+ *    another, so at most three worker threads are alive at a time. Unless
+ *    --steps / --warmup fix them, a short calibration run (2 workers, 5 +
+ *    5 steps) sizes each pair's steps per round to about --round-ms of work per
+ *    trainer (at least 12) and its warm-up to about --warmup-ms (at least
+ *    10 steps): onnx steps of the small models take a few ms, so fixed
+ *    counts would make their rounds too short to ride out a blip.
+ * 2. PyTorch (scripts/torch-reference.ts): the probe models at the same
+ *    batches as t1 (1 thread), t2 (2 threads) and ddp2 (2 DDP processes × 1
+ *    thread), after ganpool's rows (never concurrently). Without torch the
+ *    PyTorch columns read '—' and a note says why.
+ * 3. `--compare-wasm`: dcgan at batch 64 with 2 workers on onnx and on wasm,
+ *    alternating round by round (a fresh trainer per backend per round).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
 import { runTrainerBench, type BenchRow } from '../src/bench.js';
-import { opsForward } from '../workers/ops-forward.js';
+import { onnxAvailability, type BackendName } from '../src/backend.js';
 import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
-import { initParams, modelPreset, paramCount, type ModelName, type NetSpec } from '../src/models.js';
+import { MODEL_NAMES, type ModelName } from '../src/models.js';
 import { createProgress } from '../src/progress.js';
-import { initBackend, type Tf } from '../src/tf-backend.js';
-import { buildNet, type BuiltNet } from '../workers/build-model.js';
+import {
+  runTorchReference, torchAvailable, torchMarkdown, type TorchConfig, type TorchReference,
+} from './torch-reference.js';
 
-/**
- * PyTorch 1.13, one CPU thread, ms per training step (a D and a G update) of
- * the probe models, measured by the lead on the reference machine.
- */
-export const PYTORCH_MS_PER_STEP: Readonly<Record<string, Readonly<Record<number, number>>>> = {
-  'probe-mlp': { 64: 4.85, 256: 12 },
-  'probe-dcgan': { 64: 34, 256: 131 },
-};
+/** The models PyTorch mirrors (scripts/bench-torch.py). */
+export const PROBE_MODELS: readonly ModelName[] = ['probe-mlp', 'probe-dcgan'];
 
-/** Target throughput of ganpool with 2 workers relative to PyTorch on one thread. */
-export const TARGET_RATIO = 0.5;
+/** The backends this benchmark can measure (tfjs-node runs one worker only). */
+export const MODEL_BENCH_BACKENDS: readonly BackendName[] = ['onnx', 'wasm', 'cpu'];
+
+/** How to get PyTorch on Debian, for the note when it is missing. */
+export const TORCH_INSTALL = 'apt-get install python3-torch libopenblas0-openmp';
+
+/** Targets: ganpool 2 workers over PyTorch. */
+export const TARGET_VS_T1 = 1.5;
+export const STRETCH_VS_T1 = 2;
+export const TARGET_VS_BEST_2CORE = 1.2;
+/** Targets: 2 workers over 1 for mlp, by batch. */
+export const TARGET_MLP_SPEEDUP: Readonly<Record<number, number>> = { 256: 1.85, 64: 1.6 };
+/** Target: share of a step outside the workers at batch 256 (2 workers). */
+export const TARGET_OUTSIDE_SHARE = 0.1;
+
+/** Fewest measured steps per round, and fewest warm-up steps, when sized by calibration. */
+export const MIN_STEPS = 12;
+export const MIN_WARMUP = 10;
+/** Most steps per round or warm-up when sized by calibration. */
+export const MAX_STEPS = 400;
 
 /** Options of {@link runModelBench}. */
 export interface ModelBenchOptions {
@@ -40,257 +68,432 @@ export interface ModelBenchOptions {
   models?: ModelName[];
   /** Global batch sizes (default 64 and 256). */
   batches?: number[];
-  /** Interleaved rounds per (model, batch) (default 3). */
+  /** ganpool's backend (default onnx). */
+  backend?: BackendName;
+  /** Interleaved rounds per (model, batch) (default 5). */
   rounds?: number;
-  /** Measured steps per trainer per round (default 4). */
+  /** Measured steps per trainer per round (default: sized by calibration, see {@link roundMs}). */
   steps?: number;
-  /** Warm-up steps per trainer, not measured (default 10: the first steps of a fresh pool run slower until V8 has optimised tfjs's JS). */
+  /** Warm-up steps per trainer, not measured (default: sized by calibration, see {@link warmupMs}; a fresh pool's first steps run slower). */
   warmup?: number;
-  /** Profile one probe step per kernel: `auto` (default) when a probe misses the target, or always / never. */
-  profile?: 'auto' | boolean;
-  /** Also time the probes' step with the forward pass as plain tf ops instead of tf.layers (default false). */
-  compareForward?: boolean;
-  /** Print the markdown tables to stdout (default true). */
+  /** Without `steps`: measured work per trainer per round, ms (default 600; at least {@link MIN_STEPS} steps). */
+  roundMs?: number;
+  /** Without `warmup`: warm-up work per trainer, ms (default 1500; at least {@link MIN_WARMUP} steps). */
+  warmupMs?: number;
+  /** Measure PyTorch on the probe models (default true). */
+  torch?: boolean;
+  /** PyTorch timed steps per round (default 20) and rounds (default 3). */
+  torchSteps?: number;
+  torchRounds?: number;
+  /** Also compare onnx with wasm on dcgan, batch 64, 2 workers (default false). */
+  compareWasm?: boolean;
+  /** Rounds (default 3), measured steps (default 6) and warm-up steps (default 8) per backend per round of that comparison. */
+  wasmRounds?: number;
+  wasmSteps?: number;
+  wasmWarmup?: number;
+  /** Print the markdown to stdout (default true). */
   print?: boolean;
 }
+
+/** PyTorch's samples/s for one (model, batch), per configuration. */
+export type TorchSamples = Partial<Record<TorchConfig, number>>;
 
 /** One (model, batch) row of the result. */
 export interface ModelBenchRow {
   model: ModelName;
   batchSize: number;
+  /** Measured steps per trainer per round, and warm-up steps, used for this pair. */
+  steps: number;
+  warmup: number;
+  /** ms/step of the calibration run (2 workers, 5 warm-up + 5 steps) that sized them, or null when both were fixed. */
+  calibrationMs: number | null;
   oneWorker: BenchRow;
   twoWorkers: BenchRow;
-  /** PyTorch ms per step on one thread, for the probes. */
-  pytorchMsPerStep: number | null;
-  /** Samples/s with 2 workers ÷ PyTorch's on one thread (target ≥ {@link TARGET_RATIO}). */
-  ratio: number | null;
+  /** Samples/s with 2 workers ÷ with 1. */
+  speedup: number;
+  /** PyTorch samples/s per config (probe rows with torch measured), else null. */
+  torch: TorchSamples | null;
+  /** ganpool 2 workers samples/s ÷ PyTorch t1's (target ≥ {@link TARGET_VS_T1}). */
+  vsT1: number | null;
+  /** The faster of t2 and ddp2, and ganpool 2 workers ÷ it (target ≥ {@link TARGET_VS_BEST_2CORE}). */
+  best2Core: TorchConfig | null;
+  vsBest2Core: number | null;
 }
 
-/** Kernel time of one probe step, by kernel name. */
-export interface KernelProfile {
+/** One backend's figures in the onnx-vs-wasm comparison. */
+export interface BackendFigures {
+  backend: BackendName;
+  /** Median over rounds of each round's median ms/step. */
+  msPerStep: number;
+  samplesPerSec: number;
+  /** Each round's row, in round order. */
+  rounds: BenchRow[];
+}
+
+/** onnx vs wasm on one configuration, rounds alternating between them. */
+export interface WasmComparison {
   model: ModelName;
   batchSize: number;
-  /** Median wall time of an unprofiled step (same thread, same tensors). */
-  stepMs: number;
-  /** Wall time of the profiled step. */
-  wallMs: number;
-  kernels: { name: string; ms: number; calls: number; share: number }[];
+  workers: number;
+  /** Per backend per round: a fresh trainer, `warmup` unmeasured steps, then `steps` measured ones. */
+  settings: { rounds: number; steps: number; warmup: number };
+  onnx: BackendFigures;
+  wasm: BackendFigures;
+  /** onnx samples/s ÷ wasm's. */
+  speedup: number;
+}
+
+/** One target with what was measured. */
+export interface TargetCheck {
+  target: string;
+  /** The goal as text, e.g. `≥ 1.5× (stretch 2×)`. */
+  goal: string;
+  threshold: number;
+  /** Whether the measured value must be at least (`min`) or at most (`max`) the threshold. */
+  direction: 'min' | 'max';
+  /** null when not measured (model or batch not run, torch missing). */
+  measured: number | null;
+  met: boolean | null;
+  /** Why nothing was measured, or a stretch goal reached. */
+  note?: string;
 }
 
 /** What {@link runModelBench} measured. */
 export interface ModelBenchResult {
+  backend: BackendName;
+  settings: { models: ModelName[]; batches: number[]; rounds: number; steps: number | 'auto'; warmup: number | 'auto'; roundMs: number; warmupMs: number };
+  /** CPUs of the machine (os.availableParallelism()). */
+  cpus: number;
+  /** 1-minute load average at the start (includes whatever ran just before, e.g. another bench section). */
+  loadAvgBefore: number;
+  /**
+   * Share of all CPUs' time used by other processes while this ran (Linux:
+   * /proc/stat busy time minus this process's and its children's); above
+   * {@link NOISY_OTHER_SHARE} the figures are noisy. null where /proc is missing.
+   */
+  otherCpuShare: number | null;
+  startedAt: string;
+  totalSeconds: number;
   rows: ModelBenchRow[];
-  profiles: KernelProfile[];
-  forward: ForwardComparison[];
+  /** The PyTorch measurement with its machine facts, or null with {@link torchSkipped}. */
+  torch: TorchReference | null;
+  torchSkipped: string | null;
+  /** The onnx-vs-wasm comparison, or null with {@link wasmSkipped}. */
+  wasm: WasmComparison | null;
+  wasmSkipped: string | null;
+  targets: TargetCheck[];
+}
+
+/** {@link ModelBenchResult.otherCpuShare} above this marks the figures as noisy. */
+export const NOISY_OTHER_SHARE = 0.05;
+
+/** Busy CPU ticks of the whole machine, and of this process plus its waited-for children (Linux), or null. */
+function cpuTicks(): { all: number; total: number; self: number } | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu;
+    const own = readFileSync('/proc/self/stat', 'utf8');
+    const f = own.slice(own.lastIndexOf(')') + 2).split(' ').map(Number);
+    // After the comm field: f[0] is field 3 (state), so utime, stime, cutime, cstime (fields 14-17) are f[11..14].
+    return {
+      all: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal,
+      self: f[11]! + f[12]! + f[13]! + f[14]!,
+    };
+  } catch {
+    return null;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Runs the benchmark; see {@link ModelBenchOptions}. */
 export async function runModelBench(opts: ModelBenchOptions = {}): Promise<ModelBenchResult> {
+  const t0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadAvgBefore = loadavg()[0]!;
+  const ticks0 = cpuTicks();
   const models = opts.models ?? ['mlp', 'dcgan', 'probe-mlp', 'probe-dcgan'];
   const batches = opts.batches ?? [64, 256];
+  const backend = opts.backend ?? 'onnx';
+  const rounds = opts.rounds ?? 5, roundMs = opts.roundMs ?? 600, warmupMs = opts.warmupMs ?? 1500;
+  if (backend === 'onnx') {
+    const onnx = onnxAvailability();
+    if (!onnx.ok) throw new Error(`bench-models: the onnx backend cannot be loaded (${onnx.reason}); pass --backend wasm`);
+  }
   const data = loadEmbeddedMnist();
+
+  // 1. ganpool, 1 and 2 workers, one (model, batch) at a time.
   const pairs = models.flatMap((model) => batches.map((batchSize) => ({ model, batchSize })));
-  const progress = createProgress('bench-models', pairs.length);
-  const rows: ModelBenchRow[] = [];
+  const calibrate = opts.steps === undefined || opts.warmup === undefined;
+  const perPair = 2 * (rounds + 1) + (calibrate ? 1 : 0);
+  const progress = createProgress(`bench-models (${backend})`, pairs.length * perPair);
+  const measured: { model: ModelName; batchSize: number; steps: number; warmup: number; calibrationMs: number | null; one: BenchRow; two: BenchRow }[] = [];
+  const clamp = (n: number, min: number): number => Math.min(MAX_STEPS, Math.max(min, Math.ceil(n)));
   for (const { model, batchSize } of pairs) {
-    const [oneWorker, twoWorkers] = await runTrainerBench({
+    const base = measured.length * perPair;
+    const label = `${model}@${batchSize}`;
+    let calibrationMs: number | null = null;
+    if (calibrate) {
+      const [c] = await runTrainerBench({ cases: [{ model, batchSize, workers: 2 }], steps: 5, rounds: 1, warmup: 5, data, backend });
+      calibrationMs = c!.msPerStep;
+      progress.update(base + 1, { [label]: 'calibrated' });
+    }
+    const steps = opts.steps ?? clamp(roundMs / calibrationMs!, MIN_STEPS);
+    const warmup = opts.warmup ?? clamp(warmupMs / calibrationMs!, MIN_WARMUP);
+    const [one, two] = await runTrainerBench({
       cases: [{ model, batchSize, workers: 1 }, { model, batchSize, workers: 2 }],
-      steps: opts.steps ?? 4, rounds: opts.rounds ?? 3, warmup: opts.warmup ?? 10, data, backend: 'wasm',
+      steps, rounds, warmup, data, backend,
+      onProgress: (done) => progress.update(base + (calibrate ? 1 : 0) + done, { [label]: `${steps} steps × ${rounds} rounds` }),
     });
-    const pytorch = PYTORCH_MS_PER_STEP[model]?.[batchSize] ?? null;
-    rows.push({
-      model, batchSize, oneWorker: oneWorker!, twoWorkers: twoWorkers!, pytorchMsPerStep: pytorch,
-      ratio: pytorch === null ? null : pytorch / twoWorkers!.msPerStep,
-    });
-    progress.update(rows.length, { [`${model}@${batchSize}`]: `${twoWorkers!.msPerStep.toFixed(0)} ms` });
+    measured.push({ model, batchSize, steps, warmup, calibrationMs, one: one!, two: two! });
   }
   progress.done();
-  const short = rows.filter((r) => r.ratio !== null && r.ratio < TARGET_RATIO);
-  const wanted = opts.profile === true ? rows.filter((r) => r.pytorchMsPerStep !== null) : opts.profile === false ? [] : short;
-  const profiles: KernelProfile[] = [];
-  for (const r of wanted) profiles.push(await profileStep(r.model, r.batchSize));
-  const forward: ForwardComparison[] = [];
-  if (opts.compareForward) {
-    for (const r of rows.filter((r) => r.model.startsWith('probe-'))) forward.push(await compareForward(r.model, r.batchSize));
+
+  // 2. PyTorch on the probes, after ganpool's rows.
+  let torch: TorchReference | null = null;
+  let torchSkipped: string | null = null;
+  const probes = models.filter((m) => PROBE_MODELS.includes(m));
+  if (opts.torch === false) torchSkipped = 'not requested (--no-torch)';
+  else if (probes.length === 0) torchSkipped = 'no probe model among --models';
+  else {
+    const avail = torchAvailable();
+    if (!avail.ok) torchSkipped = `${avail.reason}; install with \`${TORCH_INSTALL}\` (Debian)`;
+    else {
+      try {
+        torch = await runTorchReference({ models: probes, batches, steps: opts.torchSteps ?? 20, rounds: opts.torchRounds ?? 3 });
+        if (torch === null) torchSkipped = `PyTorch not available; install with \`${TORCH_INSTALL}\` (Debian)`;
+      } catch (e) {
+        torchSkipped = `the PyTorch run failed: ${(e as Error).message}`;
+      }
+    }
   }
-  const result = { rows, profiles, forward };
+
+  const rows = measured.map(({ model, batchSize, steps, warmup, calibrationMs, one, two }): ModelBenchRow => {
+    const samples = torchSamples(torch, model, batchSize);
+    const t1 = samples?.t1;
+    const best = samples ? bestTwoCore(samples) : null;
+    return {
+      model, batchSize, steps, warmup, calibrationMs, oneWorker: one, twoWorkers: two, speedup: two.samplesPerSec / one.samplesPerSec,
+      torch: samples, vsT1: t1 === undefined ? null : two.samplesPerSec / t1,
+      best2Core: best?.config ?? null, vsBest2Core: best ? two.samplesPerSec / best.samplesPerSec : null,
+    };
+  });
+
+  // 3. onnx vs wasm.
+  let wasm: WasmComparison | null = null;
+  let wasmSkipped: string | null = null;
+  if (!opts.compareWasm) wasmSkipped = 'not requested (--compare-wasm)';
+  else if (!onnxAvailability().ok) wasmSkipped = `onnxruntime-node cannot be loaded (${(onnxAvailability() as { reason: string }).reason})`;
+  else {
+    wasm = await compareWasm(data, opts.wasmRounds ?? 3, opts.wasmSteps ?? 6, opts.wasmWarmup ?? 8);
+  }
+
+  const result: ModelBenchResult = {
+    backend, settings: { models, batches, rounds, steps: opts.steps ?? 'auto', warmup: opts.warmup ?? 'auto', roundMs, warmupMs },
+    cpus: availableParallelism(), loadAvgBefore, otherCpuShare: otherShare(ticks0, cpuTicks()), startedAt, totalSeconds: Math.round((performance.now() - t0) / 1000),
+    rows, torch, torchSkipped, wasm, wasmSkipped, targets: [],
+  };
+  result.targets = targets(result);
   if (opts.print ?? true) process.stdout.write(markdown(result));
   return result;
 }
 
-function loaded(tf: Tf, net: NetSpec, stream: number, name: string): BuiltNet {
-  const built = buildNet(net, name);
-  const params = new Float32Array(paramCount(net));
-  initParams(net, 1, stream, params);
-  let offset = 0;
-  for (const v of built.vars) {
-    tf.tidy(() => v.assign(tf.tensor(params.subarray(offset, offset + v.size), v.shape)));
-    offset += v.size;
-  }
-  return built;
+function otherShare(a: ReturnType<typeof cpuTicks>, b: ReturnType<typeof cpuTicks>): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return Math.max(0, (b.all - a.all) - (b.self - a.self)) / (b.total - a.total);
 }
 
-/** How the forward pass is written: tf.layers `model.apply` (what the workers do) or plain tf ops on the variables. */
-export type ForwardKind = 'layers' | 'ops';
-
-/**
- * One training step of `model` at `batchSize` on this thread, computed as a
- * worker computes it (D phase then G phase, gradients by `tf.variableGrads`,
- * the same loss), with the forward pass written as `forward` says. Returns
- * the step (which returns D and G losses) and a disposer.
- */
-async function stepRunner(model: ModelName, batchSize: number): Promise<{
-  step: (forward: ForwardKind) => [number, number]; dispose: () => void; tf: Tf;
-}> {
-  const tf = await initBackend('wasm');
-  const preset = modelPreset(model, [28, 28, 1]);
-  const g = loaded(tf, preset.generator, 0, 'generator'), d = loaded(tf, preset.discriminator, 1, 'discriminator');
-  const z = tf.randomNormal([batchSize, preset.latentDim], 0, 1, 'float32', 1);
-  const real = tf.randomUniform([batchSize, 28, 28, 1], -1, 1, 'float32', 2);
-  const bce = (logits: Tensor, label: 0 | 1): Scalar => tf.tidy(() => {
-    const signed = label === 1 ? tf.neg(logits) : logits;
-    return tf.mean(tf.add(tf.relu(signed), tf.log1p(tf.exp(tf.neg(tf.abs(signed)))))) as Scalar;
-  });
-  const grads = (loss: () => Scalar, vars: Variable[]): number => {
-    const { value, grads } = tf.variableGrads(loss, vars);
-    for (const t of Object.values(grads)) t.dataSync();
-    const v = value.dataSync()[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
-    return v;
-  };
-  const step = (forward: ForwardKind): [number, number] => {
-    const run = (net: BuiltNet, spec: NetSpec, x: Tensor): Tensor =>
-      forward === 'layers' ? net.model.apply(x, { training: true }) as Tensor : opsForward(tf, spec, net.vars, x);
-    const G = (x: Tensor): Tensor => run(g, preset.generator, x), D = (x: Tensor): Tensor => run(d, preset.discriminator, x);
-    const fake = tf.tidy(() => G(z));
-    const dLoss = grads(() => tf.add(bce(D(real), 1), bce(D(fake), 0)) as Scalar, d.vars);
-    fake.dispose();
-    return [dLoss, grads(() => bce(D(G(z)), 1), g.vars)];
-  };
-  const dispose = (): void => {
-    tf.dispose([z, real]);
-    g.model.dispose();
-    d.model.dispose();
-  };
-  return { step, dispose, tf };
+function torchSamples(ref: TorchReference | null, model: ModelName, batch: number): TorchSamples | null {
+  if (!ref) return null;
+  const out: TorchSamples = {};
+  for (const r of ref.rows) if (r.model === model && r.batch === batch) out[r.config] = r.samplesPerSec;
+  return Object.keys(out).length > 0 ? out : null;
 }
 
-function medianMs(f: () => void, n: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    f();
-    times.push(performance.now() - t);
+function bestTwoCore(s: TorchSamples): { config: TorchConfig; samplesPerSec: number } | null {
+  let best: { config: TorchConfig; samplesPerSec: number } | null = null;
+  for (const config of ['t2', 'ddp2'] as const) {
+    const v = s[config];
+    if (v !== undefined && (best === null || v > best.samplesPerSec)) best = { config, samplesPerSec: v };
   }
-  return times.sort((a, b) => a - b)[n >> 1]!;
+  return best;
 }
 
 /**
- * One training step of `model` at `batchSize` on the main thread with wasm
- * (ganpool's kernels registered), computed as a worker computes it
- * (tf.layers `apply` inside `tf.variableGrads`), under `tf.profile`; kernel
- * times summed by kernel name (op-level wrapper entries, which contain their
- * kernel's time, are left out).
+ * dcgan, batch 64, 2 workers on onnx and on wasm: each round runs a fresh
+ * trainer per backend (warm-up, then the measured steps), the order
+ * alternating from round to round so drift hits both alike.
  */
-export async function profileStep(model: ModelName, batchSize: number): Promise<KernelProfile> {
-  const { step, dispose, tf } = await stepRunner(model, batchSize);
-  for (let i = 0; i < 3; i++) step('layers');
-  const stepMs = medianMs(() => step('layers'), 7);
-  const t0 = performance.now();
-  const info = await tf.profile(() => { step('layers'); });
-  const wallMs = performance.now() - t0;
-  const by = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    if (k.name.endsWith('__op')) continue;
-    const e = by.get(k.name) ?? { ms: 0, calls: 0 };
-    e.ms += Number(k.kernelTimeMs);
-    e.calls++;
-    by.set(k.name, e);
-  }
-  const total = [...by.values()].reduce((a, e) => a + e.ms, 0);
-  dispose();
-  return {
-    model, batchSize, stepMs, wallMs,
-    kernels: [...by].map(([name, e]) => ({ name, ...e, share: e.ms / total })).sort((a, b) => b.ms - a.ms),
-  };
-}
-
-/** ms per step with the forward pass through tf.layers vs plain ops, and how far their losses differ. */
-export interface ForwardComparison {
-  model: ModelName;
-  batchSize: number;
-  layersMs: number;
-  opsMs: number;
-  /** max |loss(layers) - loss(ops)| over the D and G losses of one step: the two compute the same thing. */
-  lossDiff: number;
-}
-
-/**
- * Times one training step of a model without batch norm (the probes) with
- * the forward pass written through tf.layers (as the workers do) and as
- * plain tf ops on the same variables, interleaved over `rounds` rounds of 5.
- */
-export async function compareForward(model: ModelName, batchSize: number, rounds = 3): Promise<ForwardComparison> {
-  const { step, dispose } = await stepRunner(model, batchSize);
-  const a = step('layers'), b = step('ops');
-  const lossDiff = Math.max(Math.abs(a[0] - b[0]), Math.abs(a[1] - b[1]));
-  for (let i = 0; i < 2; i++) { step('layers'); step('ops'); }
-  const layers: number[] = [], ops: number[] = [];
+async function compareWasm(data: ReturnType<typeof loadEmbeddedMnist>, rounds: number, steps: number, warmup: number): Promise<WasmComparison> {
+  const model: ModelName = 'dcgan', batchSize = 64, workers = 2;
+  const per: Record<'onnx' | 'wasm', BenchRow[]> = { onnx: [], wasm: [] };
+  const progress = createProgress('bench-models (onnx vs wasm)', 2 * rounds);
   for (let r = 0; r < rounds; r++) {
-    layers.push(medianMs(() => step('layers'), 5));
-    ops.push(medianMs(() => step('ops'), 5));
+    const order: ('onnx' | 'wasm')[] = r % 2 === 0 ? ['onnx', 'wasm'] : ['wasm', 'onnx'];
+    for (const backend of order) {
+      const [row] = await runTrainerBench({ cases: [{ model, batchSize, workers }], steps, rounds: 1, warmup, data, backend });
+      per[backend].push(row!);
+      progress.update(per.onnx.length + per.wasm.length, { [backend]: `${row!.msPerStep.toFixed(0)} ms/step` });
+    }
   }
-  dispose();
-  const mid = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
-  return { model, batchSize, layersMs: mid(layers), opsMs: mid(ops), lossDiff };
+  progress.done();
+  const figures = (backend: 'onnx' | 'wasm'): BackendFigures => {
+    const ms = median(per[backend].map((x) => x.msPerStep));
+    return { backend, msPerStep: ms, samplesPerSec: (batchSize * 1000) / ms, rounds: per[backend] };
+  };
+  const onnx = figures('onnx'), wasm = figures('wasm');
+  return { model, batchSize, workers, settings: { rounds, steps, warmup }, onnx, wasm, speedup: onnx.samplesPerSec / wasm.samplesPerSec };
+}
+
+/** The targets, each with its measured value from `res`. */
+export function targets(res: Omit<ModelBenchResult, 'targets'>): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const check = (target: string, goal: string, threshold: number, direction: 'min' | 'max', measured: number | null, missing: string): TargetCheck => {
+    const t: TargetCheck = {
+      target, goal, threshold, direction, measured,
+      met: measured === null ? null : direction === 'min' ? measured >= threshold : measured <= threshold,
+    };
+    if (measured === null) t.note = missing;
+    return t;
+  };
+  const row = (model: ModelName, batch: number): ModelBenchRow | undefined => res.rows.find((r) => r.model === model && r.batchSize === batch);
+  const noTorch = `no PyTorch figures: ${res.torchSkipped ?? 'not measured'}`;
+  for (const r of res.rows.filter((x) => PROBE_MODELS.includes(x.model))) {
+    const t = check(`${r.model}, batch ${r.batchSize}: 2 workers ÷ PyTorch t1 (samples/s)`, `≥ ${TARGET_VS_T1}× (stretch ${STRETCH_VS_T1}×)`,
+      TARGET_VS_T1, 'min', r.vsT1, noTorch);
+    if (r.vsT1 !== null && r.vsT1 >= STRETCH_VS_T1) t.note = 'stretch goal met';
+    out.push(t);
+    out.push(check(`${r.model}, batch ${r.batchSize}: 2 workers ÷ best of PyTorch t2/ddp2 (samples/s)`, `≥ ${TARGET_VS_BEST_2CORE}×`,
+      TARGET_VS_BEST_2CORE, 'min', r.vsBest2Core, noTorch));
+  }
+  for (const batch of [256, 64]) {
+    const r = row('mlp', batch);
+    out.push(check(`mlp, batch ${batch}: 2 workers ÷ 1 worker (samples/s)`, `≥ ${TARGET_MLP_SPEEDUP[batch]}×`, TARGET_MLP_SPEEDUP[batch]!, 'min',
+      r?.speedup ?? null, `mlp at batch ${batch} not measured`));
+  }
+  const at256 = res.rows.filter((r) => r.batchSize === 256);
+  if (at256.length === 0) {
+    out.push(check('time outside the workers at batch 256 (2 workers)', `≤ ${TARGET_OUTSIDE_SHARE * 100}% of a step`, TARGET_OUTSIDE_SHARE, 'max',
+      null, 'batch 256 not measured'));
+  }
+  for (const r of at256) {
+    out.push(check(`${r.model}, batch 256: time outside the workers (2 workers), share of a step`, `≤ ${TARGET_OUTSIDE_SHARE * 100}%`,
+      TARGET_OUTSIDE_SHARE, 'max', r.twoWorkers.outsideShare, ''));
+  }
+  return out;
 }
 
 const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const times = (x: number | null): string => (x === null ? '—' : `${x.toFixed(2)}×`);
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-/** The result as markdown: the throughput table, then one table per profile. */
+/** The result as markdown: ganpool's table, PyTorch's, the wasm comparison, the targets. */
 export function markdown(res: ModelBenchResult): string {
-  const lines = [
-    '| model | batch | 1 worker ms/step | 1 worker samples/s | 2 workers ms/step | 2 workers samples/s | speedup | PyTorch 1 thread ms/step (samples/s) | ours 2w / PyTorch |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  const s = res.settings;
+  const lines: string[] = [
+    `### ganpool (${res.backend}), 1 and 2 workers`, '',
+    '| model | batch | 1w ms/step | 1w samples/s | 2w ms/step | 2w samples/s | 2w/1w | outside (2w) | Adam / reload / other ms (2w) ' +
+      '| PyTorch t1 samples/s | best 2-core samples/s | 2w ÷ t1 | 2w ÷ best 2-core |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of res.rows) {
-    const py = r.pytorchMsPerStep === null ? '—' : `${r.pytorchMsPerStep} (${n0((r.batchSize * 1000) / r.pytorchMsPerStep)})`;
-    const ratio = r.ratio === null ? '—' : `${r.ratio.toFixed(2)} ${r.ratio >= TARGET_RATIO ? '✓' : `✗ (target ≥ ${TARGET_RATIO})`}`;
-    lines.push(`| ${r.model} | ${r.batchSize} | ${r.oneWorker.msPerStep.toFixed(1)} | ${n0(r.oneWorker.samplesPerSec)} | ` +
-      `${r.twoWorkers.msPerStep.toFixed(1)} | ${n0(r.twoWorkers.samplesPerSec)} | ` +
-      `${(r.twoWorkers.samplesPerSec / r.oneWorker.samplesPerSec).toFixed(2)} | ${py} | ${ratio} |`);
+    const one = r.oneWorker, two = r.twoWorkers;
+    const t1 = r.torch?.t1, best = r.best2Core ? r.torch?.[r.best2Core] : undefined;
+    lines.push(`| ${r.model} | ${r.batchSize} | ${ms(one.msPerStep)} | ${n0(one.samplesPerSec)} | ${ms(two.msPerStep)} | ${n0(two.samplesPerSec)} | ` +
+      `${r.speedup.toFixed(2)}× | ${pct(two.outsideShare)} | ${two.adamMs.toFixed(2)} / ${two.reloadMs.toFixed(2)} / ${two.overheadMs.toFixed(2)} | ` +
+      `${t1 === undefined ? '—' : n0(t1)} | ${best === undefined ? '—' : `${n0(best)} (${r.best2Core})`} | ${times(r.vsT1)} | ${times(r.vsBest2Core)} |`);
   }
-  for (const p of res.profiles) {
-    const total = p.kernels.reduce((a, k) => a + k.ms, 0);
-    lines.push('', `Kernel profile of one ${p.model} step at batch ${p.batchSize} (main thread, wasm, 1 thread): ` +
-      `${total.toFixed(1)} ms in kernels, ${p.wallMs.toFixed(1)} ms wall under tf.profile, ` +
-      `${p.stepMs.toFixed(1)} ms per step unprofiled (median of 7)`, '',
-    '| kernel | ms | calls | share |', '|---|---:|---:|---:|');
-    for (const k of p.kernels.filter((k) => k.share >= 0.005)) {
-      lines.push(`| ${k.name} | ${k.ms.toFixed(1)} | ${k.calls} | ${(k.share * 100).toFixed(1)}% |`);
-    }
+  const sizing = [
+    s.steps === 'auto' ? `steps per round sized to ≈ ${s.roundMs} ms per trainer (≥ ${MIN_STEPS})` : null,
+    s.warmup === 'auto' ? `warm-up to ≈ ${s.warmupMs} ms (≥ ${MIN_WARMUP} steps)` : null,
+  ].filter(Boolean).join(', ');
+  lines.push('', `Medians of ${s.rounds} interleaved rounds per pair; steps per round (warm-up): ` +
+    `${res.rows.map((r) => `${r.model}@${r.batchSize} ${r.steps} (${r.warmup})`).join(', ')}` +
+    `${sizing ? ` — ${sizing}, by a 2-worker calibration run` : ''}. ` +
+    '"outside" = share of a step spent outside the workers (Adam, weight reload, task round trips).');
+
+  lines.push('', '### PyTorch reference (same sitting)', '');
+  if (res.torch) lines.push(torchMarkdown(res.torch));
+  else lines.push(`Not measured: ${res.torchSkipped}. The PyTorch columns read '—'.`);
+
+  if (res.wasm || (res.wasmSkipped && !res.wasmSkipped.startsWith('not requested'))) {
+    lines.push('', '### onnx vs wasm', '');
+    const w = res.wasm;
+    if (w) {
+      lines.push(`| backend | ${w.model} batch ${w.batchSize}, ${w.workers} workers: ms/step | samples/s | per round ms/step |`, '|---|---:|---:|---|');
+      for (const f of [w.onnx, w.wasm]) {
+        lines.push(`| ${f.backend} | ${ms(f.msPerStep)} | ${n0(f.samplesPerSec)} | ${f.rounds.map((x) => ms(x.msPerStep)).join(', ')} |`);
+      }
+      lines.push('', `onnx is ${w.speedup.toFixed(2)}× wasm's throughput. ${w.settings.rounds} rounds alternating between the backends, ` +
+        `each a fresh trainer per backend with ${w.settings.warmup} warm-up and ${w.settings.steps} measured steps; median of the round medians.`);
+    } else lines.push(`Not measured: ${res.wasmSkipped}.`);
   }
-  if (res.forward.length > 0) {
-    lines.push('', 'One step on the main thread (wasm, 1 thread), forward pass through tf.layers vs plain tf ops on the same variables:', '',
-      '| model | batch | tf.layers ms/step | plain ops ms/step | ops / layers | loss difference |', '|---|---:|---:|---:|---:|---:|');
-    for (const f of res.forward) {
-      lines.push(`| ${f.model} | ${f.batchSize} | ${f.layersMs.toFixed(1)} | ${f.opsMs.toFixed(1)} | ${(f.opsMs / f.layersMs).toFixed(2)} | ${f.lossDiff.toExponential(1)} |`);
-    }
+
+  lines.push('', '### Targets', '', '| target | goal | measured | status |', '|---|---|---:|---|');
+  for (const t of res.targets) {
+    const value = t.measured === null ? '—' : t.target.includes('outside') ? pct(t.measured) : `${t.measured.toFixed(2)}×`;
+    const status = t.met === null ? `n/a (${t.note})` : `${t.met ? 'met' : 'not met'}${t.note ? ` (${t.note})` : ''}`;
+    lines.push(`| ${t.target} | ${t.goal} | ${value} | ${status} |`);
   }
+  const other = res.otherCpuShare;
+  lines.push('', `${res.totalSeconds} s in all on ${res.cpus} CPUs; load average ${res.loadAvgBefore.toFixed(2)} at the start; ` +
+    (other === null ? 'CPU use of other processes unknown (no /proc).' : `other processes used ${pct(other)} of the CPU time meanwhile` +
+      `${other > NOISY_OTHER_SHARE ? ' — the machine was busy, the figures are noisy' : ''}.`));
   return `${lines.join('\n')}\n`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const args = process.argv.slice(2);
-  const get = (k: string): string | undefined => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
-  const list = (k: string): string[] | undefined => get(k)?.split(',');
-  const num = (k: string): number | undefined => (get(k) === undefined ? undefined : Number(get(k)));
-  const opts: ModelBenchOptions = { profile: args.includes('--profile') ? true : 'auto', compareForward: args.includes('--compare-forward') };
-  const models = list('--models'), batches = list('--batches')?.map(Number);
-  if (models) opts.models = models as ModelName[];
-  if (batches) opts.batches = batches;
-  for (const k of ['rounds', 'steps', 'warmup'] as const) { const v = num(`--${k}`); if (v !== undefined) opts[k] = v; }
-  const res = await runModelBench(opts);
-  const json = get('--json');
-  if (json !== undefined) writeFileSync(json, JSON.stringify(res, null, 2));
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string' }, batches: { type: 'string' }, backend: { type: 'string' },
+      rounds: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' }, 'round-ms': { type: 'string' }, 'warmup-ms': { type: 'string' },
+      'no-torch': { type: 'boolean' }, 'torch-steps': { type: 'string' }, 'torch-rounds': { type: 'string' },
+      'compare-wasm': { type: 'boolean' }, 'wasm-rounds': { type: 'string' }, 'wasm-steps': { type: 'string' }, 'wasm-warmup': { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const fail = (msg: string): never => {
+    console.error(`bench-models: ${msg}`);
+    process.exit(2);
+  };
+  const whole = (flag: string, min: number): number | undefined => {
+    const v = values[flag as keyof typeof values];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`invalid --${flag}: "${String(v)}"; expected a whole number ≥ ${min}`);
+    return n;
+  };
+  const opts: ModelBenchOptions = { torch: !values['no-torch'], compareWasm: values['compare-wasm'] === true };
+  if (values.models !== undefined) {
+    const models = values.models.split(',').filter(Boolean);
+    for (const m of models) if (!(MODEL_NAMES as readonly string[]).includes(m)) fail(`invalid --models: "${m}"; expected some of ${MODEL_NAMES.join(', ')}`);
+    opts.models = models as ModelName[];
+  }
+  if (values.batches !== undefined) {
+    opts.batches = values.batches.split(',').filter(Boolean).map((b) => {
+      const n = Number(b);
+      return Number.isInteger(n) && n >= 2 && n % 2 === 0 ? n : fail(`invalid --batches: "${b}"; expected even whole numbers ≥ 2`);
+    });
+  }
+  if (values.backend !== undefined) {
+    if (!(MODEL_BENCH_BACKENDS as readonly string[]).includes(values.backend)) fail(`invalid --backend: "${values.backend}"; expected ${MODEL_BENCH_BACKENDS.join(', ')}`);
+    opts.backend = values.backend as BackendName;
+  }
+  const numeric = { rounds: 'rounds', steps: 'steps', warmup: 'warmup', roundMs: 'round-ms', warmupMs: 'warmup-ms', torchSteps: 'torch-steps', torchRounds: 'torch-rounds',
+    wasmRounds: 'wasm-rounds', wasmSteps: 'wasm-steps', wasmWarmup: 'wasm-warmup' } as const;
+  for (const [key, flag] of Object.entries(numeric) as [keyof typeof numeric, string][]) {
+    const v = whole(flag, flag.endsWith('warmup') ? 0 : 1);
+    if (v !== undefined) opts[key] = v;
+  }
+  try {
+    const res = await runModelBench(opts);
+    if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(res, null, 2)}\n`);
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
