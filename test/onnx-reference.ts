@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as ort from 'onnxruntime-node';
-import { bnLayers, type Activation, type NetSpec } from '../src/models.js';
+import type { NetSpec } from '../src/models.js';
+import { opsForward, type BnMode } from '../src/engines/tfjs/ops-forward.js';
 import { hashInts, sfc32 } from '../src/rng.js';
 
 export { tf, ort };
@@ -38,58 +39,16 @@ export function normal(n: number, seed: number, std = 1): Float32Array {
   return Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()));
 }
 
-function activate(x: tf.Tensor, a: Activation): tf.Tensor {
-  return a === 'relu' ? tf.relu(x) : a === 'tanh' ? tf.tanh(x) : a === 'sigmoid' ? tf.sigmoid(x) : x;
-}
-
 /** How the reference's batch norms run: batch statistics (pushed, kept, onto `stats`) or moving statistics. */
-export type RefBn = { training: true; stats: tf.Tensor[] } | { training: false; moving: Float32Array };
+export type RefBn = BnMode;
 
-/** `net`'s forward pass on `x` as plain tf ops (tf.layers semantics), variables in paramShapes order. */
+/**
+ * `net`'s forward pass on `x` as plain tf ops (tf.layers semantics), variables in paramShapes order:
+ * the tfjs engine's own forward (what the `cpu` backend trains with), so the onnx graphs are checked
+ * against exactly what `--backend cpu` computes.
+ */
 export function refForward(net: NetSpec, vars: readonly tf.Tensor[], x: tf.Tensor, bn?: RefBn): tf.Tensor {
-  let k = 0, b = 0, offset = 0;
-  const next = (): tf.Tensor => vars[k++]!;
-  const layers = bnLayers(net);
-  let h = x;
-  for (const layer of net.layers) {
-    const n = h.shape[0]!;
-    switch (layer.kind) {
-      case 'dense': {
-        const y = tf.matMul(h as tf.Tensor2D, next() as tf.Tensor2D);
-        h = activate(layer.useBias ? tf.add(y, next()) : y, layer.activation);
-        break;
-      }
-      case 'conv2d':
-      case 'conv2dTranspose': {
-        const w = next() as tf.Tensor4D, s = layer.strides, x4 = h as tf.Tensor4D;
-        const y = layer.kind === 'conv2d' ? tf.conv2d(x4, w, s, 'same')
-          : tf.conv2dTranspose(x4, w, [n, x4.shape[1] * s, x4.shape[2] * s, layer.filters], s, 'same');
-        h = activate(layer.useBias ? tf.add(y, next()) : y, layer.activation);
-        break;
-      }
-      case 'batchNorm': {
-        const gamma = next() as tf.Tensor1D, beta = next() as tf.Tensor1D;
-        const c = layers[b++]!.channels;
-        if (!bn) throw new Error('refForward needs a batch-norm mode');
-        let mean: tf.Tensor, variance: tf.Tensor;
-        if (bn.training) {
-          ({ mean, variance } = tf.moments(h, h.shape.map((_, i) => i).slice(0, -1)));
-          bn.stats.push(tf.keep(mean), tf.keep(variance));
-        } else {
-          mean = tf.tensor1d(bn.moving.subarray(offset, offset + c));
-          variance = tf.tensor1d(bn.moving.subarray(offset + c, offset + 2 * c));
-        }
-        offset += 2 * c;
-        h = tf.batchNorm(h, mean, variance, beta, gamma, layer.epsilon);
-        break;
-      }
-      case 'activation': h = activate(h, layer.activation); break;
-      case 'leakyRelu': h = tf.leakyRelu(h, layer.alpha); break;
-      case 'flatten': h = tf.reshape(h, [n, -1]); break;
-      case 'reshape': h = tf.reshape(h, [n, ...layer.shape]); break;
-    }
-  }
-  return h;
+  return opsForward(tf, net, vars, x, bn);
 }
 
 /** Mean binary cross-entropy with logits against a constant label. */

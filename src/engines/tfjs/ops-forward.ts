@@ -13,7 +13,7 @@
  * and biased variance (as tf.layers and PyTorch do) and reports them; in
  * inference mode it uses the moving statistics it is given.
  */
-import type { Tensor, Tensor1D, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Tf } from './tf-backend.js';
 import { bnLayers, type Activation, type NetSpec } from '../../models.js';
 
@@ -32,7 +32,7 @@ export type BnMode =
  * `net`'s forward pass on `x` with its variables in paramShapes order (the
  * order of `vars`). Networks without batch norm need no `bn`.
  */
-export function opsForward(tf: Tf, net: NetSpec, vars: readonly Variable[], x: Tensor, bn?: BnMode): Tensor {
+export function opsForward(tf: Tf, net: NetSpec, vars: readonly Tensor[], x: Tensor, bn?: BnMode): Tensor {
   let k = 0, b = 0, offset = 0;
   const next = (): Tensor => vars[k++]!;
   const layers = bnLayers(net);
