@@ -18,7 +18,7 @@ export {
 } from './trainer.js';
 export { resolveConfig, DATASET_NAMES, type TrainConfig, type ResolvedConfig } from './config.js';
 export { MODEL_NAMES, type ModelName } from './models.js';
-export { BACKEND_NAMES, type BackendName, type BackendChoice } from './backend.js';
+export { BACKEND_NAMES, DISABLE_ONNX_ENV, onnxAvailability, resolveBackendWithNotice, type BackendName, type BackendChoice, type BackendResolution } from './backend.js';
 export type { ImageSet } from './datasets/image-set.js';
 export { gridPng } from './grid.js';
 export { Evaluator, classify, DEFAULT_REAL_N, type EvalMetrics } from './eval/evaluate.js';
