@@ -209,6 +209,20 @@ export function outDirInUse(dir: string): GanpoolUsageError {
   return new GanpoolUsageError(`output directory ${dir} already holds a run (metrics.jsonl exists); choose another out directory`, 'out');
 }
 
+/** Another live run holds the output folder's lock. */
+export function runLocked(dir: string, holder: { pid: number; host: string; startedAt: string }): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `output directory ${dir} is in use by another ganpool run (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}); ` +
+      'wait for it to finish or stop it, or choose another output directory', 'out',
+  );
+}
+
+/** A lock left by a run whose process is gone is taken over: the one-line notice. */
+export function staleLockNotice(dir: string, holder: { pid: number } | null): string {
+  const who = holder ? `pid ${holder.pid}, no longer running` : 'unreadable';
+  return `taking over the stale lock of ${dir} (${who})`;
+}
+
 /** A command-line flag that is not known, or is missing its value. */
 export function unknownFlag(command: string, detail: string): GanpoolUsageError {
   return new GanpoolUsageError(`${detail.replace(/\.$/, '')}; see 'ganpool ${command} --help' for the flags it accepts`);

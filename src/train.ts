@@ -10,6 +10,7 @@ import { defaultOutDir, type ResolvedConfig, type TrainConfig } from './config.j
 import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from './export.js';
 import { resumeConfig } from './resume.js';
+import { acquireRunLock, assertNotLocked } from './run-lock.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
 
@@ -47,6 +48,7 @@ export interface RunPlan {
  */
 export function planRun(config: TrainConfig): RunPlan {
   if (config.resume === undefined) return { config: { ...config, out: config.out ?? defaultOutDir() }, checkpoint: null };
+  assertNotLocked(config.resume); // a live run's checkpoint may be mid-swap: name the run instead of reading it
   const checkpoint = loadCheckpoint(config.resume);
   return { config: resumeConfig(checkpoint.config, config, config.resume, checkpoint.state.stepsDone), checkpoint };
 }
@@ -83,14 +85,28 @@ function restore(trainer: GanTrainer, checkpoint: Checkpoint): void {
  * Trains with `config`, writing the run's files; resolves to the summary.
  * A checkpoint and the exported generator are written every `checkpointEvery`
  * steps and at the end (also when stopped by the signal). With `resume: OUT`
- * the run in OUT continues from its checkpoint until `steps` in total.
+ * the run in OUT continues from its checkpoint until `steps` in total. The
+ * run holds OUT/.lock throughout: a second run into OUT is refused while
+ * this one lives (see run-lock.ts).
  */
 export async function train(
   config: TrainConfig = {}, options: TrainerOptions & TrainEvalOptions & TrainRunOptions = {}, plan: RunPlan = planRun(config),
 ): Promise<TrainResult> {
   const { checkpoint } = plan;
   config = plan.config;
-  if (!checkpoint) RunFiles.check(config.out!);
+  const lock = acquireRunLock(config.out!, options.onWarning);
+  try {
+    if (!checkpoint) RunFiles.check(config.out!);
+    return await trainLocked(config, checkpoint, options);
+  } finally {
+    lock.release();
+  }
+}
+
+/** {@link train} once the output folder's lock is held. */
+async function trainLocked(
+  config: TrainConfig, checkpoint: Checkpoint | null, options: TrainerOptions & TrainEvalOptions & TrainRunOptions,
+): Promise<TrainResult> {
   let files: RunFiles | null = null;
   let trainer: GanTrainer | null = null;
   let evals: TrainingEval | null = null;
