@@ -1,5 +1,5 @@
 /**
- * Benchmark of the wasm training kernels (src/kernels) against the stock
+ * Benchmark of the wasm training kernels (src/engines/tfjs/kernels) against the stock
  * wasm kernels and against the plain fast wasm path (forward Conv2D / a
  * non-transposed matmul of the same size) measured in the same run.
  *

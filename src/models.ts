@@ -2,7 +2,8 @@
  * Model presets as plain data: the layer lists of each generator and
  * discriminator, the shapes of their trainable parameters, and a seeded
  * initialisation. Nothing here loads TensorFlow.js; the workers turn these
- * specs into tf.layers models (workers/build-model.ts).
+ * specs into compute graphs: src/engines/onnx/compile.ts (ONNX graphs) and
+ * src/engines/tfjs/ops-forward.ts (tf ops; build-model.ts for the exported LayersModel).
  */
 import { hashInts, sfc32 } from './rng.js';
 import { modelShapeMismatch } from './errors.js';

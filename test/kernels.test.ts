@@ -1,5 +1,5 @@
 /**
- * Wasm training kernels (src/kernels) against the cpu backend, a
+ * Wasm training kernels (src/engines/tfjs/kernels) against the cpu backend, a
  * second-order gradient check, and leak checks.
  */
 import test from 'ava';

@@ -1,7 +1,8 @@
 /**
- * The piscina worker: holds tf.layers copies of G and D, computes one
- * shard's loss and gradients per task, writes the gradients into the shard's
- * slot in shared memory, and reloads weights when their version has moved.
+ * The piscina worker: holds an engine (onnx or tfjs, src/engines) with its
+ * own copies of G and D, computes one shard's loss and gradients per task,
+ * writes the gradients into the shard's slot in shared memory, applies its
+ * range of Adam, and reloads weights when their version has moved.
  */
 import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';

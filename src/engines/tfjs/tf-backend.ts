@@ -2,7 +2,7 @@
  * Loads TensorFlow.js into the current thread (a worker, or the main thread
  * for the no-pool baseline and for sampling from an exported generator) and
  * selects a backend. wasm runs single-threaded (the pool supplies the
- * parallelism), with ganpool's training kernels registered (src/kernels).
+ * parallelism), with ganpool's training kernels registered (src/engines/tfjs/kernels).
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-layers registers every op's gradient (tfjs-core alone registers none).
