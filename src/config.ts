@@ -64,6 +64,11 @@ export interface TrainConfig {
   evalEvery?: number;
   /** Generated images per evaluation during training. Default 2000. */
   evalN?: number;
+  /**
+   * Steps in a row that may be refused for a non-finite (NaN/Inf) loss or gradient before the run
+   * stops (its parameters stay finite). Default 5.
+   */
+  maxSkips?: number;
   /** Output directory. Default `runs/<timestamp>`. */
   out?: string;
   /**
@@ -102,6 +107,7 @@ export interface ResolvedConfig {
   /** Evaluate every K steps and at the end; null = never. */
   evalEvery: number | null;
   evalN: number;
+  maxSkips: number;
   out: string;
   backend: BackendName;
 }
@@ -194,6 +200,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
     checkpointEvery: int('checkpointEvery', config.checkpointEvery, 1, 1e9, 1000),
     evalEvery: config.evalEvery === undefined ? null : int('evalEvery', config.evalEvery, 1, 1e9, 1),
     evalN: int('evalN', config.evalN, 2, 1_000_000, 2000),
+    maxSkips: int('maxSkips', config.maxSkips, 1, 1_000_000, 5),
     out: config.out ?? defaultOutDir(),
     backend,
   };

@@ -8,6 +8,7 @@ import { epochPermutation } from './rng.js';
 import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from './models.js';
 import { allocSharedNet, averageSlots, bnView, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { foldBatchStats, initMovingStats } from './bn-stats.js';
+import { faultFromEnv } from './faults.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
@@ -28,8 +29,13 @@ export interface StepInfo {
   outsideMs: number;
   /** Of outsideMs: averaging the slots and applying Adam (both phases). */
   adamMs: number;
-  /** Of outsideMs: copying moved weights into the workers' tf variables (slowest shard, both phases). */
+  /** Of outsideMs: copying moved weights into the workers' engines (slowest shard, both phases). */
   reloadMs: number;
+  /**
+   * Set when a shard reported a NaN or infinite loss or gradient: that phase's update was refused
+   * (a refused D phase also skips the G phase), and the step's batch is dropped.
+   */
+  skipped?: { phase: 'd' | 'g'; reason: 'non-finite gradient' };
 }
 
 /** One shard of a batch. */
@@ -140,8 +146,10 @@ export class Coordinator {
   private readonly shards: Shard[];
   private executor!: Executor;
   private perm: { epoch: number; order: Uint32Array } | null = null;
-  /** Steps completed. */
+  /** Steps completed (a refused step counts: its batch is dropped). */
   stepsDone = 0;
+  /** Steps refused in a row for non-finite values. */
+  skipsInARow = 0;
   /** Tensor counts last reported by each worker thread. */
   readonly workerTensors = new Map<number, number>();
 
@@ -164,6 +172,8 @@ export class Coordinator {
       data: { pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels] },
       g: c.g.shared,
       d: c.d.shared,
+      fault: faultFromEnv(),
+      faultFired: new SharedArrayBuffer(4),
     };
     c.executor = kind === 'pool' ? await createPoolExecutor(init, config.workers) : await createInlineExecutor(init);
     return c;
@@ -225,12 +235,14 @@ export class Coordinator {
     return grad;
   }
 
-  private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number; reloadMs: number; adamMs: number }> {
+  /** One phase: shard gradients, then (unless a shard reported a non-finite value) the statistics fold and Adam. */
+  private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number; reloadMs: number; adamMs: number; finite: boolean }> {
     const { loss, weights, workerMs, reloadMs, results } = await this.shardGradients(phase, t);
+    if (results.some((r) => !r.finite)) return { loss, workerMs, reloadMs, adamMs: 0, finite: false };
     const a0 = performance.now();
     this.foldBnStats(results);
     await this.applyAdam(phase, weights);
-    return { loss, workerMs, reloadMs, adamMs: performance.now() - a0 };
+    return { loss, workerMs, reloadMs, adamMs: performance.now() - a0, finite: true };
   }
 
   /** Averages the slots and applies Adam once, each worker taking one range of the parameters. */
@@ -246,14 +258,23 @@ export class Coordinator {
   }
 
   /** One training step: a D update, then a G update against the new D. */
+  /**
+   * One training step: a D update, then a G update against the new D. A
+   * phase with a non-finite loss or gradient is refused (no update; a refused
+   * D phase skips the G phase too) and the step's batch is dropped;
+   * {@link skipsInARow} counts such steps.
+   */
   async step(): Promise<StepInfo> {
     const t = this.stepsDone;
     const t0 = performance.now();
     const d = await this.phase('d', t);
-    const g = await this.phase('g', t);
+    const g = d.finite ? await this.phase('g', t) : { loss: Number.NaN, workerMs: 0, reloadMs: 0, adamMs: 0, finite: false };
     const ms = performance.now() - t0;
     this.stepsDone = t + 1;
+    this.skipsInARow = d.finite && g.finite ? 0 : this.skipsInARow + 1;
+    const skipped = d.finite && g.finite ? {} : { skipped: { phase: d.finite ? 'g' as const : 'd' as const, reason: 'non-finite gradient' as const } };
     return {
+      ...skipped,
       step: t + 1,
       epoch: Math.floor(t / this.stepsPerEpoch),
       dLoss: d.loss,

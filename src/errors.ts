@@ -209,6 +209,20 @@ export function outDirInUse(dir: string): GanpoolUsageError {
   return new GanpoolUsageError(`output directory ${dir} already holds a run (metrics.jsonl exists); choose another out directory`, 'out');
 }
 
+/** GANPOOL_INJECT_FAULT holds a value this version does not know. */
+export function badFaultSpec(variable: string, value: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid ${variable}: ${JSON.stringify(value)}; expected nan@K or nan@K+ (K = a 1-based step)`);
+}
+
+/** Too many steps in a row were refused for non-finite values. */
+export class GanpoolDivergedError extends Error {
+  constructor(readonly step: number, readonly skips: number) {
+    super(`training diverged: ${skips} steps in a row up to step ${step} produced a non-finite (NaN or infinite) loss or ` +
+      'gradient and were skipped; the parameters were left as they were. Try a lower learning rate (--lr), or raise --max-skips');
+    this.name = 'GanpoolDivergedError';
+  }
+}
+
 /** Another live run holds the output folder's lock. */
 export function runLocked(dir: string, holder: { pid: number; host: string; startedAt: string }): GanpoolUsageError {
   return new GanpoolUsageError(

@@ -7,6 +7,7 @@ import type { SharedNetBuffers } from './shared-params.js';
 import type { BackendName } from './backend.js';
 import type { AdamOptions } from './adam.js';
 import type { BnPassStats } from './engines/engine.js';
+import type { FaultSpec } from './faults.js';
 
 /** The image set in shared memory: uint8 pixels, NHWC. */
 export interface SharedImages {
@@ -23,6 +24,9 @@ export interface WorkerInit {
   data: SharedImages;
   g: SharedNetBuffers;
   d: SharedNetBuffers;
+  /** The fault to inject (GANPOOL_INJECT_FAULT, tests only), and the flag that makes a one-off fault fire in one worker. */
+  fault: FaultSpec | null;
+  faultFired: SharedArrayBuffer;
 }
 
 /** Compute one shard's loss and gradients for one phase. */
@@ -78,6 +82,8 @@ export interface GradResult {
   reloadMs: number;
   /** The batch statistics of each training-mode pass through a network with batch norm. */
   bnStats: BnPassStats[];
+  /** False when the loss or any gradient value is NaN or infinite (the coordinator then refuses the step). */
+  finite: boolean;
   numTensors: number;
   threadId: number;
 }

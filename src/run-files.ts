@@ -51,9 +51,10 @@ export class RunFiles {
     await writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 
-  /** Appends one step's metrics line. */
+  /** Appends one step's metrics line (a refused step: `{"step", "skipped", "phase"}`). */
   step(info: StepInfo): void {
-    appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(info) + '\n');
+    const line = info.skipped ? { step: info.step, skipped: info.skipped.reason, phase: info.skipped.phase } : info;
+    appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(line) + '\n');
   }
 
   /** Writes a sample grid as step-NNNNNN.png and latest.png. */

@@ -11,7 +11,7 @@ import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from
 import { GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from './export.js';
 import { resumeConfig } from './resume.js';
 import { acquireRunLock, assertNotLocked } from './run-lock.js';
-import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
+import { GanpoolDivergedError, checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
 
 /** A summary plus where the run's files went. */
@@ -142,6 +142,8 @@ async function trainLocked(
     }
     if (savedAt !== trainer.stepsDone) await saveCheckpoint(trainer);
     await files.summary(summary);
+    // Diverged: the checkpoint (finite parameters) and the summary are written; the caller learns why.
+    if (summary.stopReason !== undefined) throw new GanpoolDivergedError(trainer.stepsDone, trainer.config.maxSkips);
     const out = files.dir;
     return {
       ...summary, out, latestGrid: files.latestGrid,

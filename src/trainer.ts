@@ -5,6 +5,7 @@
 import { resolveConfig, type ResolvedConfig, type TrainConfig } from './config.js';
 import { loadDataset } from './dataset.js';
 import { resolveBackendWithNotice } from './backend.js';
+import { GanpoolDivergedError } from './errors.js';
 import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
 import type { ImageSet } from './datasets/image-set.js';
 import type { EvalMetrics } from './eval/evaluate.js';
@@ -62,6 +63,8 @@ export interface TrainSummary {
   gLoss: number | null;
   /** True when the run was aborted before reaching `steps`. */
   stoppedEarly: boolean;
+  /** Why the run stopped early when it was not asked to (e.g. it diverged: too many non-finite steps in a row). */
+  stopReason?: string;
   /** The last evaluation (`evalEvery`; see `ganpool eval`), when the run evaluated. */
   eval?: EvalMetrics | null;
 }
@@ -105,11 +108,17 @@ export class GanTrainer {
     return this.coordinator.preset.imageShape;
   }
 
-  /** Runs one training step (a D update then a G update) and fires `onStep`. */
+  /**
+   * Runs one training step (a D update then a G update) and fires `onStep`. A
+   * step with a non-finite loss or gradient is refused and reported in
+   * `info.skipped`; after `maxSkips` such steps in a row it throws
+   * GanpoolDivergedError (the parameters stay finite).
+   */
   async step(): Promise<StepInfo> {
     const info = await this.coordinator.step();
-    this.history.push(info);
+    if (!info.skipped) this.history.push(info);
     await this.options.onStep?.(info);
+    if (this.coordinator.skipsInARow >= this.config.maxSkips) throw new GanpoolDivergedError(info.step, this.coordinator.skipsInARow);
     return info;
   }
 
@@ -177,12 +186,21 @@ export class GanTrainer {
   async run(): Promise<TrainSummary> {
     const t0 = performance.now();
     const { signal } = this.options;
+    let stopReason: string | null = null;
     while (this.stepsDone < this.config.steps && !signal?.aborted) {
-      await this.step();
+      try {
+        await this.step();
+      } catch (e) {
+        if (!(e instanceof GanpoolDivergedError)) throw e;
+        stopReason = e.message;
+        break;
+      }
       if (this.stepsDone % this.config.sampleEvery === 0 && this.stepsDone < this.config.steps) await this.emitSample();
     }
     await this.emitSample();
-    return this.summary((performance.now() - t0) / 1000);
+    const summary = this.summary((performance.now() - t0) / 1000);
+    if (stopReason !== null) summary.stopReason = stopReason;
+    return summary;
   }
 
   private summary(wallSeconds: number): TrainSummary {
