@@ -34,6 +34,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'eval-every': { field: 'evalEvery', numeric: true, help: 'log FCD, classifier score and classes covered every K steps and at the end [off]' },
   'eval-n': { field: 'evalN', numeric: true, help: 'generated images per --eval-every evaluation [2000]' },
   'max-skips': { field: 'maxSkips', numeric: true, help: 'steps in a row refused for NaN/Inf before the run stops [5]' },
+  'max-retries': { field: 'maxRetries', numeric: true, help: 'retries of a failed worker task before the run stops [2]' },
   'checkpoint-every': { field: 'checkpointEvery', numeric: true, help: 'write OUT/checkpoint and OUT/generator every K steps and at the end [1000]' },
   resume: { field: 'resume', numeric: false, help: 'continue the run in OUT from its checkpoint (--steps = new total)' },
   out: { field: 'out', numeric: false, help: 'output directory [runs/<timestamp>]' },

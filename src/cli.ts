@@ -6,7 +6,7 @@
  */
 import { packageVersion } from './package-info.js';
 import { asFlagError } from './cli-args.js';
-import { GanpoolDataError, GanpoolDivergedError, GanpoolUsageError, unknownCommand } from './errors.js';
+import { GanpoolDataError, GanpoolDivergedError, GanpoolFaultError, GanpoolUsageError, unknownCommand } from './errors.js';
 import { trainCommand } from './commands/train.js';
 import { sampleCommand } from './commands/sample.js';
 import { classifierCommand } from './commands/classifier.js';
@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ganpool: ${asFlagError(e).message}\n`);
       return 2;
     }
-    if (e instanceof GanpoolDataError || e instanceof GanpoolDivergedError) {
+    if (e instanceof GanpoolDataError || e instanceof GanpoolDivergedError || e instanceof GanpoolFaultError) {
       process.stderr.write(`ganpool: ${e.message}\n`);
       return 1;
     }

@@ -69,6 +69,8 @@ export interface TrainConfig {
    * stops (its parameters stay finite). Default 5.
    */
   maxSkips?: number;
+  /** Times a failed worker task (an error, or its thread dying) is retried before the run stops. Default 2. */
+  maxRetries?: number;
   /** Output directory. Default `runs/<timestamp>`. */
   out?: string;
   /**
@@ -108,6 +110,7 @@ export interface ResolvedConfig {
   evalEvery: number | null;
   evalN: number;
   maxSkips: number;
+  maxRetries: number;
   out: string;
   backend: BackendName;
 }
@@ -201,6 +204,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
     evalEvery: config.evalEvery === undefined ? null : int('evalEvery', config.evalEvery, 1, 1e9, 1),
     evalN: int('evalN', config.evalN, 2, 1_000_000, 2000),
     maxSkips: int('maxSkips', config.maxSkips, 1, 1_000_000, 5),
+    maxRetries: int('maxRetries', config.maxRetries, 0, 100, 2),
     out: config.out ?? defaultOutDir(),
     backend,
   };

@@ -9,6 +9,7 @@ import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLaye
 import { allocSharedNet, averageSlots, bnView, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { foldBatchStats, initMovingStats } from './bn-stats.js';
 import { faultFromEnv } from './faults.js';
+import { GanpoolFaultError } from './errors.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
@@ -36,6 +37,17 @@ export interface StepInfo {
    * (a refused D phase also skips the G phase), and the step's batch is dropped.
    */
   skipped?: { phase: 'd' | 'g'; reason: 'non-finite gradient' };
+  /** Worker tasks of this step that failed and were run again (the step's result is as if they had not failed). */
+  retries?: RetryInfo[];
+}
+
+/** A failed worker task that was run again. */
+export interface RetryInfo {
+  phase: 'd' | 'g';
+  task: 'grad' | 'apply';
+  /** How many of the phase's tasks failed. */
+  tasks: number;
+  error: string;
 }
 
 /** One shard of a batch. */
@@ -150,6 +162,13 @@ export class Coordinator {
   stepsDone = 0;
   /** Steps refused in a row for non-finite values. */
   skipsInARow = 0;
+  /** Tasks of the current step that failed and were run again. */
+  private retries: RetryInfo[] = [];
+  /**
+   * True once a task failed for good after some of its step's updates were applied: the shared
+   * state is then not that of a step boundary, and must not be checkpointed.
+   */
+  midStep = false;
   /** Tensor counts last reported by each worker thread. */
   readonly workerTensors = new Map<number, number>();
 
@@ -199,14 +218,14 @@ export class Coordinator {
    */
   private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number; reloadMs: number; results: GradResult[] }> {
     const indices = phase === 'd' ? this.batchIndices(t) : null;
-    const results = await Promise.all(this.shards.map((s, k) => {
+    const results = await this.runTasks<GradResult>(this.shards.map((s, k) => {
       const task: GradTask = {
         kind: 'grad', phase, step: t, slot: k, first: s.first, count: s.count,
         gVersion: this.g.version, dVersion: this.d.version,
       };
       if (indices) task.indices = indices.slice(s.first, s.first + s.count);
-      return this.executor.run<GradResult>(task);
-    }));
+      return task;
+    }), phase, t);
     const weights = this.shards.map((s) => s.count / this.config.batchSize);
     for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
     const loss = results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0);
@@ -241,23 +260,53 @@ export class Coordinator {
     if (results.some((r) => !r.finite)) return { loss, workerMs, reloadMs, adamMs: 0, finite: false };
     const a0 = performance.now();
     this.foldBnStats(results);
-    await this.applyAdam(phase, weights);
+    await this.applyAdam(phase, weights, t);
     return { loss, workerMs, reloadMs, adamMs: performance.now() - a0, finite: true };
   }
 
   /** Averages the slots and applies Adam once, each worker taking one range of the parameters. */
-  private async applyAdam(which: 'd' | 'g', weights: number[]): Promise<void> {
+  private async applyAdam(which: 'd' | 'g', weights: number[], step: number): Promise<void> {
     const net = which === 'd' ? this.d : this.g;
-    net.t += 1;
     const ranges = splitRange(net.shared.size, this.config.workers);
-    await Promise.all(ranges.map(([lo, hi]) => {
-      const task: ApplyTask = { kind: 'apply', net: which, t: net.t, lo, hi, weights, opts: net.adam };
-      return this.executor.run(task);
-    }));
+    await this.runTasks(ranges.map(([lo, hi]): ApplyTask => ({ kind: 'apply', step, net: which, t: net.t + 1, lo, hi, weights, opts: net.adam })), which, step);
+    net.t += 1;
     net.version += 1;
   }
 
-  /** One training step: a D update, then a G update against the new D. */
+  /**
+   * Runs one phase's tasks; a task that fails (throws, or its thread dies:
+   * piscina then starts a new thread with the same shared buffers) is run
+   * again, up to `maxRetries` times, while the others' results are kept. A
+   * grad task rewrites its whole slot and an apply task fails before it
+   * writes (the injected faults do), so the retried phase is exactly the
+   * phase that had no fault. Throws GanpoolFaultError when a task keeps failing.
+   */
+  private async runTasks<R>(tasks: (GradTask | ApplyTask)[], phase: 'd' | 'g', step: number): Promise<R[]> {
+    const results: R[] = new Array<R>(tasks.length);
+    let pending = tasks.map((_, i) => i);
+    for (let attempt = 0; ; attempt++) {
+      const settled = await Promise.allSettled(pending.map((i) => this.executor.run<R>(tasks[i]!)));
+      const failed: number[] = [];
+      let cause = '';
+      settled.forEach((s, j) => {
+        if (s.status === 'fulfilled') results[pending[j]!] = s.value;
+        else {
+          failed.push(pending[j]!);
+          cause = s.reason instanceof Error ? s.reason.message : String(s.reason);
+        }
+      });
+      if (failed.length === 0) return results;
+      const kind = tasks[failed[0]!]!.kind;
+      if (attempt >= this.config.maxRetries) {
+        // A G-phase fault strikes after D's update of this step: the state is no longer that of a step boundary.
+        if (phase === 'g' || kind === 'apply') this.midStep = true;
+        throw new GanpoolFaultError(step + 1, kind, phase, cause, attempt);
+      }
+      this.retries.push({ phase, task: kind, tasks: failed.length, error: cause });
+      pending = failed;
+    }
+  }
+
   /**
    * One training step: a D update, then a G update against the new D. A
    * phase with a non-finite loss or gradient is refused (no update; a refused
@@ -267,6 +316,7 @@ export class Coordinator {
   async step(): Promise<StepInfo> {
     const t = this.stepsDone;
     const t0 = performance.now();
+    this.retries = [];
     const d = await this.phase('d', t);
     const g = d.finite ? await this.phase('g', t) : { loss: Number.NaN, workerMs: 0, reloadMs: 0, adamMs: 0, finite: false };
     const ms = performance.now() - t0;
@@ -275,6 +325,7 @@ export class Coordinator {
     const skipped = d.finite && g.finite ? {} : { skipped: { phase: d.finite ? 'g' as const : 'd' as const, reason: 'non-finite gradient' as const } };
     return {
       ...skipped,
+      ...(this.retries.length > 0 ? { retries: this.retries } : {}),
       step: t + 1,
       epoch: Math.floor(t / this.stepsPerEpoch),
       dLoss: d.loss,

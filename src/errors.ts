@@ -211,7 +211,7 @@ export function outDirInUse(dir: string): GanpoolUsageError {
 
 /** GANPOOL_INJECT_FAULT holds a value this version does not know. */
 export function badFaultSpec(variable: string, value: string): GanpoolUsageError {
-  return new GanpoolUsageError(`invalid ${variable}: ${JSON.stringify(value)}; expected nan@K or nan@K+ (K = a 1-based step)`);
+  return new GanpoolUsageError(`invalid ${variable}: ${JSON.stringify(value)}; expected grad@K, apply@K, exit@K, nan@K or nan@K+ (K = a 1-based step)`);
 }
 
 /** Too many steps in a row were refused for non-finite values. */
@@ -220,6 +220,14 @@ export class GanpoolDivergedError extends Error {
     super(`training diverged: ${skips} steps in a row up to step ${step} produced a non-finite (NaN or infinite) loss or ` +
       'gradient and were skipped; the parameters were left as they were. Try a lower learning rate (--lr), or raise --max-skips');
     this.name = 'GanpoolDivergedError';
+  }
+}
+
+/** A worker task kept failing after its retries: the run stops. */
+export class GanpoolFaultError extends Error {
+  constructor(readonly step: number, readonly task: 'grad' | 'apply', readonly phase: 'd' | 'g', readonly cause: string, readonly retries: number) {
+    super(`step ${step}: a ${task} task of the ${phase.toUpperCase()} phase failed ${retries + 1} times (last error: ${cause}); the run stopped`);
+    this.name = 'GanpoolFaultError';
   }
 }
 

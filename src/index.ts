@@ -32,4 +32,4 @@ export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
 export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
 export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench.js';
 export { runBenchCommand, type BenchCommandOptions } from './commands/bench.js';
-export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError } from './errors.js';
+export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';

@@ -48,6 +48,8 @@ export interface GradTask {
 /** Apply Adam update `t` to indices [lo, hi) of one network from its gradient slots. */
 export interface ApplyTask {
   kind: 'apply';
+  /** The training step (0-based) this update belongs to. */
+  step: number;
   net: 'd' | 'g';
   t: number;
   lo: number;

@@ -9,7 +9,7 @@ import type { ResolvedConfig, TrainConfig } from './config.js';
 import { resumeConflict, resumeStepsTooFew } from './errors.js';
 
 /** The fields a resumed run may set to new values. */
-export const RESUME_CHANGEABLE = ['steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips'] as const;
+export const RESUME_CHANGEABLE = ['steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips', 'maxRetries'] as const;
 
 /** Fields compared as given against the checkpoint's resolved value. */
 const SAME_FIELDS = ['dataset', 'dataDir', 'imageSize', 'channels', 'model', 'batchSize', 'lrG', 'lrD', 'beta1', 'beta2', 'seed'] as const;

@@ -11,7 +11,7 @@ import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from
 import { GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from './export.js';
 import { resumeConfig } from './resume.js';
 import { acquireRunLock, assertNotLocked } from './run-lock.js';
-import { GanpoolDivergedError, checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
+import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
 
 /** A summary plus where the run's files went. */
@@ -140,10 +140,11 @@ async function trainLocked(
       if (last) await options.onEval?.(last);
       summary.eval = evals.latest?.eval ?? null;
     }
-    if (savedAt !== trainer.stepsDone) await saveCheckpoint(trainer);
+    // After a fault midway through a step the last periodic checkpoint stays the last good one.
+    if (savedAt !== trainer.stepsDone && trainer.atStepBoundary) await saveCheckpoint(trainer);
     await files.summary(summary);
-    // Diverged: the checkpoint (finite parameters) and the summary are written; the caller learns why.
-    if (summary.stopReason !== undefined) throw new GanpoolDivergedError(trainer.stepsDone, trainer.config.maxSkips);
+    // Diverged or a persistent fault: the checkpoint and the summary are written; the caller learns why.
+    if (trainer.stopError) throw trainer.stopError;
     const out = files.dir;
     return {
       ...summary, out, latestGrid: files.latestGrid,

@@ -5,7 +5,7 @@
 import { resolveConfig, type ResolvedConfig, type TrainConfig } from './config.js';
 import { loadDataset } from './dataset.js';
 import { resolveBackendWithNotice } from './backend.js';
-import { GanpoolDivergedError } from './errors.js';
+import { GanpoolDivergedError, GanpoolFaultError } from './errors.js';
 import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
 import type { ImageSet } from './datasets/image-set.js';
 import type { EvalMetrics } from './eval/evaluate.js';
@@ -191,8 +191,9 @@ export class GanTrainer {
       try {
         await this.step();
       } catch (e) {
-        if (!(e instanceof GanpoolDivergedError)) throw e;
+        if (!(e instanceof GanpoolDivergedError || e instanceof GanpoolFaultError)) throw e;
         stopReason = e.message;
+        this.stopError = e;
         break;
       }
       if (this.stepsDone % this.config.sampleEvery === 0 && this.stepsDone < this.config.steps) await this.emitSample();
@@ -219,6 +220,17 @@ export class GanTrainer {
       gLoss: last?.gLoss ?? null,
       stoppedEarly: this.stepsDone < c.steps,
     };
+  }
+
+  /** Why {@link run} stopped early on its own (divergence or a persistent worker fault), or null. */
+  stopError: GanpoolDivergedError | GanpoolFaultError | null = null;
+
+  /**
+   * False after a worker fault stopped the run midway through a step (some of the step's updates
+   * applied): the state is then not one to checkpoint.
+   */
+  get atStepBoundary(): boolean {
+    return !this.coordinator.midStep;
   }
 
   /** Stops the workers. The trainer cannot be used afterwards. */

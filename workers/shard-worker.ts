@@ -8,6 +8,7 @@ import { latentNoise, NoiseStream } from '../src/rng.js';
 import { bnView, gradSlot, paramsView, type SharedNetBuffers } from '../src/shared-params.js';
 import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
 import { createEngine, type Engine, type NetName } from '../src/engines/engine.js';
+import { faultFires } from '../src/faults.js';
 import type {
   ApplyResult, ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
 } from '../src/protocol.js';
@@ -24,6 +25,17 @@ interface Net {
   adam: WasmAdam | null;
 }
 
+/**
+ * True when every value is finite: a NaN or ±Infinity anywhere makes the sum
+ * NaN or infinite (gradients are far too small for finite values to overflow
+ * it), so one pass of additions checks the whole vector.
+ */
+function allFinite(values: Float32Array): boolean {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]!;
+  return Number.isFinite(sum);
+}
+
 /** Builds the worker: starts its engine; parameters load on the first task. */
 export async function createShardWorker(init: WorkerInit, threadId: number): Promise<ShardWorker> {
   const { preset, data } = init;
@@ -35,6 +47,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   const pixels = new Uint8Array(data.pixels);
   const imageSize = data.shape[0] * data.shape[1] * data.shape[2];
   const latent = preset.latentDim;
+  const faultFired = new Int32Array(init.faultFired);
 
   const reload = (which: NetName, version: number): void => {
     const net = nets[which];
@@ -53,6 +66,8 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   };
 
   const grad = async (task: GradTask): Promise<GradResult> => {
+    if (faultFires(init.fault, 'grad', task.step + 1, faultFired)) throw new Error(`injected fault: grad task of step ${task.step + 1}`);
+    if (faultFires(init.fault, 'exit', task.step + 1, faultFired)) process.exit(1);
     const r0 = performance.now();
     reload('g', task.gVersion);
     reload('d', task.dVersion);
@@ -60,15 +75,22 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     const stream = task.phase === 'd' ? NoiseStream.Discriminator : NoiseStream.Generator;
     const z = latentNoise(new Float32Array(task.count * latent), init.seed, task.step, stream, task.first, latent);
     const real = task.phase === 'd' ? realImages(task.indices!) : null;
-    const out = await engine.phase({ phase: task.phase, count: task.count, z, real }, gradSlot(nets[task.phase].shared, task.slot));
+    const slot = gradSlot(nets[task.phase].shared, task.slot);
+    const out = await engine.phase({ phase: task.phase, count: task.count, z, real }, slot);
+    if (faultFires(init.fault, 'nan', task.step + 1, faultFired)) {
+      slot[0] = Number.NaN;
+      out.loss = Number.NaN;
+    }
+    const finite = Number.isFinite(out.loss) && allFinite(slot);
     const t1 = performance.now();
     return {
-      loss: out.loss, bnStats: out.bnStats, computeMs: t1 - t0, reloadMs: t0 - r0,
+      loss: out.loss, bnStats: out.bnStats, finite, computeMs: t1 - t0, reloadMs: t0 - r0,
       numTensors: engine.liveObjects(), threadId,
     };
   };
 
   const applyAdam = (task: ApplyTask): ApplyResult => {
+    if (faultFires(init.fault, 'apply', task.step + 1, faultFired)) throw new Error(`injected fault: apply task of step ${task.step + 1}`);
     const t0 = performance.now();
     const net = nets[task.net];
     net.adam ??= wasmAdam(net.shared.memory);
