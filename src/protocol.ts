@@ -103,6 +103,8 @@ export interface SampleResult {
 /** What a probe task returns. */
 export interface ProbeResult {
   numTensors: number;
+  /** The worker thread's V8 heap in use, bytes. */
+  heapUsed: number;
   threadId: number;
   backend: string;
 }

@@ -10,6 +10,7 @@ import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } fro
 import type { ImageSet } from './datasets/image-set.js';
 import type { EvalMetrics } from './eval/evaluate.js';
 import type { ModelPreset } from './models.js';
+import type { ProbeResult } from './protocol.js';
 
 export type { StepInfo, TrainingState, NetSnapshot } from './coordinator.js';
 
@@ -169,6 +170,11 @@ export class GanTrainer {
   /** The generator's latent vector length. */
   get latentDim(): number {
     return this.coordinator.preset.latentDim;
+  }
+
+  /** Asks one worker (whichever is free) for its thread id, live tensors and V8 heap in use. */
+  probe(): Promise<ProbeResult> {
+    return this.coordinator.probe();
   }
 
   /** Live tensor counts last reported by each worker thread, by thread id. */

@@ -4,6 +4,7 @@
  * baseline runs it on the main thread. It moves data between shared memory
  * and its engine (src/engines); the engine does the compute.
  */
+import { getHeapStatistics } from 'node:v8';
 import { latentNoise, NoiseStream } from '../src/rng.js';
 import { bnView, gradSlot, paramsView, type SharedNetBuffers } from '../src/shared-params.js';
 import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
@@ -111,7 +112,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
         case 'grad': return grad(task);
         case 'apply': return applyAdam(task);
         case 'sample': return sample(task);
-        case 'probe': return { numTensors: engine.liveObjects(), threadId, backend: engine.backend };
+        case 'probe': return { numTensors: engine.liveObjects(), threadId, backend: engine.backend, heapUsed: getHeapStatistics().used_heap_size };
       }
     },
   };
