@@ -18,7 +18,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig } from './config.js';
 import type { NetSnapshot, TrainingState } from './coordinator.js';
-import { checkpointDamagedError, checkpointMissingError } from './errors.js';
+import { checkpointDamagedError, checkpointMissingError, writeFailed } from './errors.js';
 
 /** The checkpoint folder's name inside a run directory. */
 export const CHECKPOINT_DIR = 'checkpoint';
@@ -90,14 +90,18 @@ function sha256(bytes: Uint8Array): string {
 
 /** Writes and fsyncs a file (so a rename after it never exposes missing data). */
 function writeDurable(path: string, data: Uint8Array | string): void {
-  const fd = openSync(path, 'w');
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, 'w');
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw writeFailed(path, e);
   }
 }
 
@@ -131,7 +135,7 @@ export async function stageCheckpoint(out: string, config: ResolvedConfig, state
   await mkdir(out, { recursive: true });
   removeStaleTemps(out);
   const tmp = join(out, `${TMP_PREFIX}${process.pid}-${Date.now()}`);
-  await mkdir(tmp);
+  await mkdir(tmp).catch((e: unknown) => { throw writeFailed(tmp, e); });
   const manifest = manifestFor(config, state);
   for (const net of NETS) {
     for (const vector of VECTORS) {

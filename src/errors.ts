@@ -223,6 +223,23 @@ export class GanpoolDivergedError extends Error {
   }
 }
 
+/** Why a write failed, in words, for the common file-system error codes. */
+const WRITE_REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied',
+  EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'a folder is in the way', EMFILE: 'too many open files',
+};
+
+/**
+ * Writing a file failed (a full disk, no permission, …). Errors that are not
+ * file-system errors pass through unchanged.
+ */
+export function writeFailed(file: string, cause: unknown): unknown {
+  const code = (cause as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return cause;
+  return new GanpoolDataError(file, `could not write (${WRITE_REASONS[code] ?? (cause as Error).message}, ${code})`);
+}
+
 /** A worker task kept failing after its retries: the run stops. */
 export class GanpoolFaultError extends Error {
   constructor(readonly step: number, readonly task: 'grad' | 'apply', readonly phase: 'd' | 'g', readonly cause: string, readonly retries: number) {

@@ -14,6 +14,7 @@ import {
   modelJsonMissingError,
   weightsLengthError,
   weightsMissingError,
+  writeFailed,
 } from './errors.js';
 
 /** The model description file in an exported model folder. */
@@ -58,11 +59,13 @@ export function dirSaver(dir: string): tf.io.IOHandler {
       if (artifacts.modelTopology instanceof ArrayBuffer) throw binaryTopologyError(target);
       const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
-      mkdirSync(tmp, { recursive: true });
       try {
+        mkdirSync(tmp, { recursive: true });
         writeFileSync(join(tmp, WEIGHTS_BIN), new Uint8Array(weights));
         writeFileSync(join(tmp, MODEL_JSON), JSON.stringify(toModelJson(artifacts)));
         swapInto(tmp, target);
+      } catch (e) {
+        throw writeFailed(target, e);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }

@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { gridPng } from './grid.js';
-import { outDirInUse } from './errors.js';
+import { outDirInUse, writeFailed } from './errors.js';
 import type { ResolvedConfig } from './config.js';
 import type { SampleEvent, StepInfo, TrainSummary } from './trainer.js';
 
@@ -54,7 +54,12 @@ export class RunFiles {
   /** Appends one step's metrics line (a refused step: `{"step", "skipped", "phase"}`). */
   step(info: StepInfo): void {
     const line = info.skipped ? { step: info.step, skipped: info.skipped.reason, phase: info.skipped.phase } : info;
-    appendFileSync(join(this.dir, 'metrics.jsonl'), JSON.stringify(line) + '\n');
+    const file = join(this.dir, 'metrics.jsonl');
+    try {
+      appendFileSync(file, JSON.stringify(line) + '\n');
+    } catch (e) {
+      throw writeFailed(file, e);
+    }
   }
 
   /** Writes a sample grid as step-NNNNNN.png and latest.png. */
