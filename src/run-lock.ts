@@ -61,10 +61,19 @@ function create(file: string, info: LockInfo): boolean {
   return true;
 }
 
+/**
+ * True when `held` belongs to a run that may still be alive: its process
+ * exists on this host, or it is another host's (whose pid cannot be checked
+ * from here). Our own pid counts as alive: another run in this process.
+ */
+function heldByLiveRun(held: LockInfo): boolean {
+  return held.host !== hostname() || alive(held.pid);
+}
+
 /** Throws the error {@link acquireRunLock} would when a live run holds OUT/.lock; takes nothing. */
 export function assertNotLocked(out: string): void {
   const held = readLock(join(out, LOCK_FILE));
-  if (held && (held.host !== hostname() || alive(held.pid))) throw runLocked(out, held);
+  if (held && heldByLiveRun(held)) throw runLocked(out, held);
 }
 
 /**
@@ -79,8 +88,7 @@ export function acquireRunLock(out: string, onNotice?: (message: string) => void
   const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
   for (let attempt = 0; !create(file, mine); attempt++) {
     const held = readLock(file);
-    // Another host's pid cannot be checked from here: its lock counts as live. Our own pid is another run in this process.
-    if (held && (held.host !== mine.host || alive(held.pid))) throw runLocked(out, held);
+    if (held && heldByLiveRun(held)) throw runLocked(out, held);
     if (attempt > 0) throw runLocked(out, held ?? { pid: -1, host: '?', startedAt: '?' });
     onNotice?.(staleLockNotice(out, held));
     rmSync(file, { force: true });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { GanTrainer } from '../src/trainer.js';
 import { train } from '../src/train.js';
 import { writeGenerator, writeGeneratorOnnx, GENERATOR_DIR, GENERATOR_ONNX, type GeneratorMetadata } from '../src/export.js';
-import { onnxMetadataProps } from '../src/generator.js';
+import { onnxMetadataProps } from '../src/engines/onnx/proto.js';
 import { latentNoise, NoiseStream } from '../src/rng.js';
 import type { BackendName } from '../src/backend.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';

@@ -1,3 +1,4 @@
+import { onnxMetadataProps } from '../src/engines/onnx/proto.js';
 import test, { type ExecutionContext } from 'ava';
 import {
   MODEL_NAMES, PRESET_IMAGE_SIZE, bnLayers, bnStatsSize, initParams, modelPreset, paramCount, paramShapes, sizeOf,
@@ -162,32 +163,9 @@ function refImages(preset: ModelPreset, gp: Float32Array[], moving: Float32Array
     tf.tensor2d(z, [n, preset.latentDim]), { training: false, moving }).dataSync() as Float32Array);
 }
 
-/** ModelProto.metadata_props (field 14) read back from the encoded bytes. */
+/** ModelProto.metadata_props read back from the encoded bytes (the reader `ganpool sample` uses). */
 function readMetadata(bytes: Uint8Array): Record<string, string> {
-  const out: Record<string, string> = {};
-  const varint = (b: Uint8Array, p: { i: number }): number => {
-    let v = 0, m = 1;
-    for (;;) { const c = b[p.i++]!; v += (c & 0x7f) * m; m *= 128; if (c < 0x80) return v; }
-  };
-  const fields = (b: Uint8Array): [number, Uint8Array | number][] => {
-    const res: [number, Uint8Array | number][] = [];
-    const p = { i: 0 };
-    while (p.i < b.length) {
-      const tag = varint(b, p), field = Math.floor(tag / 8), wire = tag % 8;
-      if (wire === 0) res.push([field, varint(b, p)]);
-      else if (wire === 2) { const len = varint(b, p); res.push([field, b.subarray(p.i, p.i + len)]); p.i += len; }
-      else if (wire === 5) p.i += 4;
-      else throw new Error(`wire type ${wire}`);
-    }
-    return res;
-  };
-  const text = new TextDecoder();
-  for (const [f, v] of fields(bytes)) {
-    if (f !== 14 || typeof v === 'number') continue;
-    const kv = Object.fromEntries(fields(v).map(([k, s]) => [k, text.decode(s as Uint8Array)]));
-    out[kv[1] ?? ''] = kv[2] ?? '';
-  }
-  return out;
+  return Object.fromEntries(onnxMetadataProps(bytes));
 }
 
 for (const model of MODEL_NAMES) {

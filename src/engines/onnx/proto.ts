@@ -3,6 +3,8 @@
  * ModelProto that ganpool writes (onnx/onnx.proto, proto2 wire format):
  * ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto,
  * ValueInfoProto and metadata_props. Field numbers follow onnx.proto.
+ * Also the one reader ganpool needs: a ModelProto's metadata_props
+ * (onnxMetadataProps), which ONNX Runtime's Node API does not expose.
  *
  * Attribute kinds are explicit: JavaScript cannot tell 1 from 1.0, and ONNX
  * Runtime rejects an INT where an op wants a FLOAT (LeakyRelu's alpha).
@@ -191,4 +193,62 @@ export function floatTensor(name: string, dims: number[], data: Float32Array | r
 export function int64Tensor(name: string, dims: number[], values: readonly number[]): TensorProto {
   const b = BigInt64Array.from(values.map((v) => BigInt(v)));
   return { name, dims, dataType: 'int64', raw: new Uint8Array(b.buffer) };
+}
+
+/**
+ * Reads an ONNX ModelProto's metadata_props (field 14: key 1, value 2) with
+ * a minimal protobuf walk over the top-level fields. Throws (with a reason)
+ * when the bytes are not a ModelProto: a bad wire type or length, or no
+ * ir_version (field 1) or graph (field 7). ONNX Runtime's Node API does not
+ * expose the model's custom metadata.
+ */
+export function onnxMetadataProps(bytes: Uint8Array): Map<string, string> {
+  let pos = 0;
+  const varint = (end: number): number => {
+    let value = 0, scale = 1;
+    for (;;) {
+      if (pos >= end) throw new Error('truncated varint');
+      const b = bytes[pos++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+      if (scale > 2 ** 63) throw new Error('varint too long');
+    }
+  };
+  /** Walks the fields in [start, end), calling `field` for each length-delimited one. */
+  const walk = (start: number, end: number, field: (num: number, from: number, to: number) => void): Set<number> => {
+    const seen = new Set<number>();
+    pos = start;
+    while (pos < end) {
+      const at = pos, key = varint(end), num = Math.floor(key / 8), wire = key % 8;
+      if (num === 0) throw new Error(`not protocol-buffer data: field number 0 at byte ${at}`);
+      seen.add(num);
+      if (wire === 0) varint(end);
+      else if (wire === 1 || wire === 5) pos += wire === 1 ? 8 : 4;
+      else if (wire === 2) {
+        const len = varint(end), from = pos;
+        pos += len;
+        if (pos > end) throw new Error('a field runs past the end of the file');
+        field(num, from, pos);
+        pos = from + len;
+      } else throw new Error(`not protocol-buffer data: wire type ${wire} at byte ${at}`);
+      if (pos > end) throw new Error('truncated field');
+    }
+    return seen;
+  };
+  if (bytes.length === 0) throw new Error('empty file');
+  const entries: [number, number][] = [];
+  const top = walk(0, bytes.length, (num, from, to) => { if (num === 14) entries.push([from, to]); });
+  if (!top.has(1) || !top.has(7)) throw new Error(`no ${top.has(1) ? 'graph' : 'ir_version'} field`);
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const props = new Map<string, string>();
+  for (const [from, to] of entries) {
+    let k = '', v = '';
+    walk(from, to, (num, a, b) => {
+      if (num === 1) k = utf8.decode(bytes.subarray(a, b));
+      else if (num === 2) v = utf8.decode(bytes.subarray(a, b));
+    });
+    props.set(k, v);
+  }
+  return props;
 }
