@@ -26,7 +26,15 @@ export type LayerSpec =
   | { kind: 'activation'; activation: Activation }
   | { kind: 'leakyRelu'; alpha: number }
   | { kind: 'flatten' }
-  | { kind: 'reshape'; shape: number[] };
+  | { kind: 'reshape'; shape: number[] }
+  /**
+   * A projection discriminator's output (Miyato & Koyama, 2018): one logit
+   * ψ(φ) + ⟨E_y, φ⟩ from features φ (a 2-D input of F values) and the class y
+   * of each row: a dense map to 1 unit (kernel [F, 1], bias [1]) plus the
+   * inner product with row y of a class embedding E [classes, F]. The labels
+   * are an input of the pass, beside the images.
+   */
+  | { kind: 'projection'; classes: number };
 
 /**
  * How a network's parameters start: `glorot` = the Keras defaults (Glorot
@@ -46,6 +54,13 @@ export interface NetSpec {
 export interface ModelPreset {
   name: string;
   latentDim: number;
+  /**
+   * Classes of a conditional pair; 0 = unconditional. A conditional G's input
+   * is [z, one-hot(y)] (latentDim + classes values: its first layer's kernel
+   * rows for the one-hot part are a learned class embedding), and D ends in a
+   * {@link LayerSpec} `projection` layer instead of `dense(1)`.
+   */
+  classes: number;
   imageShape: [number, number, number];
   generator: NetSpec;
   discriminator: NetSpec;
@@ -56,7 +71,7 @@ export interface ParamShape {
   name: string;
   shape: number[];
   /** kernel/bias of a dense or conv layer; gamma (scale)/beta (offset) of a batch norm. */
-  role: 'kernel' | 'bias' | 'gamma' | 'beta';
+  role: 'kernel' | 'bias' | 'gamma' | 'beta' | 'embedding';
   fanIn: number;
   fanOut: number;
 }
@@ -99,6 +114,7 @@ function mlpPair(name: string, g: LayerSpec[], d: LayerSpec[], imageShape: [numb
   return {
     name,
     latentDim: LATENT,
+    classes: 0,
     imageShape,
     generator: { inputShape: [LATENT], layers: [...g, dense(pixels, 'tanh'), reshape(...imageShape)], init: 'glorot' },
     discriminator: { inputShape: [...imageShape], layers: [flatten, ...d, dense(1)], init: 'glorot' },
@@ -109,6 +125,7 @@ function convPair(name: string, g: LayerSpec[], d: LayerSpec[], imageShape: [num
   return {
     name,
     latentDim: LATENT,
+    classes: 0,
     imageShape,
     generator: { inputShape: [LATENT], layers: g, init },
     discriminator: { inputShape: [...imageShape], layers: d, init },
@@ -153,11 +170,32 @@ function fitsPreset(name: ModelName, imageShape: [number, number, number]): void
 }
 
 /**
- * Builds the named preset for images of the given shape (height, width,
- * channels). Throws a GanpoolUsageError naming `model` when the preset is
- * built for another image size.
+ * Makes a preset conditional on `classes` labels: G's input grows by a
+ * one-hot label, and D's final `dense(1)` becomes a `projection` layer.
  */
-export function modelPreset(name: ModelName, imageShape: [number, number, number]): ModelPreset {
+function conditioned(preset: ModelPreset, classes: number): ModelPreset {
+  const d = preset.discriminator.layers;
+  const last = d[d.length - 1];
+  if (last?.kind !== 'dense' || last.units !== 1) throw new Error(`internal: ${preset.name}'s discriminator does not end in dense(1)`);
+  return {
+    ...preset,
+    classes,
+    generator: { ...preset.generator, inputShape: [preset.latentDim + classes] },
+    discriminator: { ...preset.discriminator, layers: [...d.slice(0, -1), { kind: 'projection', classes }] },
+  };
+}
+
+/**
+ * Builds the named preset for images of the given shape (height, width,
+ * channels), conditional on `classes` labels when that is above 0. Throws a
+ * GanpoolUsageError naming `model` when the preset is built for another image size.
+ */
+export function modelPreset(name: ModelName, imageShape: [number, number, number], classes = 0): ModelPreset {
+  const preset = unconditionalPreset(name, imageShape);
+  return classes > 0 ? conditioned(preset, classes) : preset;
+}
+
+function unconditionalPreset(name: ModelName, imageShape: [number, number, number]): ModelPreset {
   fitsPreset(name, imageShape);
   const c = imageShape[2];
   switch (name) {
@@ -218,6 +256,10 @@ export function paramShapes(net: NetSpec): ParamShape[] {
         out.push(...kernelParams(i, [k, k, layer.filters, channels], layer.filters, [area * layer.filters, area * channels], layer.useBias));
         break;
       }
+      case 'projection':
+        out.push(...kernelParams(i, [channels, 1], 1, [channels, 1], true));
+        out.push({ name: `layer${i}/embedding`, shape: [layer.classes, channels], role: 'embedding', fanIn: layer.classes, fanOut: channels });
+        break;
       case 'batchNorm':
         out.push({ name: `layer${i}/gamma`, shape: [channels], role: 'gamma', fanIn: channels, fanOut: channels });
         out.push({ name: `layer${i}/beta`, shape: [channels], role: 'beta', fanIn: channels, fanOut: channels });
@@ -235,6 +277,8 @@ export function outputShape(layer: LayerSpec, shape: number[]): number[] {
   switch (layer.kind) {
     case 'dense':
       return [...shape.slice(0, -1), layer.units];
+    case 'projection':
+      return [1];
     case 'conv2d':
       return [Math.ceil(shape[0]! / layer.strides), Math.ceil(shape[1]! / layer.strides), layer.filters];
     case 'conv2dTranspose':

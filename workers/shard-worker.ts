@@ -81,7 +81,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     const z = latentNoise(new Float32Array(task.count * latent), init.seed, task.step, stream, task.first, latent);
     const real = task.phase === 'd' ? realImages(task.indices!) : null;
     const slot = gradSlot(nets[task.phase].shared, task.slot);
-    const out = await engine.phase({ phase: task.phase, count: task.count, z, real }, slot);
+    const out = await engine.phase({ phase: task.phase, count: task.count, z, real, realLabels: null, fakeLabels: null }, slot);
     if (faultFires(init.fault, 'nan', task.step + 1, faultFired)) {
       slot[0] = Number.NaN;
       out.loss = Number.NaN;

@@ -18,10 +18,17 @@ export interface PhaseInput {
   phase: NetName;
   /** Samples in the shard. */
   count: number;
-  /** Latent noise, count × latentDim. */
+  /**
+   * G's input, count × generator.inputShape[0]: the latent noise, followed in
+   * each row by the one-hot fake label for a conditional preset.
+   */
   z: Float32Array;
   /** D phase: the shard's real images, NHWC, scaled to [-1, 1]; null in the G phase. */
   real: Float32Array | null;
+  /** Conditional presets, D phase: the real images' classes (one per row); null otherwise. */
+  realLabels: Int32Array | null;
+  /** Conditional presets: the fake rows' classes (the labels one-hot encoded in `z`); null otherwise. */
+  fakeLabels: Int32Array | null;
 }
 
 /**

@@ -30,6 +30,9 @@ function toLayer(spec: LayerSpec, inputShape: number[] | undefined): tfl.layers.
       return tfl.layers.flatten(first);
     case 'reshape':
       return tfl.layers.reshape({ ...first, targetShape: spec.shape });
+    case 'projection':
+      // Only generators are exported; a projection layer ends a conditional discriminator.
+      throw new Error('internal: a projection layer has no tf.layers equivalent');
   }
 }
 
