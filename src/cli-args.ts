@@ -3,7 +3,7 @@
  * what it accepts; the CLI turns those into exit code 2.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { TrainConfig } from './config.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_STEPS, type TrainConfig } from './config.js';
 import { GanpoolUsageError, badValue, unknownFlag } from './errors.js';
 
 /** A train flag: its config field and whether it takes a number. */
@@ -11,6 +11,8 @@ interface FlagSpec {
   field: keyof TrainConfig;
   numeric: boolean;
   help: string;
+  /** A flag with named values: each accepted word and the config value it stands for. */
+  choices?: Record<string, unknown>;
 }
 
 /** The flags of `ganpool train`. */
@@ -19,10 +21,10 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'data-dir': { field: 'dataDir', numeric: false, help: 'folder with the fashion-mnist IDX files [/usr/share/datasets/fashion-mnist]' },
   'image-size': { field: 'imageSize', numeric: true, help: 'folder:DIR only: resize images to 32 or 64 pixels [32]' },
   channels: { field: 'channels', numeric: true, help: 'folder:DIR only: 1 (grey) or 3 (RGB) [3]' },
-  model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [mlp]' },
+  model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [dcgan for 28×28 images, mlp for other sizes]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
-  'batch-size': { field: 'batchSize', numeric: true, help: 'global batch size, split across workers [256]' },
-  steps: { field: 'steps', numeric: true, help: 'training steps, each one D and one G update [1000]' },
+  'batch-size': { field: 'batchSize', numeric: true, help: `global batch size, split across workers [${DEFAULT_BATCH_SIZE}]` },
+  steps: { field: 'steps', numeric: true, help: `training steps, each one D and one G update [${DEFAULT_STEPS}]` },
   epochs: { field: 'epochs', numeric: true, help: 'train for E passes over the data instead of --steps' },
   lr: { field: 'lr', numeric: true, help: 'Adam learning rate for both networks [0.0002]' },
   'lr-g': { field: 'lrG', numeric: true, help: 'generator learning rate [--lr]' },
@@ -32,7 +34,11 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   seed: { field: 'seed', numeric: true, help: 'seed for init, shuffling, noise and the sample grid [1]' },
   'sample-every': { field: 'sampleEvery', numeric: true, help: 'write a sample grid every K steps [500]' },
   'eval-every': { field: 'evalEvery', numeric: true, help: 'log FCD, classifier score and classes covered every K steps and at the end [off]' },
-  'eval-n': { field: 'evalN', numeric: true, help: 'generated images per --eval-every evaluation [2000]' },
+  'eval-n': { field: 'evalN', numeric: true, help: 'generated images per evaluation (--eval-every, --final-eval) [2000]' },
+  'final-eval': {
+    field: 'finalEval', numeric: false, choices: { on: true, off: false },
+    help: 'on | off: score the generator at the end and print it beside the real-data floor [on for mnist, whose classifier ships with ganpool; off elsewhere]',
+  },
   'max-skips': { field: 'maxSkips', numeric: true, help: 'steps in a row refused for NaN/Inf before the run stops [5]' },
   'max-retries': { field: 'maxRetries', numeric: true, help: 'retries of a failed worker task before the run stops [2]' },
   'checkpoint-every': { field: 'checkpointEvery', numeric: true, help: 'write OUT/checkpoint and OUT/generator every K steps and at the end [1000]' },
@@ -73,6 +79,11 @@ export function parseTrainArgs(argv: string[]): { config: TrainConfig; help: boo
   for (const [flag, spec] of Object.entries(TRAIN_FLAGS)) {
     const raw = (values as Record<string, string | boolean | undefined>)[flag];
     if (typeof raw !== 'string') continue;
+    if (spec.choices) {
+      if (!Object.hasOwn(spec.choices, raw)) throw new GanpoolUsageError(badValue(`--${flag}`, raw, `one of ${Object.keys(spec.choices).join(', ')}`).message, spec.field);
+      config[spec.field] = spec.choices[raw];
+      continue;
+    }
     if (!spec.numeric) { config[spec.field] = raw; continue; }
     const n = raw.trim() === '' ? NaN : Number(raw);
     if (!Number.isFinite(n)) throw new GanpoolUsageError(badValue(`--${flag}`, raw, 'a number').message, spec.field);

@@ -7,6 +7,7 @@ import { BACKEND_NAMES, onnxAvailability, resolveBackend, tfjsNodeAvailable, typ
 import { MODEL_NAMES, type ModelName } from './models.js';
 import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField } from './errors.js';
 import { parseDatasetSpec } from './dataset.js';
+import { shippedClassifierDir } from './eval/shipped.js';
 
 /** The data sets ganpool knows by name. */
 export const DATASET_NAMES = ['mnist', 'fashion-mnist'] as const;
@@ -33,13 +34,13 @@ export interface TrainConfig {
    * `checkpointEvery` and `workers` may change, any other differing field is an error.
    */
   resume?: string;
-  /** Model preset. Default `mlp`. */
+  /** Model preset. Default {@link defaultModel}: `dcgan` for 28×28 images (MNIST's shape), `mlp` for other sizes. */
   model?: ModelName;
   /** Worker threads. Default: the number of available cores. */
   workers?: number;
-  /** Global batch size, split across the workers. Default 256. */
+  /** Global batch size, split across the workers. Default {@link DEFAULT_BATCH_SIZE}. */
   batchSize?: number;
-  /** Training steps (one D update and one G update each). Default 1000 unless `epochs` is given. */
+  /** Training steps (one D update and one G update each). Default {@link DEFAULT_STEPS} unless `epochs` is given. */
   steps?: number;
   /** Train for this many passes over the data instead of a step count. */
   epochs?: number;
@@ -62,8 +63,15 @@ export interface TrainConfig {
    * `ganpool eval`), logged in metrics.jsonl and the summary. Needs a labelled data set. Default: off.
    */
   evalEvery?: number;
-  /** Generated images per evaluation during training. Default 2000. */
+  /** Generated images per evaluation during training (`evalEvery`, `finalEval`). Default 2000. */
   evalN?: number;
+  /**
+   * Score the generator once at the end (`evalN` images: FCD, classifier score, classes covered),
+   * beside the real held-out floor; logged like `evalEvery`. Default: on where ganpool ships the
+   * data set's classifier (`mnist`), so it costs seconds; off elsewhere, where turning it on
+   * trains and caches a classifier first.
+   */
+  finalEval?: boolean;
   /**
    * Steps in a row that may be refused for a non-finite (NaN/Inf) loss or gradient before the run
    * stops (its parameters stay finite). Default 5.
@@ -109,10 +117,32 @@ export interface ResolvedConfig {
   /** Evaluate every K steps and at the end; null = never. */
   evalEvery: number | null;
   evalN: number;
+  /** Evaluate at the end (also implied by evalEvery). */
+  finalEval: boolean;
   maxSkips: number;
   maxRetries: number;
   out: string;
   backend: BackendName;
+}
+
+/**
+ * The default step count: what `npm start` trains, sized so that the default run (the `dcgan`
+ * preset at batch {@link DEFAULT_BATCH_SIZE} on the embedded MNIST, with its final evaluation)
+ * finishes within 90 s on 2 cores; see the README.
+ */
+export const DEFAULT_STEPS = 1000;
+/** The default global batch size. */
+export const DEFAULT_BATCH_SIZE = 64;
+
+/**
+ * The default model preset for a data set: `dcgan` where the images are
+ * 28×28 (the embedded MNIST, Fashion-MNIST, 28×28 IDX files), else `mlp`
+ * (it fits any size; the conv presets dcgan32/dcgan64 are opt-in, being
+ * slower on a CPU). `imageShape` null (not loaded yet): decided from the spec.
+ */
+export function defaultModel(dataset: string, imageShape: [number, number, number] | null): ModelName {
+  if (imageShape) return imageShape[0] === 28 && imageShape[1] === 28 ? 'dcgan' : 'mlp';
+  return parseDatasetSpec(dataset).kind === 'folder' ? 'mlp' : 'dcgan'; // folder: images are resized to 32 or 64
 }
 
 /** The default output directory: `runs/<UTC timestamp>`. */
@@ -129,6 +159,12 @@ function int(field: string, v: number | undefined, min: number, max: number, fal
 function real(field: string, v: number | undefined, ok: (x: number) => boolean, allowed: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw badValue(field, v, allowed);
+  return v;
+}
+
+function flag(field: string, v: boolean | undefined, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw badValue(field, v, 'true or false');
   return v;
 }
 
@@ -172,14 +208,14 @@ function knownDatasetSize(dataset: string): number | null {
 export function resolveConfig(config: TrainConfig, datasetSize?: number, imageShape: [number, number, number] | null = null): ResolvedConfig {
   const { dataset, dataDir, imageSize, channels } = resolveDataset(config);
   datasetSize ??= knownDatasetSize(dataset) ?? 1e9;
-  const model = oneOf('model', config.model, MODEL_NAMES, 'mlp');
+  const model = oneOf('model', config.model, MODEL_NAMES, defaultModel(dataset, imageShape));
   const workers = int('workers', config.workers, 1, 256, availableParallelism());
-  const batchSize = int('batchSize', config.batchSize, 1, datasetSize, 256);
+  const batchSize = int('batchSize', config.batchSize, 1, datasetSize, DEFAULT_BATCH_SIZE);
   if (batchSize < workers) throw badValue('batchSize', batchSize, `at least the number of workers (${workers}), so every worker gets a shard`);
   if (config.steps !== undefined && config.epochs !== undefined) throw conflictingFields('steps', 'epochs');
   const epochs = config.epochs === undefined ? null : int('epochs', config.epochs, 1, 1_000_000, 1);
   const stepsPerEpoch = Math.floor(datasetSize / batchSize);
-  const steps = epochs === null ? int('steps', config.steps, 1, 1e9, 1000) : epochs * stepsPerEpoch;
+  const steps = epochs === null ? int('steps', config.steps, 1, 1e9, DEFAULT_STEPS) : epochs * stepsPerEpoch;
   const positive = (x: number): boolean => x > 0;
   const unit = (x: number): boolean => x >= 0 && x < 1;
   const lr = real('lr', config.lr, positive, 'a positive number', 2e-4);
@@ -203,6 +239,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
     checkpointEvery: int('checkpointEvery', config.checkpointEvery, 1, 1e9, 1000),
     evalEvery: config.evalEvery === undefined ? null : int('evalEvery', config.evalEvery, 1, 1e9, 1),
     evalN: int('evalN', config.evalN, 2, 1_000_000, 2000),
+    finalEval: flag('finalEval', config.finalEval, shippedClassifierDir(dataset) !== null),
     maxSkips: int('maxSkips', config.maxSkips, 1, 1_000_000, 5),
     maxRetries: int('maxRetries', config.maxRetries, 0, 100, 2),
     out: config.out ?? defaultOutDir(),

@@ -2,6 +2,7 @@
  * ganpool's public API. Everything a user imports comes from here; other
  * modules are internal.
  */
+export { shippedClassifierDir, SHIPPED_CLASSIFIER_COMMAND } from './eval/shipped.js';
 export { train, planRun, type TrainResult, type RunPlan, type TrainRunOptions } from './train.js';
 export {
   loadCheckpoint, writeCheckpoint, CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type Checkpoint,
@@ -24,6 +25,7 @@ export { gridPng } from './grid.js';
 export { Evaluator, classify, DEFAULT_REAL_N, type EvalMetrics } from './eval/evaluate.js';
 export {
   loadOrTrainClassifier, loadClassifier, trainClassifier, saveClassifier, classifierDir, DEFAULT_CACHE_DIR,
+  classifierReady,
   type ClassifierInfo, type LoadedClassifier, type ClassifierSource, type TrainClassifierOptions,
 } from './eval/classifier-store.js';
 export { loadSplit, type DataSplit } from './eval/splits.js';

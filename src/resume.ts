@@ -9,7 +9,9 @@ import type { ResolvedConfig, TrainConfig } from './config.js';
 import { resumeConflict, resumeStepsTooFew } from './errors.js';
 
 /** The fields a resumed run may set to new values. */
-export const RESUME_CHANGEABLE = ['steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips', 'maxRetries'] as const;
+export const RESUME_CHANGEABLE = [
+  'steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips', 'maxRetries', 'evalEvery', 'evalN', 'finalEval',
+] as const;
 
 /** Fields compared as given against the checkpoint's resolved value. */
 const SAME_FIELDS = ['dataset', 'dataDir', 'imageSize', 'channels', 'model', 'batchSize', 'lrG', 'lrD', 'beta1', 'beta2', 'seed'] as const;
@@ -42,8 +44,15 @@ export function resumeConfig(saved: ResolvedConfig, given: TrainConfig, resumeDi
     workers: given.workers ?? saved.workers,
     sampleEvery: given.sampleEvery ?? saved.sampleEvery,
     checkpointEvery: given.checkpointEvery ?? saved.checkpointEvery,
+    maxSkips: given.maxSkips ?? saved.maxSkips,
+    maxRetries: given.maxRetries ?? saved.maxRetries,
+    evalN: given.evalN ?? saved.evalN,
+    // Checkpoints from before finalEval existed: its default for the data set.
+    ...(given.finalEval ?? saved.finalEval) !== undefined ? { finalEval: given.finalEval ?? saved.finalEval } : {},
     out: resumeDir,
   };
+  const evalEvery = given.evalEvery ?? saved.evalEvery;
+  if (evalEvery !== null && evalEvery !== undefined) config.evalEvery = evalEvery;
   if (saved.dataDir !== null) config.dataDir = saved.dataDir;
   if (saved.imageSize !== null) config.imageSize = saved.imageSize;
   if (saved.channels !== null) config.channels = saved.channels;

@@ -132,13 +132,14 @@ async function trainLocked(
   try {
     if (checkpoint) restore(trainer, checkpoint);
     files = await RunFiles.open(trainer.config, checkpoint?.state.stepsDone);
-    evals = await TrainingEval.create(config, options.evaluator, options.onLog);
+    evals = await TrainingEval.create(trainer.config, options.evaluator, options.onLog);
     options.onStart?.(trainer.config, trainer.stepsDone);
     const summary = await trainer.run();
     if (evals) {
       const last = await evals.maybe(trainer, true);
       if (last) await options.onEval?.(last);
       summary.eval = evals.latest?.eval ?? null;
+      summary.evalFloor = evals.latest?.floor ?? null;
     }
     // After a fault midway through a step the last periodic checkpoint stays the last good one.
     if (savedAt !== trainer.stepsDone && trainer.atStepBoundary) await saveCheckpoint(trainer);

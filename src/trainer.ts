@@ -68,6 +68,8 @@ export interface TrainSummary {
   stopReason?: string;
   /** The last evaluation (`evalEvery`; see `ganpool eval`), when the run evaluated. */
   eval?: EvalMetrics | null;
+  /** The real held-out split scored like {@link eval}: the floor a generator can hope for. */
+  evalFloor?: EvalMetrics | null;
 }
 
 /** Number of images in the fixed sample grid. */

@@ -35,10 +35,10 @@ const fakeConfig = resolveConfig({ ...base, out: 'x' }, 10_000, [28, 28, 1]);
 
 test.serial('API: 20 steps in one go equal 10 steps + resume + 10 steps, bit for bit (params, m, v, t)', async (t) => {
   const one = join(tmp, 'one'), two = join(tmp, 'two');
-  await train({ ...base, steps: 20, out: one });
-  const first = await train({ ...base, steps: 10, out: two });
+  await train({ finalEval: false, ...base, steps: 20, out: one });
+  const first = await train({ finalEval: false, ...base, steps: 10, out: two });
   t.is(first.steps, 10);
-  const resumed = await train({ resume: two, steps: 20 });
+  const resumed = await train({ finalEval: false, resume: two, steps: 20 });
   t.is(resumed.resumedFrom, 10);
   t.is(resumed.steps, 20);
   const a = loadCheckpoint(one), b = loadCheckpoint(two);
@@ -55,9 +55,9 @@ test.serial('API: 20 steps in one go equal 10 steps + resume + 10 steps, bit for
 test.serial('onnx, dcgan (batch norm): 10 steps + resume + 10 equal 20 in one go, bit for bit, moving statistics included', async (t) => {
   const bnBase: TrainConfig = { ...base, model: 'dcgan', backend: 'onnx', batchSize: 8 };
   const one = join(tmp, 'bn-one'), two = join(tmp, 'bn-two');
-  await train({ ...bnBase, steps: 20, out: one });
-  await train({ ...bnBase, steps: 10, out: two });
-  const resumed = await train({ resume: two, steps: 20 });
+  await train({ finalEval: false, ...bnBase, steps: 20, out: one });
+  await train({ finalEval: false, ...bnBase, steps: 10, out: two });
+  const resumed = await train({ finalEval: false, resume: two, steps: 20 });
   t.is(resumed.backend, 'onnx');
   const a = loadCheckpoint(one), b = loadCheckpoint(two);
   assertSameState(t, b.state, a.state);
@@ -67,9 +67,9 @@ test.serial('onnx, dcgan (batch norm): 10 steps + resume + 10 equal 20 in one go
 
 test.serial('resume drops metrics lines past the checkpoint (crash after a checkpoint) and a torn last line', async (t) => {
   const dir = join(tmp, 'torn');
-  await train({ ...base, steps: 4, checkpointEvery: 2, out: dir });
+  await train({ finalEval: false, ...base, steps: 4, checkpointEvery: 2, out: dir });
   appendFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 5, dLoss: 0 }) + '\n{"step": 6, "dLo');
-  await train({ resume: dir, steps: 6 });
+  await train({ finalEval: false, resume: dir, steps: 6 });
   const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
   t.not(lines[4].dLoss, 0, 'the stale step-5 line was replaced by the real one');
@@ -77,7 +77,7 @@ test.serial('resume drops metrics lines past the checkpoint (crash after a check
 
 test.serial('CLI: train --steps 4, then --resume --steps 8 equals one 8-step run', (t) => {
   const cli = (args: string[]): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', ...args], { encoding: 'utf8', timeout: 240_000 });
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', ...args], { encoding: 'utf8', timeout: 240_000 });
   const flags = ['--model', 'seed', '--workers', '2', '--batch-size', '16', '--seed', '3'];
   const one = join(tmp, 'cli-one'), two = join(tmp, 'cli-two');
   for (const r of [cli([...flags, '--steps', '8', '--out', one]), cli([...flags, '--steps', '4', '--out', two]), cli(['--resume', two, '--steps', '8'])]) {
@@ -174,7 +174,7 @@ test('resume config: changeable fields apply, others conflict naming the field',
 test.serial('a stopped run (AbortSignal, as Ctrl-C) still writes its final checkpoint and generator', async (t) => {
   const dir = join(tmp, 'aborted');
   const controller = new AbortController();
-  const r = await train({ ...base, steps: 50, out: dir }, { signal: controller.signal, onStep: (s) => { if (s.step === 3) controller.abort(); } });
+  const r = await train({ finalEval: false, ...base, steps: 50, out: dir }, { signal: controller.signal, onStep: (s) => { if (s.step === 3) controller.abort(); } });
   t.true(r.stoppedEarly);
   t.is(loadCheckpoint(dir).state.stepsDone, 3);
   t.true(existsSync(join(dir, 'generator', 'model.json')));

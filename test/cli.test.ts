@@ -13,10 +13,10 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
 
 test('ganpool train --steps 20 --workers 2 writes config, 20 metrics lines, a summary and a grid PNG', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-cli-')), 'run');
-  const r = cli(['train', '--steps', '20', '--workers', '2', '--batch-size', '32', '--sample-every', '10', '--out', out]);
+  const r = cli(['train', '--final-eval', 'off', '--steps', '20', '--workers', '2', '--batch-size', '32', '--sample-every', '10', '--out', out]);
   t.is(r.code, 0, r.stderr);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-  t.like(config, { steps: 20, workers: 2, batchSize: 32, model: 'mlp', dataset: 'mnist', backend: 'onnx' });
+  t.like(config, { steps: 20, workers: 2, batchSize: 32, model: 'dcgan', dataset: 'mnist', backend: 'onnx' });
   const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.is(lines.length, 20);
   t.deepEqual(lines.map((l) => l.step), Array.from({ length: 20 }, (_, i) => i + 1));

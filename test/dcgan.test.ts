@@ -113,7 +113,7 @@ test('no tensors leak in the workers over 20 DCGAN steps', async (t) => {
 
 test('ganpool train --model dcgan --workers 2 --steps 5 writes a 28×28 sample grid', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-dcgan-')), 'run');
-  const r = cli(['train', '--model', 'dcgan', '--workers', '2', '--steps', '5', '--batch-size', '16', '--out', out]);
+  const r = cli(['train', '--final-eval', 'off', '--model', 'dcgan', '--workers', '2', '--steps', '5', '--batch-size', '16', '--out', out]);
   t.is(r.code, 0, r.stderr);
   const meta = await sharp(join(out, 'samples', 'latest.png')).metadata();
   t.like(meta, { format: 'png', ...gridSize(64, 28, 28, { cols: 8, pad: 2 }) });
@@ -121,7 +121,7 @@ test('ganpool train --model dcgan --workers 2 --steps 5 writes a 28×28 sample g
 
 test('--model dcgan64 on 28×28 MNIST exits 2 naming --model and both shapes, and writes nothing', (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-dcgan-bad-')), 'run');
-  const r = cli(['train', '--model', 'dcgan64', '--steps', '5', '--out', out]);
+  const r = cli(['train', '--final-eval', 'off', '--model', 'dcgan64', '--steps', '5', '--out', out]);
   t.is(r.code, 2, r.stderr);
   t.regex(r.stderr, /--model.*"dcgan64" expects 64×64×C images, but the data are 28×28×1/);
   t.false(existsSync(out), 'nothing written');

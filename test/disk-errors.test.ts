@@ -11,7 +11,7 @@ import { GanpoolDataError } from '../src/errors.js';
 // a file takes the place of the samples folder mid-run, and the next grid cannot be written (ENOTDIR).
 test('a write that fails mid-run stops the run with exit 1 naming the file, and the previous checkpoint loads', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-disk-')), 'run');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--model', 'seed', '--workers', '2', '--batch-size', '16',
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '100000', '--checkpoint-every', '20', '--sample-every', '50', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });

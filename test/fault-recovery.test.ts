@@ -16,7 +16,7 @@ async function runWith(fault: string | null, name: string): Promise<string> {
   const out = join(tmp, name);
   if (fault) process.env[INJECT_FAULT_ENV] = fault;
   try {
-    await train({ ...base, out });
+    await train({ finalEval: false, ...base, out });
   } finally {
     delete process.env[INJECT_FAULT_ENV];
   }
@@ -48,7 +48,7 @@ for (const [fault, task] of [['grad@3', 'grad'], ['apply@3', 'apply'], ['exit@3'
 
 test.serial('a fault that outlasts --max-retries stops the run: exit 1 naming step, task and error; summary with the reason; the checkpoint of the last good step', (t) => {
   const out = join(tmp, 'persistent');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--model', 'seed', '--workers', '2', '--batch-size', '16',
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '6', '--max-retries', '0', '--out', out], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, [INJECT_FAULT_ENV]: 'grad@3' } });
   t.is(r.status, 1, r.stderr);
   t.regex(r.stderr, /step 3: a grad task of the D phase failed 1 times \(last error: injected fault: grad task of step 3\); the run stopped/);

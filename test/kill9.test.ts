@@ -31,11 +31,11 @@ async function cli(args: string[], out: string, killAfterMs: number | null): Pro
 test('kill -9 at random moments, 15 rounds with --checkpoint-every 1: every checkpoint loads, and the resumed chain equals an uninterrupted run bit for bit', async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'ganpool-kill9-'));
   const straight = join(tmp, 'straight'), chain = join(tmp, 'chain');
-  await train({ model: 'seed', workers: 2, batchSize: 16, seed: 12, sampleEvery: 100000, steps: STEPS, out: straight });
+  await train({ finalEval: false, model: 'seed', workers: 2, batchSize: 16, seed: 12, sampleEvery: 100000, steps: STEPS, out: straight });
   const stoppedAt: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const args = round === 0
-      ? ['train', ...flags, '--steps', String(STEPS), '--checkpoint-every', '1', '--out', chain]
+      ? ['train', '--final-eval', 'off', ...flags, '--steps', String(STEPS), '--checkpoint-every', '1', '--out', chain]
       : ['train', '--resume', chain, '--steps', String(STEPS), '--checkpoint-every', '1'];
     const r = await cli(args, chain, Math.floor(Math.random() * 300));
     t.true(r.signal === 'SIGKILL' || r.code === 0, `round ${round}: ${r.stderr.slice(-1500)}`);

@@ -11,7 +11,7 @@ const cliArgs = (args: string[]): string[] => ['--import', 'tsx', 'src/cli.ts', 
 
 test.serial('a second train or --resume into a folder a live run holds exits 2 naming its pid; the first run is unharmed', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-lock-')), 'run');
-  const first = spawn(process.execPath, cliArgs(['train', '--model', 'seed', '--workers', '2', '--batch-size', '16', '--steps', '100000',
+  const first = spawn(process.execPath, cliArgs(['train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16', '--steps', '100000',
     '--checkpoint-every', '1', '--out', out]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
@@ -43,7 +43,7 @@ test.serial('a stale lock (its process is gone) is taken over with a one-line no
   const gone = spawnSync(process.execPath, ['-e', 'process.pid'], { encoding: 'utf8' }).pid!;
   writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: gone, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' }));
   const notices: string[] = [];
-  const result = await train({ model: 'seed', workers: 1, batchSize: 8, steps: 2, out }, { onWarning: (m) => notices.push(m) });
+  const result = await train({ finalEval: false, model: 'seed', workers: 1, batchSize: 8, steps: 2, out }, { onWarning: (m) => notices.push(m) });
   t.is(result.steps, 2);
   t.deepEqual(notices.filter((n) => /stale lock/.test(n)), [`taking over the stale lock of ${out} (pid ${gone}, no longer running)`]);
   t.false(existsSync(join(out, LOCK_FILE)));

@@ -22,7 +22,7 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
 }
 
 test.before(async () => {
-  await train({ model: 'seed', workers: 2, batchSize: 16, steps: 3, seed: 4, out: run });
+  await train({ finalEval: false, model: 'seed', workers: 2, batchSize: 16, steps: 3, seed: 4, out: run });
 });
 
 test.serial('same seed → identical PNG bytes; another seed → different; the run seed reproduces the run grid', async (t) => {

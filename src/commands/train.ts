@@ -4,6 +4,7 @@ import { parseTrainArgs, trainHelp } from '../cli-args.js';
 import { createProgress, type Progress } from '../progress.js';
 import { resolveConfig } from '../config.js';
 import { settleAllPools } from '../executor.js';
+import type { EvalMetrics } from '../eval/evaluate.js';
 
 /**
  * Ctrl-C or SIGTERM once: stop after the current step (samples, checkpoint
@@ -26,6 +27,17 @@ function stopOnSignals(): AbortController {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   return controller;
+}
+
+/** One metrics row: FCD, classifier score, classes covered. */
+function metricsRow(m: EvalMetrics): string {
+  return `FCD ${m.fcd.toFixed(2).padStart(7)}   classifier score ${m.classifierScore.toFixed(2).padStart(5)}   classes ${m.classesCovered}/${m.histogram.length}`;
+}
+
+/** The quality lines at the end of a run: the generator's scores, and the real held-out split's (the floor) beside them. */
+export function qualityLines(generated: EvalMetrics, floor: EvalMetrics | null): string {
+  return `quality:      ${metricsRow(generated)}   (n ${generated.n}, as 'ganpool eval'; log in metrics.jsonl)\n` +
+    (floor ? `real floor:   ${metricsRow(floor)}   (n ${floor.n} held-out real images: the best a generator can reach)\n` : '');
 }
 
 /** Runs `ganpool train ARGS`; resolves to the exit code. */
@@ -64,7 +76,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
     `run:          ${result.out}\nsample grid:  ${result.latestGrid}\ncheckpoint:   ${result.checkpoint}\n` +
     `generator:    ${result.generator} (TensorFlow.js) and ${result.generatorOnnx} (ONNX)\n` +
-    (result.eval ? `eval:         FCD ${result.eval.fcd.toFixed(3)}, classifier score ${result.eval.classifierScore.toFixed(3)}, ` +
-      `${result.eval.classesCovered}/10 classes covered (n ${result.eval.n}; log in metrics.jsonl)\n` : ''));
+    (result.eval ? qualityLines(result.eval, result.evalFloor ?? null) : ''));
   return 0;
 }

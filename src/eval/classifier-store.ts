@@ -16,6 +16,7 @@ import { buildClassifier, featureExtractor, type FeatureExtractor } from './clas
 import { CLASSES, FEATURES_DIM, classifierParamShapes } from './classifier-spec.js';
 import { ClassifierTrainer, type ClassifierStepInfo, type ClassifierTrainOptions, type Accuracy } from './classifier-train.js';
 import { loadSplit, type DataSplit } from './splits.js';
+import { shippedClassifierDir } from './shipped.js';
 
 /** The default cache directory, relative to the current directory. */
 export const DEFAULT_CACHE_DIR = '.ganpool-cache';
@@ -155,11 +156,24 @@ export interface ClassifierSource extends TrainClassifierOptions {
   log?: (message: string) => void;
 }
 
-/** Loads `dataset`'s cached classifier, training and saving it first when there is none. */
+/**
+ * True when `dataset`'s classifier can be loaded without training one: it is
+ * in the cache under `cacheDir`, or ganpool ships it.
+ */
+export function classifierReady(dataset: string, cacheDir = DEFAULT_CACHE_DIR): boolean {
+  return existsSync(join(classifierDir(dataset, cacheDir), CLASSIFIER_JSON)) || shippedClassifierDir(dataset) !== null;
+}
+
+/**
+ * Loads `dataset`'s classifier: the cached one (a classifier you trained
+ * wins), else the one ganpool ships, else one trained and saved in the cache first.
+ */
 export async function loadOrTrainClassifier(dataset: string, source: ClassifierSource = {}, split?: DataSplit): Promise<LoadedClassifier> {
   const dir = classifierDir(dataset, source.cacheDir);
   const cached = await loadClassifier(dir);
   if (cached) return cached;
+  const shipped = shippedClassifierDir(dataset);
+  if (shipped) return (await loadClassifier(shipped))!;
   source.log?.(`no classifier for '${dataset}' in ${dir}; training one first (once; it is cached there)`);
   split ??= await loadSplit(dataset, source.dataDir);
   const { params, info } = await trainClassifier(dataset, split, source);

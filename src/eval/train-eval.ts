@@ -1,13 +1,13 @@
 /**
- * Evaluation during training (`evalEvery`): every K steps and at the end,
- * scores `evalN` images from the current generator (`trainer.sample`, the
+ * Evaluation during training (`evalEvery`: every K steps and at the end;
+ * `finalEval`: at the end only): scores `evalN` images from the current generator (`trainer.sample`, the
  * run's seed) with the data set's classifier on the main thread, and appends
  * `{"step": S, "eval": {...}}` to OUT/metrics.jsonl.
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GanTrainer } from '../trainer.js';
-import type { TrainConfig } from '../config.js';
+import type { ResolvedConfig } from '../config.js';
 import { Evaluator, type EvalMetrics } from './evaluate.js';
 import { checkGeneratorShape } from '../generator.js';
 
@@ -15,6 +15,8 @@ import { checkGeneratorShape } from '../generator.js';
 export interface EvalEvent {
   step: number;
   eval: EvalMetrics & { ms: number };
+  /** The real held-out split scored the same way: the floor a generator can hope for. */
+  floor: EvalMetrics;
 }
 
 /** Runs the scheduled evaluations of one training run. */
@@ -25,15 +27,18 @@ export class TrainingEval {
 
   private constructor(private readonly evaluator: Evaluator, private readonly every: number, private readonly n: number) {}
 
-  /** An evaluator for `config` when it asks for one (`evalEvery`), else null. Loads or trains the classifier. */
-  static async create(config: TrainConfig, given?: Evaluator, log?: (message: string) => void): Promise<TrainingEval | null> {
-    if (config.evalEvery === undefined) return null;
-    const evaluator = given ?? await Evaluator.create(config.dataset ?? 'mnist', {
-      ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
-      ...(config.workers !== undefined ? { workers: config.workers } : {}),
+  /**
+   * An evaluator for `config` when it asks for one (`evalEvery` or `finalEval`), else null.
+   * Loads the classifier (the cached one, else the shipped one, else trains and caches one).
+   */
+  static async create(config: ResolvedConfig, given?: Evaluator, log?: (message: string) => void): Promise<TrainingEval | null> {
+    if (config.evalEvery === null && !config.finalEval) return null;
+    const evaluator = given ?? await Evaluator.create(config.dataset, {
+      ...(config.dataDir !== null ? { dataDir: config.dataDir } : {}),
+      workers: config.workers,
       ...(log ? { log } : {}),
     });
-    return new TrainingEval(evaluator, config.evalEvery, config.evalN ?? 2000);
+    return new TrainingEval(evaluator, config.evalEvery ?? Infinity, config.evalN);
   }
 
   /** Evaluates when `trainer` sits on a scheduled step (or always, with `force`) and logs to OUT/metrics.jsonl. */
@@ -44,7 +49,7 @@ export class TrainingEval {
     const t0 = performance.now();
     const images = await trainer.sample(this.n, trainer.config.seed);
     const metrics = this.evaluator.metrics(images, this.n);
-    const event: EvalEvent = { step, eval: { ...metrics, ms: performance.now() - t0 } };
+    const event: EvalEvent = { step, eval: { ...metrics, ms: performance.now() - t0 }, floor: this.evaluator.floor };
     appendFileSync(join(trainer.config.out, 'metrics.jsonl'), JSON.stringify(event) + '\n');
     this.lastStep = step;
     this.latest = event;

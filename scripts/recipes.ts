@@ -1,0 +1,117 @@
+/**
+ * `npx tsx scripts/recipes.ts`: the README's recipe table. Each recipe trains
+ * for the same wall time (default 5 minutes on this machine) and is scored
+ * like `ganpool eval` (FCD, classifier score, classes covered; n = 10,000).
+ *
+ * Equal wall time, reproducibly: first every recipe's time per step is
+ * measured in one sitting (a 40-step run; the mean of steps 11–40), and the
+ * step budget is minutes × 60 s / that time. Then each recipe trains that
+ * many steps with `ganpool train` (a pure function of the seed and the step
+ * count, so the result does not depend on what else the machine did while it
+ * trained) and its final evaluation scores it. Results go to
+ * docs/recipes.json, grids to docs/recipes/<name>.png, and a markdown table
+ * to stdout.
+ *
+ * Flags: --minutes M (5), --only a,b (recipe names), --n N (10000),
+ * --time-only (print the step budgets, train nothing), --workers W (2).
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** One recipe: its name, what it is, and its `ganpool train` flags. */
+interface Recipe {
+  name: string;
+  label: string;
+  flags: string[];
+}
+
+const RECIPES: Recipe[] = [
+  { name: 'dcgan', label: 'plain `dcgan` (no EMA, ns loss)', flags: ['--model', 'dcgan', '--ema', '0'] },
+  { name: 'dcgan-ema', label: '`dcgan` + EMA 0.999', flags: ['--model', 'dcgan', '--ema', '0.999'] },
+  { name: 'dcgan-ema-hinge', label: '`dcgan` + EMA + hinge loss', flags: ['--model', 'dcgan', '--ema', '0.999', '--loss', 'hinge'] },
+  { name: 'cdcgan-ema', label: 'conditional `dcgan` + EMA', flags: ['--model', 'dcgan', '--ema', '0.999', '--conditional'] },
+  { name: 'fashion-cdcgan-ema', label: 'Fashion-MNIST: conditional `dcgan` + EMA', flags: ['--dataset', 'fashion-mnist', '--model', 'dcgan', '--ema', '0.999', '--conditional'] },
+];
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '5' }, only: { type: 'string' }, n: { type: 'string', default: '10000' },
+    'time-only': { type: 'boolean', default: false }, workers: { type: 'string', default: '2' },
+  },
+});
+const minutes = Number(values.minutes), n = Number(values.n), workers = values.workers!;
+const chosen = values.only ? RECIPES.filter((r) => values.only!.split(',').includes(r.name)) : RECIPES;
+if (!(minutes > 0) || !(n >= 2) || chosen.length === 0) {
+  console.error('usage: tsx scripts/recipes.ts [--minutes M] [--only name,…] [--n N] [--time-only] [--workers W]');
+  process.exit(2);
+}
+const common = ['--workers', workers, '--batch-size', '64', '--seed', '1'];
+
+function ganpool(args: string[]): void {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new Error(`ganpool ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+}
+
+/** Mean milliseconds per step of steps 11–40 of a 40-step run (start-up and warm-up excluded). */
+function msPerStep(recipe: Recipe): number {
+  const out = join(mkdtempSync(join(tmpdir(), 'ganpool-recipe-time-')), 'run');
+  ganpool(['train', ...recipe.flags, ...common, '--steps', '40', '--final-eval', 'off', '--sample-every', '1000', '--out', out]);
+  const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; ms?: number })
+    .filter((s) => s.step !== undefined && s.step > 10 && s.ms !== undefined);
+  return steps.reduce((a, s) => a + s.ms!, 0) / steps.length;
+}
+
+interface Row {
+  name: string;
+  label: string;
+  command: string;
+  msPerStep: number;
+  steps: number;
+  trainSeconds: number;
+  fcd: number;
+  classifierScore: number;
+  classesCovered: number;
+  grid: string;
+  floor: { fcd: number; classifierScore: number } | null;
+}
+
+const budgets = chosen.map((r) => {
+  const ms = msPerStep(r);
+  const steps = Math.floor((minutes * 60_000) / ms);
+  console.error(`${r.name}: ${ms.toFixed(1)} ms/step → ${steps} steps in ${minutes} min`);
+  return { recipe: r, ms, steps };
+});
+if (values['time-only']) process.exit(0);
+
+const rows: Row[] = [];
+mkdirSync('docs/recipes', { recursive: true });
+for (const { recipe, ms, steps } of budgets) {
+  const out = join(mkdtempSync(join(tmpdir(), 'ganpool-recipe-')), recipe.name);
+  const args = ['train', ...recipe.flags, ...common, '--steps', String(steps), '--sample-every', String(steps),
+    '--final-eval', 'on', '--eval-n', String(n), '--out', out];
+  ganpool(args);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+    wallSeconds: number; eval: { fcd: number; classifierScore: number; classesCovered: number };
+    evalFloor: { fcd: number; classifierScore: number } | null;
+  };
+  const grid = `docs/recipes/${recipe.name}.png`;
+  if (existsSync(join(out, 'samples', 'latest.png'))) copyFileSync(join(out, 'samples', 'latest.png'), grid);
+  const row: Row = {
+    name: recipe.name, label: recipe.label, command: `npx ganpool ${args.slice(0, -2).join(' ')}`, msPerStep: ms, steps,
+    trainSeconds: summary.wallSeconds, ...summary.eval, grid, floor: summary.evalFloor,
+  };
+  rows.push(row);
+  console.error(`${recipe.name}: ${steps} steps in ${summary.wallSeconds.toFixed(0)} s; FCD ${row.fcd.toFixed(2)}, score ${row.classifierScore.toFixed(2)}, ${row.classesCovered}/10`);
+}
+const previous = existsSync('docs/recipes.json') ? (JSON.parse(readFileSync('docs/recipes.json', 'utf8')) as { rows: Row[] }).rows : [];
+const merged = [...previous.filter((p) => !rows.some((r) => r.name === p.name)), ...rows]
+  .sort((a, b) => RECIPES.findIndex((r) => r.name === a.name) - RECIPES.findIndex((r) => r.name === b.name));
+writeFileSync('docs/recipes.json', JSON.stringify({ minutes, n, workers: Number(workers), rows: merged }, null, 2) + '\n');
+console.log('| recipe | ms/step | steps in ' + minutes + ' min | FCD | classifier score | classes | grid |');
+console.log('|---|---:|---:|---:|---:|---:|---|');
+for (const r of merged) {
+  console.log(`| ${r.label} | ${r.msPerStep.toFixed(0)} | ${r.steps} | ${r.fcd.toFixed(2)} | ${r.classifierScore.toFixed(2)} | ${r.classesCovered}/10 | ![${r.name}](${r.grid}) |`);
+}
