@@ -54,10 +54,11 @@ const paramCount = (net: NetSpec): number => paramShapes(net).reduce((n, p) => n
  * batch norm) for the inputs at `sampled`. One engine at a time: tfjs has one
  * active backend and one set of variable names per thread.
  */
-async function runCase(backend: BackendName, c: Case, sampled: number[] = []): Promise<{ phases: PhaseResult[]; samples: Float32Array[] }> {
+async function runCase(backend: BackendName, c: Case, sampled: number[] = []): Promise<{ phases: PhaseResult[]; samples: Float32Array[]; leaked: number }> {
   const engine: Engine = await createEngine(backend, c.preset);
   engine.setParams('g', c.g);
   engine.setParams('d', c.d);
+  const live = engine.liveObjects();
   const phases: PhaseResult[] = [];
   const samples: Float32Array[] = [];
   for (const input of c.inputs) {
@@ -65,9 +66,10 @@ async function runCase(backend: BackendName, c: Case, sampled: number[] = []): P
     const { loss, bnStats } = await engine.phase(input, grad);
     phases.push({ loss, grad, bn: bnStats.map((s) => Float32Array.from(s.values)) });
   }
+  const leaked = engine.liveObjects() - live;
   for (const i of sampled) samples.push(Float32Array.from(await engine.sample(c.inputs[i]!.z, c.inputs[i]!.count, new Float32Array(0))));
   if (backend !== 'onnx') tf.disposeVariables();
-  return { phases, samples };
+  return { phases, samples, leaked };
 }
 
 // ---------------------------------------------------------------------------
@@ -158,7 +160,8 @@ for (const backend of ['cpu', 'wasm', 'onnx'] as const) {
   test.serial(`${backend}: a conditional D's loss and projection gradients equal the plain-JS projection, and a row's label moves that row's logit by ⟨E_new − E_old, φ⟩`, async (t) => {
     const { c, p, real, yReal, yFake } = analyticCase();
     const n = 3;
-    const { phases, samples } = await runCase(backend, c, [0, 2]);
+    const { phases, samples, leaked } = await runCase(backend, c, [0, 2]);
+    t.is(leaked, 0, 'the phases leave no tensors behind (labels included)');
     const phiReal = features(real, n), phiFake = features(samples[0]!, n);
     const projOffset = paramCount(c.preset.discriminator) - (F + 1 + CLASSES * F);
     const check = (what: string, r: PhaseResult, ref: { loss: number; grad: Float64Array }): void => {
@@ -306,3 +309,19 @@ for (const [model, seed] of [['probe-mlp', 41], ['probe-dcgan', 51], ['dcgan', 6
     }
   });
 }
+
+test.serial('a conditional preset\'s phase without its labels is an internal error naming the rows', async (t) => {
+  const c = crossCase('probe-mlp', 71);
+  for (const backend of ['onnx', 'cpu'] as const) {
+    const engine = await createEngine(backend, c.preset);
+    const grad = new Float32Array(paramCount(c.preset.discriminator));
+    const live = engine.liveObjects();
+    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, realLabels: null }, grad), { message: /real rows needs 4 labels, got none/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, fakeLabels: Int32Array.of(1, 2) }, grad), { message: /fake rows needs 4 labels, got 2/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, fakeLabels: Int32Array.of(1, 2, 10, 0) }, grad), { message: /label 10 of row 2 is outside \[0, 10\)/ });
+    if (backend === 'cpu') {
+      t.is(engine.liveObjects(), live, 'nothing leaked by the refused phases');
+      tf.disposeVariables();
+    }
+  }
+});
