@@ -22,6 +22,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'image-size': { field: 'imageSize', numeric: true, help: 'folder:DIR only: resize images to 32 or 64 pixels [32]' },
   channels: { field: 'channels', numeric: true, help: 'folder:DIR only: 1 (grey) or 3 (RGB) [3]' },
   model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [dcgan for 28×28 images, mlp for other sizes]' },
+  loss: { field: 'loss', numeric: false, help: 'GAN loss: ns (non-saturating) | hinge | lsgan (least squares) [ns]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
   'batch-size': { field: 'batchSize', numeric: true, help: `global batch size, split across workers [${DEFAULT_BATCH_SIZE}]` },
   steps: { field: 'steps', numeric: true, help: `training steps, each one D and one G update [${DEFAULT_STEPS}]` },

@@ -8,6 +8,7 @@ import { MODEL_NAMES, type ModelName } from './models.js';
 import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField } from './errors.js';
 import { parseDatasetSpec } from './dataset.js';
 import { shippedClassifierDir } from './eval/shipped.js';
+import { DEFAULT_GAN_LOSS, GAN_LOSSES, type GanLoss } from './losses.js';
 
 /** The data sets ganpool knows by name. */
 export const DATASET_NAMES = ['mnist', 'fashion-mnist'] as const;
@@ -36,6 +37,11 @@ export interface TrainConfig {
   resume?: string;
   /** Model preset. Default {@link defaultModel}: `dcgan` for 28×28 images (MNIST's shape), `mlp` for other sizes. */
   model?: ModelName;
+  /**
+   * GAN loss: `ns` (non-saturating, sigmoid cross-entropy on the logits), `hinge` (SNGAN/BigGAN)
+   * or `lsgan` (least squares); the formulas are in src/losses.ts. Default `ns`.
+   */
+  loss?: GanLoss;
   /** Worker threads. Default: the number of available cores. */
   workers?: number;
   /** Global batch size, split across the workers. Default {@link DEFAULT_BATCH_SIZE}. */
@@ -102,6 +108,7 @@ export interface ResolvedConfig {
   /** Height, width, channels of the data set's images, once loaded (null before). */
   imageShape: [number, number, number] | null;
   model: ModelName;
+  loss: GanLoss;
   workers: number;
   batchSize: number;
   steps: number;
@@ -209,6 +216,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
   const { dataset, dataDir, imageSize, channels } = resolveDataset(config);
   datasetSize ??= knownDatasetSize(dataset) ?? 1e9;
   const model = oneOf('model', config.model, MODEL_NAMES, defaultModel(dataset, imageShape));
+  const loss = oneOf('loss', config.loss, GAN_LOSSES, DEFAULT_GAN_LOSS);
   const workers = int('workers', config.workers, 1, 256, availableParallelism());
   const batchSize = int('batchSize', config.batchSize, 1, datasetSize, DEFAULT_BATCH_SIZE);
   if (batchSize < workers) throw badValue('batchSize', batchSize, `at least the number of workers (${workers}), so every worker gets a shard`);
@@ -228,7 +236,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
     if (!onnx.ok) throw onnxUnavailable(onnx.reason);
   }
   return {
-    dataset, dataDir, imageSize, channels, datasetSize, imageShape, model, workers, batchSize, steps, epochs,
+    dataset, dataDir, imageSize, channels, datasetSize, imageShape, model, loss, workers, batchSize, steps, epochs,
     lrG: real('lrG', config.lrG, positive, 'a positive number', lr),
     lrD: real('lrD', config.lrD, positive, 'a positive number', lr),
     beta1: real('beta1', config.beta1, unit, 'a number in [0, 1)', 0.5),

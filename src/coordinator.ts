@@ -187,6 +187,7 @@ export class Coordinator {
     const init: WorkerInit = {
       backend: config.backend,
       preset: c.preset,
+      loss: config.loss,
       seed: config.seed,
       data: { pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels] },
       g: c.g.shared,

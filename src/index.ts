@@ -19,6 +19,7 @@ export {
 } from './trainer.js';
 export { resolveConfig, DATASET_NAMES, type TrainConfig, type ResolvedConfig } from './config.js';
 export { MODEL_NAMES, type ModelName } from './models.js';
+export { GAN_LOSSES, DEFAULT_GAN_LOSS, type GanLoss } from './losses.js';
 export { BACKEND_NAMES, DISABLE_ONNX_ENV, onnxAvailability, resolveBackendWithNotice, type BackendName, type BackendChoice, type BackendResolution } from './backend.js';
 export type { ImageSet } from './datasets/image-set.js';
 export { gridPng } from './grid.js';

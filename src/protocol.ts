@@ -8,6 +8,7 @@ import type { BackendName } from './backend.js';
 import type { AdamOptions } from './adam.js';
 import type { BnPassStats } from './engines/engine.js';
 import type { FaultSpec } from './faults.js';
+import type { GanLoss } from './losses.js';
 
 /** The image set in shared memory: uint8 pixels, NHWC. */
 export interface SharedImages {
@@ -20,6 +21,8 @@ export interface SharedImages {
 export interface WorkerInit {
   backend: BackendName;
   preset: ModelPreset;
+  /** The GAN loss the engine computes. */
+  loss: GanLoss;
   seed: number;
   data: SharedImages;
   g: SharedNetBuffers;

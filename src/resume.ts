@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { resolveBackend, type BackendChoice } from './backend.js';
 import type { ResolvedConfig, TrainConfig } from './config.js';
 import { resumeConflict, resumeStepsTooFew } from './errors.js';
+import { DEFAULT_GAN_LOSS, type GanLoss } from './losses.js';
 
 /** The fields a resumed run may set to new values. */
 export const RESUME_CHANGEABLE = [
@@ -15,6 +16,11 @@ export const RESUME_CHANGEABLE = [
 
 /** Fields compared as given against the checkpoint's resolved value. */
 const SAME_FIELDS = ['dataset', 'dataDir', 'imageSize', 'channels', 'model', 'batchSize', 'lrG', 'lrD', 'beta1', 'beta2', 'seed'] as const;
+
+/** The loss a checkpoint trained with: checkpoints written before `loss` existed trained with the default. */
+function savedLoss(saved: ResolvedConfig): GanLoss {
+  return (saved as Partial<ResolvedConfig>).loss ?? DEFAULT_GAN_LOSS;
+}
 
 /** Throws when a field `given` differs from the checkpoint's value. */
 function checkSame(saved: ResolvedConfig, given: TrainConfig, resumeDir: string): void {
@@ -25,6 +31,7 @@ function checkSame(saved: ResolvedConfig, given: TrainConfig, resumeDir: string)
   if (given.lr !== undefined && (given.lr !== saved.lrG || given.lr !== saved.lrD)) {
     throw resumeConflict('lr', given.lr, saved.lrG === saved.lrD ? saved.lrG : { lrG: saved.lrG, lrD: saved.lrD }, RESUME_CHANGEABLE);
   }
+  if (given.loss !== undefined && given.loss !== savedLoss(saved)) throw resumeConflict('loss', given.loss, savedLoss(saved), RESUME_CHANGEABLE);
   if (given.backend !== undefined && resolveBackend(given.backend as BackendChoice) !== saved.backend) {
     throw resumeConflict('backend', given.backend, saved.backend, RESUME_CHANGEABLE);
   }
@@ -39,7 +46,7 @@ export function resumeConfig(saved: ResolvedConfig, given: TrainConfig, resumeDi
   checkSame(saved, given, resumeDir);
   if (given.steps !== undefined && given.steps < stepsDone) throw resumeStepsTooFew(given.steps, stepsDone);
   const config: TrainConfig = {
-    dataset: saved.dataset, model: saved.model, batchSize: saved.batchSize,
+    dataset: saved.dataset, model: saved.model, loss: savedLoss(saved), batchSize: saved.batchSize,
     lrG: saved.lrG, lrD: saved.lrD, beta1: saved.beta1, beta2: saved.beta2, seed: saved.seed, backend: saved.backend,
     workers: given.workers ?? saved.workers,
     sampleEvery: given.sampleEvery ?? saved.sampleEvery,

@@ -55,7 +55,7 @@ const paramCount = (net: NetSpec): number => paramShapes(net).reduce((n, p) => n
  * active backend and one set of variable names per thread.
  */
 async function runCase(backend: BackendName, c: Case, sampled: number[] = []): Promise<{ phases: PhaseResult[]; samples: Float32Array[]; leaked: number }> {
-  const engine: Engine = await createEngine(backend, c.preset);
+  const engine: Engine = await createEngine(backend, c.preset, { loss: 'ns' });
   engine.setParams('g', c.g);
   engine.setParams('d', c.d);
   const live = engine.liveObjects();
@@ -313,7 +313,7 @@ for (const [model, seed] of [['probe-mlp', 41], ['probe-dcgan', 51], ['dcgan', 6
 test.serial('a conditional preset\'s phase without its labels is an internal error naming the rows', async (t) => {
   const c = crossCase('probe-mlp', 71);
   for (const backend of ['onnx', 'cpu'] as const) {
-    const engine = await createEngine(backend, c.preset);
+    const engine = await createEngine(backend, c.preset, { loss: 'ns' });
     const grad = new Float32Array(paramCount(c.preset.discriminator));
     const live = engine.liveObjects();
     await t.throwsAsync(engine.phase({ ...c.inputs[0]!, realLabels: null }, grad), { message: /real rows needs 4 labels, got none/ });

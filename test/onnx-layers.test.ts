@@ -1,7 +1,7 @@
 import test from 'ava';
 import { outputShape, paramShapes, sizeOf, type LayerSpec, type NetSpec } from '../src/models.js';
 import { BATCH, GraphBuilder } from '../src/engines/onnx/graph.js';
-import { BCE_WITH_LOGITS, backwardNet, forwardNet, fromTf, gradFromTf, toTf, type BnMode } from '../src/engines/onnx/layers.js';
+import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, gradFromTf, toTf, type BnMode } from '../src/engines/onnx/layers.js';
 import { relErr } from './helpers.js';
 import { feed, flatValues, normal, refBce, refForward, session, tf, uniform } from './onnx-reference.js';
 
@@ -136,14 +136,15 @@ test('flatten and reshape in tf.layers (NHWC) order', async (t) => {
   await checkNet(t, 'reshape to flat', [{ kind: 'reshape', shape: [24] }, dense(2, 'linear')], [3, 4, 2]);
 });
 
-test('bce with logits: loss and logit gradient for labels 1 and 0', async (t) => {
+test('bce with logits (the ns loss\'s terms): loss and logit gradient for labels 1 and 0', async (t) => {
   const logits = normal(7, 3, 4);
   logits[0] = 40; logits[1] = -40; // far into the tails: stays finite
   for (const label of [1, 0] as const) {
     const g = new GraphBuilder();
     const l = g.input('l', [BATCH, 1]);
-    g.output('loss', BCE_WITH_LOGITS.forward(g, l, label), []);
-    g.output('dl', BCE_WITH_LOGITS.backward(g, l, label));
+    const term = label === 1 ? GAN_LOSS_TERMS.ns.dReal : GAN_LOSS_TERMS.ns.dFake;
+    g.output('loss', term.forward(g, l), []);
+    g.output('dl', term.backward(g, l));
     const res = await (await session(g.toModel())).run({ l: feed(logits, [7, 1]) });
     const lv = tf.variable(tf.tensor(logits, [7, 1]));
     const { value, grads } = tf.variableGrads(() => refBce(lv, label), [lv]);

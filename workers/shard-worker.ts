@@ -44,7 +44,7 @@ function allFinite(values: Float32Array): boolean {
 /** Builds the worker: starts its engine; parameters load on the first task. */
 export async function createShardWorker(init: WorkerInit, threadId: number): Promise<ShardWorker> {
   const { preset, data } = init;
-  const engine: Engine = await createEngine(init.backend, preset);
+  const engine: Engine = await createEngine(init.backend, preset, { loss: init.loss });
   const nets: Record<NetName, Net> = {
     g: { shared: init.g, version: -1, adam: null },
     d: { shared: init.d, version: -1, adam: null },

@@ -8,6 +8,7 @@
  */
 import type { BackendName } from '../backend.js';
 import type { ModelPreset } from '../models.js';
+import type { GanLoss } from '../losses.js';
 
 /** A network of the pair. */
 export type NetName = 'g' | 'd';
@@ -74,12 +75,18 @@ export interface Engine {
   liveObjects(): number;
 }
 
+/** How an engine trains, fixed when it starts. */
+export interface EngineOptions {
+  /** The GAN loss both phases compute (src/losses.ts); only the engines know how it differentiates. */
+  loss: GanLoss;
+}
+
 /** Starts the engine of `backend` for `preset` in the current thread. */
-export async function createEngine(backend: BackendName, preset: ModelPreset): Promise<Engine> {
+export async function createEngine(backend: BackendName, preset: ModelPreset, options: EngineOptions): Promise<Engine> {
   if (backend === 'onnx') {
     const { createOnnxEngine } = await import('./onnx/engine.js');
-    return createOnnxEngine(preset);
+    return createOnnxEngine(preset, options);
   }
   const { createTfjsEngine } = await import('./tfjs/engine.js');
-  return createTfjsEngine(backend, preset);
+  return createTfjsEngine(backend, preset, options);
 }

@@ -16,7 +16,8 @@
  */
 import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type NetSpec } from '../../models.js';
 import { attr, BATCH, GraphBuilder } from './graph.js';
-import { BCE_WITH_LOGITS, backwardNet, forwardNet, fromTf, hasBatchNorm, toLayout, toTf, type Act } from './layers.js';
+import { DEFAULT_GAN_LOSS, type GanLoss } from '../../losses.js';
+import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, hasBatchNorm, toLayout, toTf, type Act } from './layers.js';
 
 /** A compiled training phase. */
 export interface PhaseGraph {
@@ -45,12 +46,13 @@ function labelInput(g: GraphBuilder, preset: ModelPreset, which: 'real' | 'fake'
 
 /**
  * The D phase: G(z) in training mode (no gradients through G), D on `real`
- * and on the fake images, loss bce(D(real), 1) + bce(D(fake), 0), and the
- * gradient of every D parameter. Stats outputs: G's pass, D on real, D on
+ * and on the fake images, `ganLoss`'s D loss (its real term on D(real) plus
+ * its fake term on D(fake); src/losses.ts), and the gradient of every D parameter. Stats outputs: G's pass, D on real, D on
  * fake (those networks with batch norm). Without batch norm in D, real and
  * fake go through D as one batch (the same math, one pass).
  */
-export function compileDPhase(preset: ModelPreset): PhaseGraph {
+export function compileDPhase(preset: ModelPreset, ganLoss: GanLoss = DEFAULT_GAN_LOSS): PhaseGraph {
+  const { dReal, dFake } = GAN_LOSS_TERMS[ganLoss];
   const G = preset.generator, D = preset.discriminator;
   const g = new GraphBuilder('ganpool-d-phase');
   const z = latentInput(g, preset);
@@ -64,10 +66,10 @@ export function compileDPhase(preset: ModelPreset): PhaseGraph {
   let loss: string, grads: (string | null)[];
   if (hasBatchNorm(D)) {
     const onReal = forwardNet(g, D, real, dp, TRAIN, yReal), onFake = forwardNet(g, D, fake, dp, TRAIN, yFake);
-    loss = g.node('Add', [BCE_WITH_LOGITS.forward(g, onReal.out.name, 1), BCE_WITH_LOGITS.forward(g, onFake.out.name, 0)]);
+    loss = g.node('Add', [dReal.forward(g, onReal.out.name), dFake.forward(g, onFake.out.name)]);
     const need = { input: false, params: true };
-    const r = backwardNet(onReal, BCE_WITH_LOGITS.backward(g, onReal.out.name, 1), dCount, need);
-    const f = backwardNet(onFake, BCE_WITH_LOGITS.backward(g, onFake.out.name, 0), dCount, need);
+    const r = backwardNet(onReal, dReal.backward(g, onReal.out.name), dCount, need);
+    const f = backwardNet(onFake, dFake.backward(g, onFake.out.name), dCount, need);
     grads = r.grads.map((v, i) => g.node('Add', [v!, f.grads[i]!]));
     stats.push(['d', onReal.stats], ['d', onFake.stats]);
   } else {
@@ -77,19 +79,20 @@ export function compileDPhase(preset: ModelPreset): PhaseGraph {
     const yBoth = yReal && yFake ? g.node('Concat', [yReal, yFake], { axis: attr.int(0) }) : undefined;
     const pass = forwardNet(g, D, both, dp, TRAIN, yBoth);
     const [onReal, onFake] = g.nodeN('Split', [pass.out.name], 2, { axis: attr.int(0) }) as [string, string];
-    loss = g.node('Add', [BCE_WITH_LOGITS.forward(g, onReal, 1), BCE_WITH_LOGITS.forward(g, onFake, 0)]);
-    const dLogits = g.node('Concat', [BCE_WITH_LOGITS.backward(g, onReal, 1), BCE_WITH_LOGITS.backward(g, onFake, 0)], { axis: attr.int(0) });
+    loss = g.node('Add', [dReal.forward(g, onReal), dFake.forward(g, onFake)]);
+    const dLogits = g.node('Concat', [dReal.backward(g, onReal), dFake.backward(g, onFake)], { axis: attr.int(0) });
     grads = backwardNet(pass, dLogits, dCount, { input: false, params: true }).grads;
   }
   return finishPhase(g, preset, D, loss, grads, stats);
 }
 
 /**
- * The G phase: G(z) and D(G(z)) in training mode, loss bce(D(G(z)), 1),
- * back through D (input gradients only) and G (parameter gradients). Stats
- * outputs: G's pass, then D's (those networks with batch norm).
+ * The G phase: G(z) and D(G(z)) in training mode, `ganLoss`'s G loss on
+ * D(G(z)), back through D (input gradients only) and G (parameter
+ * gradients). Stats outputs: G's pass, then D's (those networks with batch norm).
  */
-export function compileGPhase(preset: ModelPreset): PhaseGraph {
+export function compileGPhase(preset: ModelPreset, ganLoss: GanLoss = DEFAULT_GAN_LOSS): PhaseGraph {
+  const term = GAN_LOSS_TERMS[ganLoss].g;
   const G = preset.generator, D = preset.discriminator;
   const g = new GraphBuilder('ganpool-g-phase');
   const z = latentInput(g, preset);
@@ -97,8 +100,8 @@ export function compileGPhase(preset: ModelPreset): PhaseGraph {
   const gp = paramInputs(g, G, 'g'), dp = paramInputs(g, D, 'd');
   const gPass = forwardNet(g, G, z, gp, TRAIN);
   const dPass = forwardNet(g, D, gPass.out, dp, TRAIN, yFake);
-  const loss = BCE_WITH_LOGITS.forward(g, dPass.out.name, 1);
-  const dFake = backwardNet(dPass, BCE_WITH_LOGITS.backward(g, dPass.out.name, 1), dp.length, { input: true, params: false }).dx!;
+  const loss = term.forward(g, dPass.out.name);
+  const dFake = backwardNet(dPass, term.backward(g, dPass.out.name), dp.length, { input: true, params: false }).dx!;
   const grads = backwardNet(gPass, dFake, gp.length, { input: false, params: true }).grads;
   return finishPhase(g, preset, G, loss, grads, [['g', gPass.stats], ['d', dPass.stats]]);
 }

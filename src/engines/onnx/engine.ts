@@ -11,7 +11,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type ParamShape } from '../../models.js';
-import type { BnPassStats, Engine, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+import type { BnPassStats, Engine, EngineOptions, NetName, PhaseInput, PhaseOutput } from '../engine.js';
 import { compileDPhase, compileGPhase, compileInference } from './compile.js';
 import { oneHotRows, phaseLabels } from '../one-hot.js';
 
@@ -30,10 +30,10 @@ interface OnnxNet {
   tensors: Ort.Tensor[];
 }
 
-/** Loads onnxruntime-node, compiles the preset's three graphs and creates their sessions. */
-export async function createOnnxEngine(preset: ModelPreset): Promise<Engine> {
+/** Loads onnxruntime-node, compiles the preset's three graphs (the phases with `options.loss`) and creates their sessions. */
+export async function createOnnxEngine(preset: ModelPreset, options: EngineOptions): Promise<Engine> {
   const ort = await import('onnxruntime-node');
-  const dGraph = compileDPhase(preset), gGraph = compileGPhase(preset);
+  const dGraph = compileDPhase(preset, options.loss), gGraph = compileGPhase(preset, options.loss);
   const inference = compileInference(preset);
   const [dSession, gSession, sampleSession] = await Promise.all([
     ort.InferenceSession.create(dGraph.model, ONNX_SESSION_OPTIONS),

@@ -16,6 +16,7 @@
  */
 import { attr, type GraphBuilder } from './graph.js';
 import { bnLayers, outputShape, paramShapes, sizeOf, type Activation, type NetSpec } from '../../models.js';
+import type { GanLoss } from '../../losses.js';
 
 /** How an activation's values are laid out: [N,F], [N,H,W,C] or [N,C,H,W]. */
 export type Layout = 'flat' | 'nhwc' | 'nchw';
@@ -369,22 +370,98 @@ const RESHAPE: Op<{ shape: number[] }, { shape: number[] }> = {
   },
 };
 
+// ---------------------------------------------------------------------------
+// GAN losses: each term's forward and backward side by side.
+// ---------------------------------------------------------------------------
+
 /**
- * The non-saturating GAN loss: binary cross-entropy with logits, mean over
- * the shard, written stably as relu(s) + log(1 + exp(−|s|)), s = −logit for
- * label 1 and logit for label 0. Its gradient: (σ(logit) − label) / N.
+ * One term of a GAN loss on D's logits [N,1]: `forward` is its mean over the
+ * N rows (a scalar), `backward` the gradient of that mean with respect to
+ * the logits ([N,1]).
  */
-export const BCE_WITH_LOGITS = {
-  forward(g: GraphBuilder, logits: string, label: 0 | 1): string {
-    const s = label === 1 ? g.node('Neg', [logits]) : logits;
-    const soft = g.node('Log', [g.node('Add', [g.floatConst(1), g.node('Exp', [g.node('Neg', [g.node('Abs', [s])])])])]);
-    return g.node('ReduceMean', [g.node('Add', [g.node('Relu', [s]), soft])], { keepdims: attr.int(0) });
+export interface LossTerm {
+  forward(g: GraphBuilder, logits: string): string;
+  backward(g: GraphBuilder, logits: string): string;
+}
+
+/** A GAN loss's three terms: D's loss is dReal on the real rows plus dFake on the fake rows; G's loss is `g` on the fake rows. */
+export interface GanLossTerms {
+  dReal: LossTerm;
+  dFake: LossTerm;
+  g: LossTerm;
+}
+
+/** The rows of a batch of logits as a float [1] (the mean's divisor). */
+function rowCount(g: GraphBuilder, logits: string): string {
+  return g.node('Cast', [g.node('Shape', [logits], { end: attr.int(1) })], { to: attr.int(1) });
+}
+
+function mean(g: GraphBuilder, x: string): string {
+  return g.node('ReduceMean', [x], { keepdims: attr.int(0) });
+}
+
+/**
+ * Binary cross-entropy with logits against `label`, written stably as
+ * relu(s) + log(1 + exp(−|s|)), s = −logit for label 1 and logit for label
+ * 0 (= softplus(s)). Gradient: (σ(logit) − label) / N.
+ */
+function bceTerm(label: 0 | 1): LossTerm {
+  return {
+    forward(g, logits) {
+      const s = label === 1 ? g.node('Neg', [logits]) : logits;
+      const soft = g.node('Log', [g.node('Add', [g.floatConst(1), g.node('Exp', [g.node('Neg', [g.node('Abs', [s])])])])]);
+      return mean(g, g.node('Add', [g.node('Relu', [s]), soft]));
+    },
+    backward(g, logits) {
+      const n = rowCount(g, logits);
+      const p = g.node('Sigmoid', [logits]);
+      return g.node('Div', [label === 1 ? g.node('Sub', [p, g.floatConst(1)]) : p, n]);
+    },
+  };
+}
+
+/**
+ * The hinge relu(1 − sign·logit): for sign 1 (real rows) relu(1 − r), for
+ * sign −1 (fake rows) relu(1 + f). Gradient: −sign / N where the hinge's
+ * argument is above 0, else 0 (relu'(0) = 0, as tfjs's Relu gradient).
+ */
+function hingeTerm(sign: 1 | -1): LossTerm {
+  const margin = (g: GraphBuilder, logits: string): string => g.node(sign === 1 ? 'Sub' : 'Add', [g.floatConst(1), logits]);
+  return {
+    forward: (g, logits) => mean(g, g.node('Relu', [margin(g, logits)])),
+    backward(g, logits) {
+      const active = g.node('Greater', [margin(g, logits), g.floatConst(0)]);
+      return g.node('Where', [active, g.node('Div', [g.floatConst(-sign), rowCount(g, logits)]), g.floatConst(0)]);
+    },
+  };
+}
+
+/** −mean(logit) (the hinge loss's G term). Gradient: −1/N on every row. */
+const NEGATED_MEAN: LossTerm = {
+  forward: (g, logits) => g.node('Neg', [mean(g, logits)]),
+  backward(g, logits) {
+    const each = g.node('Div', [g.floatConst(-1), rowCount(g, logits)]);
+    return g.node('Expand', [each, g.node('Shape', [logits])]);
   },
-  backward(g: GraphBuilder, logits: string, label: 0 | 1): string {
-    const n = g.node('Cast', [g.node('Shape', [logits], { end: attr.int(1) })], { to: attr.int(1) });
-    const p = g.node('Sigmoid', [logits]);
-    return g.node('Div', [label === 1 ? g.node('Sub', [p, g.floatConst(1)]) : p, n]);
-  },
+};
+
+/** ½ mean (logit − target)². Gradient: (logit − target) / N. */
+function squaresTerm(target: 0 | 1): LossTerm {
+  const diff = (g: GraphBuilder, logits: string): string => (target === 0 ? logits : g.node('Sub', [logits, g.floatConst(target)]));
+  return {
+    forward(g, logits) {
+      const d = diff(g, logits);
+      return g.node('Mul', [g.floatConst(0.5), mean(g, g.node('Mul', [d, d]))]);
+    },
+    backward: (g, logits) => g.node('Div', [diff(g, logits), rowCount(g, logits)]),
+  };
+}
+
+/** Every GAN loss (src/losses.ts) as ONNX ops. */
+export const GAN_LOSS_TERMS: Readonly<Record<GanLoss, GanLossTerms>> = {
+  ns: { dReal: bceTerm(1), dFake: bceTerm(0), g: bceTerm(1) },
+  hinge: { dReal: hingeTerm(1), dFake: hingeTerm(-1), g: NEGATED_MEAN },
+  lsgan: { dReal: squaresTerm(1), dFake: squaresTerm(0), g: squaresTerm(1) },
 };
 
 // ---------------------------------------------------------------------------

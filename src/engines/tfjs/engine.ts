@@ -8,8 +8,9 @@ import { initBackend, type Tf } from './tf-backend.js';
 import { opsForward } from './ops-forward.js';
 import { bnLayers, paramShapes, type ModelPreset, type NetSpec } from '../../models.js';
 import type { BackendName } from '../../backend.js';
-import type { BnPassStats, Engine, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+import type { BnPassStats, Engine, EngineOptions, NetName, PhaseInput, PhaseOutput } from '../engine.js';
 import { oneHotRows, phaseLabels } from '../one-hot.js';
+import { TF_GAN_LOSSES, type TfLossTerm } from './losses.js';
 
 /** A view of a tensor's values without a copy where the backend allows (wasm heap), else a copy. */
 function valuesOf(tf: Tf, t: Tensor): Float32Array {
@@ -38,8 +39,8 @@ function assign(tf: Tf, net: TfNet, params: Float32Array): void {
   }
 }
 
-/** Starts TensorFlow.js on `backend` in this thread and makes variables for both networks. */
-export async function createTfjsEngine(backend: BackendName, preset: ModelPreset): Promise<Engine> {
+/** Starts TensorFlow.js on `backend` in this thread and makes variables for both networks; the phases compute `options.loss`. */
+export async function createTfjsEngine(backend: BackendName, preset: ModelPreset, options: EngineOptions): Promise<Engine> {
   const tf = await initBackend(backend);
   const nets: Record<NetName, TfNet> = {
     g: buildVars(tf, preset.generator, 'generator'),
@@ -59,12 +60,8 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     return x === dLabels.realImages ? dLabels.real! : dLabels.fake;
   };
 
-  const bce = (logits: Tensor, label: 0 | 1): Tensor =>
-    tf.tidy(() => {
-      // mean(softplus(-l)) for label 1, mean(softplus(l)) for label 0, in the stable form.
-      const signed = label === 1 ? tf.neg(logits) : logits;
-      return tf.mean(tf.add(tf.relu(signed), tf.log1p(tf.exp(tf.neg(tf.abs(signed))))));
-    });
+  const lossTerms = TF_GAN_LOSSES[options.loss];
+  const term = (fn: TfLossTerm, logits: Tensor): Tensor => tf.tidy(() => fn(tf, logits));
 
   /** A training-mode pass that records its BN statistics (when the net has BN) as pass `passes.length`. */
   const passes: { net: NetName; stats: Tensor[] }[] = [];
@@ -127,9 +124,9 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
           dLabels.real = labelTensor(realHot, input.count);
           owned.push(dLabels.real);
         }
-        lossFn = () => tf.add(bce(train('d', real), 1), bce(train('d', fake), 0)) as Scalar;
+        lossFn = () => tf.add(term(lossTerms.dReal, train('d', real)), term(lossTerms.dFake, train('d', fake))) as Scalar;
       } else {
-        lossFn = () => bce(train('d', train('g', z)), 1) as Scalar;
+        lossFn = () => term(lossTerms.g, train('d', train('g', z))) as Scalar;
       }
       const net = nets[input.phase];
       let variableGrads: ReturnType<typeof tf.variableGrads>;
