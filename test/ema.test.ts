@@ -128,7 +128,7 @@ test.serial('the apply tasks of 1 and 2 workers (one range vs two) leave bitwise
   t.true(maxAbsDiff(one.params, paramsView(before)) > 1e-5 && maxAbsDiff(one.ema, emaView(before)!) > 1e-5);
 });
 
-test.serial('a refused step (nan@3) makes no EMA update: 3 injected steps equal 2 clean ones bit for bit', async (t) => {
+test.serial('a refused step (nan@3, D phase refused so no G update) makes no EMA update: the EMA after step 3 is bit for bit that after step 2', async (t) => {
   process.env[INJECT_FAULT_ENV] = 'nan@3';
   let injected;
   try {
