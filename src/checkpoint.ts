@@ -1,7 +1,8 @@
 /**
  * Checkpoints: OUT/checkpoint/ holds everything a run needs to continue
  * bit-exactly — both networks' parameters, Adam states and batch-norm
- * moving statistics as raw little-endian float32 files, plus manifest.json (format version, step,
+ * moving statistics, and the EMA of G's parameters (g-ema.f32, empty when
+ * `ema` is off), as raw little-endian float32 files, plus manifest.json (format version, step,
  * epoch and position in the shuffled order, the resolved config, and each
  * file's size and SHA-256).
  *
@@ -26,12 +27,18 @@ export const CHECKPOINT_DIR = 'checkpoint';
 export const CHECKPOINT_ASIDE = 'checkpoint.old';
 /** The manifest file inside a checkpoint folder. */
 export const MANIFEST = 'manifest.json';
-/** The checkpoint format this version writes (2: with batch-norm moving statistics; version 1 is still read, its statistics restart). */
-export const CHECKPOINT_FORMAT_VERSION = 2;
-const READABLE_VERSIONS = [1, 2];
+/**
+ * The checkpoint format this version writes. 2 added batch-norm moving statistics, 3 the EMA of G
+ * (g-ema.f32). Versions 1 and 2 are still read: their statistics restart (1), and a run with `ema`
+ * on starts its EMA at the checkpoint's parameters (1, 2).
+ */
+export const CHECKPOINT_FORMAT_VERSION = 3;
+const READABLE_VERSIONS = [1, 2, 3];
 const TMP_PREFIX = '.checkpoint.tmp-';
 const VECTORS = ['params', 'm', 'v', 'bn'] as const;
 const NETS = ['g', 'd'] as const;
+/** G's EMA file (format 3). */
+const G_EMA = 'g-ema.f32';
 
 /** One binary file's entry in the manifest. */
 interface FileEntry {
@@ -145,6 +152,9 @@ export async function stageCheckpoint(out: string, config: ResolvedConfig, state
       manifest.files[name] = { length: bytes.length / 4, bytes: bytes.length, sha256: sha256(bytes) };
     }
   }
+  const ema = leBytes(state.g.ema ?? new Float32Array(0));
+  writeDurable(join(tmp, G_EMA), ema);
+  manifest.files[G_EMA] = { length: ema.length / 4, bytes: ema.length, sha256: sha256(ema) };
   writeDurable(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   return tmp;
 }
@@ -191,7 +201,7 @@ function readManifest(file: string): Manifest {
   }
   if (typeof m !== 'object' || m === null || m.format !== 'ganpool-checkpoint') throw checkpointDamagedError(file, 'not a ganpool checkpoint manifest (format field)');
   if (!READABLE_VERSIONS.includes(m.version)) {
-    throw checkpointDamagedError(file, `unknown format version ${JSON.stringify(m.version)}; this ganpool reads versions ${READABLE_VERSIONS.join(' and ')}`);
+    throw checkpointDamagedError(file, `unknown format version ${JSON.stringify(m.version)}; this ganpool reads versions ${READABLE_VERSIONS.join(', ')}`);
   }
   const okInt = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
   if (!okInt(m.step) || !okInt(m.adam?.g?.t) || !okInt(m.adam?.d?.t)) throw checkpointDamagedError(file, 'step or Adam step counts missing or not whole numbers');
@@ -218,7 +228,10 @@ function readNet(dir: string, m: Manifest, net: 'g' | 'd', manifestFile: string)
   if (mm.length !== params.length || v.length !== params.length) throw checkpointDamagedError(manifestFile, `${net} vectors differ in length`);
   // Version 1 recorded no moving statistics: an empty vector tells the trainer to keep fresh ones.
   const bn = m.version >= 2 ? read('bn') : new Float32Array(0);
-  return { params, m: mm, v, t: m.adam[net].t, bn };
+  // Versions 1 and 2 recorded no EMA: an empty one starts it at the parameters when `ema` is on.
+  const ema = net === 'g' && m.version >= 3 ? read('ema') : new Float32Array(0);
+  if (ema.length !== 0 && ema.length !== params.length) throw checkpointDamagedError(manifestFile, `${net} EMA differs in length from its parameters`);
+  return { params, m: mm, v, t: m.adam[net].t, bn, ema };
 }
 
 /**

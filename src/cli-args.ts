@@ -32,6 +32,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'lr-d': { field: 'lrD', numeric: true, help: 'discriminator learning rate [--lr]' },
   beta1: { field: 'beta1', numeric: true, help: 'Adam beta1 [0.5]' },
   beta2: { field: 'beta2', numeric: true, help: 'Adam beta2 [0.999]' },
+  ema: { field: 'ema', numeric: true, help: "decay of the EMA of G's weights used for samples, eval and export; 0 = off [0.999 for dcgan, dcgan32, dcgan64; else 0]" },
   seed: { field: 'seed', numeric: true, help: 'seed for init, shuffling, noise and the sample grid [1]' },
   'sample-every': { field: 'sampleEvery', numeric: true, help: 'write a sample grid every K steps [500]' },
   'eval-every': { field: 'evalEvery', numeric: true, help: 'log FCD, classifier score and classes covered every K steps and at the end [off]' },

@@ -60,6 +60,12 @@ export interface TrainConfig {
   beta1?: number;
   /** Adam β2. Default 0.999. */
   beta2?: number;
+  /**
+   * Decay of the exponential moving average of G's parameters, in [0, 1); 0 turns it off. When on,
+   * sample grids, evaluations and the exported generator use the EMA weights (see Coordinator).
+   * Default {@link defaultEma}: 0.999 for the conv presets `dcgan`, `dcgan32`, `dcgan64`, else 0.
+   */
+  ema?: number;
   /** Seed for initialisation, shuffling, latent noise and the sample grid. Default 1. */
   seed?: number;
   /** Write a sample grid every K steps (and at the end). Default 500. */
@@ -117,6 +123,8 @@ export interface ResolvedConfig {
   lrD: number;
   beta1: number;
   beta2: number;
+  /** EMA decay of G's parameters; 0 = off. */
+  ema: number;
   epsilon: number;
   seed: number;
   sampleEvery: number;
@@ -150,6 +158,14 @@ export const DEFAULT_BATCH_SIZE = 64;
 export function defaultModel(dataset: string, imageShape: [number, number, number] | null): ModelName {
   if (imageShape) return imageShape[0] === 28 && imageShape[1] === 28 ? 'dcgan' : 'mlp';
   return parseDatasetSpec(dataset).kind === 'folder' ? 'mlp' : 'dcgan'; // folder: images are resized to 32 or 64
+}
+
+/** The presets whose EMA of G is on by default (the convolutional ones). */
+const EMA_PRESETS: readonly ModelName[] = ['dcgan', 'dcgan32', 'dcgan64'];
+
+/** The default EMA decay of a model preset: 0.999 for `dcgan`, `dcgan32` and `dcgan64`, 0 (off) for the others. */
+export function defaultEma(model: ModelName): number {
+  return EMA_PRESETS.includes(model) ? 0.999 : 0;
 }
 
 /** The default output directory: `runs/<UTC timestamp>`. */
@@ -241,6 +257,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
     lrD: real('lrD', config.lrD, positive, 'a positive number', lr),
     beta1: real('beta1', config.beta1, unit, 'a number in [0, 1)', 0.5),
     beta2: real('beta2', config.beta2, unit, 'a number in [0, 1)', 0.999),
+    ema: real('ema', config.ema, unit, 'a number in [0, 1) (0 turns the EMA off)', defaultEma(model)),
     epsilon: 1e-7,
     seed: int('seed', config.seed, 0, 2 ** 32 - 1, 1),
     sampleEvery: int('sampleEvery', config.sampleEvery, 1, 1e9, 500),

@@ -6,7 +6,8 @@
 import { splitRange, type AdamOptions } from './adam.js';
 import { epochPermutation } from './rng.js';
 import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from './models.js';
-import { allocSharedNet, averageSlots, bnView, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { allocSharedNet, averageSlots, bnView, emaView, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { emaDecayAt } from './ema.js';
 import { foldBatchStats, initMovingStats } from './bn-stats.js';
 import { faultFromEnv } from './faults.js';
 import { GanpoolFaultError } from './errors.js';
@@ -75,14 +76,17 @@ interface NetState {
   /** Batch-norm layers and their shared moving statistics (empty without batch norm). */
   bnLayers: BnLayer[];
   bn: Float32Array;
+  /** The EMA of the parameters (ema.ts) and its decay; null and 0 when the network keeps none. */
+  ema: Float32Array | null;
+  emaDecay: number;
   adam: AdamOptions;
   /** Adam updates applied so far. */
   t: number;
   version: number;
 }
 
-function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConfig): NetState {
-  const shared = allocSharedNet(paramCount(spec), slots, bnStatsSize(spec));
+function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConfig, emaDecay = 0): NetState {
+  const shared = allocSharedNet(paramCount(spec), slots, bnStatsSize(spec), emaDecay > 0);
   const layers = bnLayers(spec);
   const bn = bnView(shared);
   initMovingStats(layers, bn);
@@ -91,6 +95,8 @@ function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConf
     params: paramsView(shared),
     bnLayers: layers,
     bn,
+    ema: emaView(shared),
+    emaDecay,
     adam: { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon },
     t: 0,
     version: 0,
@@ -106,6 +112,12 @@ export interface NetSnapshot {
   t: number;
   /** Batch-norm moving statistics (bnLayers layout; empty without batch norm). */
   bn: Float32Array;
+  /**
+   * The EMA of the parameters (G with `ema` on; see ema.ts). Empty or absent when the network
+   * keeps none; restoring an empty or absent one into a run with EMA on starts the EMA at the
+   * restored parameters (a checkpoint from before format 3, or one written with EMA off).
+   */
+  ema?: Float32Array;
 }
 
 /**
@@ -126,6 +138,7 @@ function snapshot(net: NetState): NetSnapshot {
     v: momentViews(net.shared).v.slice(),
     t: net.t,
     bn: net.bn.slice(),
+    ema: net.ema?.slice() ?? new Float32Array(0),
   };
 }
 
@@ -138,8 +151,12 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   if (snap.bn.length !== 0 && snap.bn.length !== net.bn.length) {
     throw new RangeError(`${which}.bn has ${snap.bn.length} values but the model has ${net.bn.length} batch-norm statistics`);
   }
+  const ema = snap.ema ?? new Float32Array(0);
+  if (ema.length !== 0 && ema.length !== size) throw new RangeError(`${which}.ema has ${ema.length} values but the model has ${size} parameters`);
   net.params.set(snap.params);
   if (snap.bn.length !== 0) net.bn.set(snap.bn);
+  // Without a stored EMA the average restarts at the restored parameters; a stored one is ignored when EMA is off.
+  net.ema?.set(ema.length !== 0 ? ema : snap.params);
   const moments = momentViews(net.shared);
   moments.m.set(snap.m);
   moments.v.set(snap.v);
@@ -175,10 +192,11 @@ export class Coordinator {
   private constructor(readonly config: ResolvedConfig, private readonly data: ImageSet) {
     this.preset = modelPreset(config.model, [data.height, data.width, data.channels]);
     this.shards = splitBatch(config.batchSize, config.workers);
-    this.g = netState(this.preset.generator, this.shards.length, config.lrG, config);
+    this.g = netState(this.preset.generator, this.shards.length, config.lrG, config, config.ema);
     this.d = netState(this.preset.discriminator, this.shards.length, config.lrD, config);
     initParams(this.preset.generator, config.seed, 0, this.g.params);
     initParams(this.preset.discriminator, config.seed, 1, this.d.params);
+    this.g.ema?.set(this.g.params); // the EMA starts at G's initial parameters
   }
 
   /** Allocates shared memory, initialises the parameters and starts the workers. */
@@ -265,11 +283,16 @@ export class Coordinator {
     return { loss, workerMs, reloadMs, adamMs: performance.now() - a0, finite: true };
   }
 
-  /** Averages the slots and applies Adam once, each worker taking one range of the parameters. */
+  /**
+   * Averages the slots and applies Adam once, each worker taking one range of the parameters;
+   * a network with an EMA has it updated over the same range with β_t of the new step count (ema.ts).
+   */
   private async applyAdam(which: 'd' | 'g', weights: number[], step: number): Promise<void> {
     const net = which === 'd' ? this.d : this.g;
     const ranges = splitRange(net.shared.size, this.config.workers);
-    await this.runTasks(ranges.map(([lo, hi]): ApplyTask => ({ kind: 'apply', step, net: which, t: net.t + 1, lo, hi, weights, opts: net.adam })), which, step);
+    const t = net.t + 1;
+    const ema = net.ema ? { emaDecay: emaDecayAt(net.emaDecay, t) } : {};
+    await this.runTasks(ranges.map(([lo, hi]): ApplyTask => ({ kind: 'apply', step, net: which, t, lo, hi, weights, opts: net.adam, ...ema })), which, step);
     net.t += 1;
     net.version += 1;
   }
@@ -339,9 +362,12 @@ export class Coordinator {
     };
   }
 
-  /** `n` generator outputs (NHWC, values in [-1, 1]) for latent noise keyed by `seed`. */
+  /**
+   * `n` generator outputs (NHWC, values in [-1, 1]) for latent noise keyed by `seed`, from G's EMA
+   * weights when `ema` is on (batch norm uses the shared moving statistics), else its raw parameters.
+   */
   async sample(n: number, seed: number): Promise<Float32Array> {
-    const r = await this.executor.run<SampleResult>({ kind: 'sample', n, seed, gVersion: this.g.version });
+    const r = await this.executor.run<SampleResult>({ kind: 'sample', n, seed, gVersion: this.g.version, ema: this.g.ema !== null });
     return r.images;
   }
 
@@ -362,9 +388,17 @@ export class Coordinator {
     this.stepsDone = state.stepsDone;
   }
 
-  /** Copies of the generator's parameters and batch-norm moving statistics (what an export holds). */
+  /**
+   * Copies of the generator's parameters — the EMA weights when `ema` is on — and its batch-norm
+   * moving statistics (shared by raw and EMA weights): what an export holds.
+   */
   generatorWeights(): { params: Float32Array; bn: Float32Array } {
-    return { params: this.g.params.slice(), bn: this.g.bn.slice() };
+    return { params: (this.g.ema ?? this.g.params).slice(), bn: this.g.bn.slice() };
+  }
+
+  /** A copy of the EMA of G's parameters, or null when `ema` is off. */
+  emaParameters(): Float32Array | null {
+    return this.g.ema?.slice() ?? null;
   }
 
   /** Copies of both networks' batch-norm moving statistics. */

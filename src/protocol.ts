@@ -60,6 +60,11 @@ export interface ApplyTask {
   /** The shards' shares of the batch, one per slot in use. */
   weights: number[];
   opts: AdamOptions;
+  /**
+   * G with EMA on: right after its Adam update of [lo, hi), the worker updates the EMA of the
+   * parameters over the same range with this β_t (see Coordinator's EMA doc and `updateEma`).
+   */
+  emaDecay?: number;
 }
 
 /** Render `n` generator outputs from latent noise keyed by `seed`. */
@@ -68,6 +73,8 @@ export interface SampleTask {
   n: number;
   seed: number;
   gVersion: number;
+  /** Render with G's EMA weights (shared memory) instead of its raw parameters; the next grad task reloads the raw ones. */
+  ema: boolean;
 }
 
 /** Report the worker's tensor count without doing any work. */

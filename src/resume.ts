@@ -14,8 +14,11 @@ export const RESUME_CHANGEABLE = [
   'steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips', 'maxRetries', 'evalEvery', 'evalN', 'finalEval',
 ] as const;
 
-/** Fields compared as given against the checkpoint's resolved value. */
-const SAME_FIELDS = ['dataset', 'dataDir', 'imageSize', 'channels', 'model', 'batchSize', 'lrG', 'lrD', 'beta1', 'beta2', 'seed'] as const;
+/**
+ * Fields compared as given against the checkpoint's resolved value. A checkpoint written before a
+ * field existed (no value recorded, e.g. `ema` before format 3) accepts any given value.
+ */
+const SAME_FIELDS = ['dataset', 'dataDir', 'imageSize', 'channels', 'model', 'batchSize', 'lrG', 'lrD', 'beta1', 'beta2', 'ema', 'seed'] as const;
 
 /** The loss a checkpoint trained with: checkpoints written before `loss` existed trained with the default. */
 function savedLoss(saved: ResolvedConfig): GanLoss {
@@ -26,7 +29,7 @@ function savedLoss(saved: ResolvedConfig): GanLoss {
 function checkSame(saved: ResolvedConfig, given: TrainConfig, resumeDir: string): void {
   for (const field of SAME_FIELDS) {
     const g = given[field];
-    if (g !== undefined && g !== saved[field]) throw resumeConflict(field, g, saved[field], RESUME_CHANGEABLE);
+    if (g !== undefined && saved[field] !== undefined && g !== saved[field]) throw resumeConflict(field, g, saved[field], RESUME_CHANGEABLE);
   }
   if (given.lr !== undefined && (given.lr !== saved.lrG || given.lr !== saved.lrD)) {
     throw resumeConflict('lr', given.lr, saved.lrG === saved.lrD ? saved.lrG : { lrG: saved.lrG, lrD: saved.lrD }, RESUME_CHANGEABLE);
@@ -63,6 +66,9 @@ export function resumeConfig(saved: ResolvedConfig, given: TrainConfig, resumeDi
   if (saved.dataDir !== null) config.dataDir = saved.dataDir;
   if (saved.imageSize !== null) config.imageSize = saved.imageSize;
   if (saved.channels !== null) config.channels = saved.channels;
+  // A checkpoint from before the EMA (no `ema` recorded) takes the given value or the preset's default.
+  const ema = (saved.ema as number | undefined) ?? given.ema;
+  if (ema !== undefined) config.ema = ema;
   if (given.epochs !== undefined) config.epochs = given.epochs;
   else config.steps = given.steps ?? saved.steps;
   return config;

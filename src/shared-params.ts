@@ -30,24 +30,33 @@ export interface SharedNetBuffers {
   /** Floats of batch-norm moving statistics (0 without batch norm) and their byte offset. */
   bnSize: number;
   bn: number;
+  /**
+   * Byte offset of the exponential moving average of the parameters (`size` floats; see
+   * {@link emaView}), or null when the network keeps none (EMA off, or the discriminator).
+   */
+  ema: number | null;
 }
 
 const PAGE = 65536;
 
 /**
  * Allocates parameter, moment and gradient memory for a network of `size`
- * scalars, and `bnSize` floats of moving statistics (means 0, variances 1).
+ * scalars, `bnSize` floats of moving statistics (means 0, variances 1), and
+ * with `ema` a region of `size` floats for the parameters' moving average
+ * (zeros; the coordinator fills it), 16-byte aligned after the statistics.
  */
-export function allocSharedNet(size: number, slots: number, bnSize = 0): SharedNetBuffers {
+export function allocSharedNet(size: number, slots: number, bnSize = 0, ema = false): SharedNetBuffers {
   const stride = Math.ceil((size * 4) / 16) * 16;
   const bnBytes = Math.ceil((bnSize * 4) / 16) * 16;
-  const pages = Math.ceil(((3 + slots) * stride + bnBytes) / PAGE) || 1;
+  const bn = (3 + slots) * stride;
+  const pages = Math.ceil((bn + bnBytes + (ema ? stride : 0)) / PAGE) || 1;
   const memory = sharedMemory(pages);
   const net: SharedNetBuffers = {
     size, slots, memory,
     params: 0, m: stride, v: 2 * stride,
     grads: Array.from({ length: slots }, (_, k) => (3 + k) * stride),
-    bnSize, bn: (3 + slots) * stride,
+    bnSize, bn,
+    ema: ema ? bn + bnBytes : null,
   };
   return net;
 }
@@ -64,6 +73,11 @@ function view(net: SharedNetBuffers, byteOffset: number): Float32Array {
 /** The parameter vector of a network. */
 export function paramsView(net: SharedNetBuffers): Float32Array {
   return view(net, net.params);
+}
+
+/** The moving average of a network's parameters (see ema.ts), or null when it keeps none. */
+export function emaView(net: SharedNetBuffers): Float32Array | null {
+  return net.ema === null ? null : view(net, net.ema);
 }
 
 /** Adam's moment vectors of a network. */

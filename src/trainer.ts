@@ -125,7 +125,7 @@ export class GanTrainer {
     return info;
   }
 
-  /** `n` generated images (NHWC, [-1, 1]) from latent noise keyed by `seed` (default: the run's seed). */
+  /** `n` generated images (NHWC, [-1, 1]) from latent noise keyed by `seed` (default: the run's seed); from the EMA weights when `ema` is on. */
   sample(n = GRID_SAMPLES, seed = this.config.seed): Promise<Float32Array> {
     return this.coordinator.sample(n, seed);
   }
@@ -154,9 +154,24 @@ export class GanTrainer {
     this.coordinator.importState(state);
   }
 
-  /** Copies of the generator's parameters and batch-norm moving statistics: what an exported generator holds. */
+  /**
+   * Copies of the generator's parameters and batch-norm moving statistics: what an exported generator
+   * holds. With `ema` on these are the EMA weights (see {@link emaParameters}); the moving statistics
+   * are the ones training keeps, shared by raw and EMA weights.
+   */
   generatorWeights(): { params: Float32Array; bn: Float32Array } {
     return this.coordinator.generatorWeights();
+  }
+
+  /**
+   * A copy of the exponential moving average of the generator's parameters (paramShapes order), or
+   * null when `ema` is 0. It starts at G's initial parameters and after G's t-th Adam update becomes
+   * β_t·ema + (1 − β_t)·θ with β_t = min(ema, (1 + t)/(10 + t)). Sample grids, evaluations and the
+   * exported generator use it; {@link parameters} and checkpoints keep the raw weights (checkpoints
+   * store the EMA too).
+   */
+  emaParameters(): Float32Array | null {
+    return this.coordinator.emaParameters();
   }
 
   /** Copies of both networks' batch-norm moving statistics (bnLayers layout; empty for a network without batch norm). */

@@ -6,7 +6,8 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { latentNoise, NoiseStream } from '../src/rng.js';
-import { bnView, gradSlot, paramsView, type SharedNetBuffers } from '../src/shared-params.js';
+import { bnView, emaView, gradSlot, paramsView, type SharedNetBuffers } from '../src/shared-params.js';
+import { updateEma } from '../src/ema.js';
 import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
 import { createEngine, type Engine, type NetName } from '../src/engines/engine.js';
 import { faultFires } from '../src/faults.js';
@@ -101,11 +102,26 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     net.adam ??= wasmAdam(net.shared.memory);
     const { params, m, v, grads } = net.shared;
     net.adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, task.lo, task.hi);
+    if (task.emaDecay !== undefined) {
+      const ema = emaView(net.shared);
+      if (ema === null) throw new Error(`apply task of step ${task.step + 1} asks for an EMA update but ${task.net} keeps no EMA`);
+      updateEma(ema, paramsView(net.shared), task.emaDecay, task.lo, task.hi);
+    }
     return { ms: performance.now() - t0 };
   };
 
+  /**
+   * With `task.ema`, G's EMA weights go into the engine for this sample and the loaded version is
+   * forgotten, so the next grad task reloads the raw parameters. Batch norm uses the shared moving
+   * statistics either way (they follow the raw training, not the EMA).
+   */
   const sample = async (task: SampleTask): Promise<SampleResult> => {
-    reload('g', task.gVersion);
+    const ema = task.ema ? emaView(nets.g.shared) : null;
+    if (task.ema && ema === null) throw new Error('sample task asks for EMA weights but G keeps no EMA');
+    if (ema) {
+      nets.g.version = -1;
+      engine.setParams('g', ema);
+    } else reload('g', task.gVersion);
     const z = latentNoise(new Float32Array(task.n * latent), task.seed, 0, NoiseStream.Sample, 0, latent);
     return { images: await engine.sample(z, task.n, bnView(nets.g.shared).slice()) };
   };
