@@ -13,7 +13,7 @@ import { GanpoolFaultError } from './errors.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
-import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
+import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -147,6 +147,14 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   net.version += 1; // every worker reloads before its next task
 }
 
+/** A copy of the set's labels in shared memory, for the workers (a conditional run's data always has them). */
+function sharedLabels(data: ImageSet): SharedArrayBuffer {
+  if (!data.labels || data.labels.length !== data.count) throw new Error(`internal: a conditional run on data without one label per image`);
+  const buffer = new SharedArrayBuffer(data.count);
+  new Uint8Array(buffer).set(data.labels);
+  return buffer;
+}
+
 /** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline). */
 export type ExecutorKind = 'pool' | 'inline';
 
@@ -173,7 +181,7 @@ export class Coordinator {
   readonly workerTensors = new Map<number, number>();
 
   private constructor(readonly config: ResolvedConfig, private readonly data: ImageSet) {
-    this.preset = modelPreset(config.model, [data.height, data.width, data.channels]);
+    this.preset = modelPreset(config.model, [data.height, data.width, data.channels], config.conditional ? config.classes : 0);
     this.shards = splitBatch(config.batchSize, config.workers);
     this.g = netState(this.preset.generator, this.shards.length, config.lrG, config);
     this.d = netState(this.preset.discriminator, this.shards.length, config.lrD, config);
@@ -188,7 +196,10 @@ export class Coordinator {
       backend: config.backend,
       preset: c.preset,
       seed: config.seed,
-      data: { pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels] },
+      data: {
+        pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels],
+        labels: c.preset.classes > 0 ? sharedLabels(data) : null,
+      },
       g: c.g.shared,
       d: c.d.shared,
       fault: faultFromEnv(),
@@ -338,9 +349,14 @@ export class Coordinator {
     };
   }
 
-  /** `n` generator outputs (NHWC, values in [-1, 1]) for latent noise keyed by `seed`. */
-  async sample(n: number, seed: number): Promise<Float32Array> {
-    const r = await this.executor.run<SampleResult>({ kind: 'sample', n, seed, gVersion: this.g.version });
+  /**
+   * `n` generator outputs (NHWC, values in [-1, 1]) for latent noise keyed by
+   * `seed`; a conditional generator draws image i of class `labels[i]`.
+   */
+  async sample(n: number, seed: number, labels?: Int32Array): Promise<Float32Array> {
+    const task: SampleTask = { kind: 'sample', n, seed, gVersion: this.g.version };
+    if (labels) task.labels = labels;
+    const r = await this.executor.run<SampleResult>(task);
     return r.images;
   }
 
