@@ -21,6 +21,9 @@ export function conditionedInput(z: Float32Array, latentDim: number, labels: Int
   return out;
 }
 
+/** Columns of a sample grid (gridPng's default): a conditional run's grid has one row of this many images per class. */
+export const GRID_COLUMNS = 8;
+
 /** The grid layout of a conditional sample: `perClass` images of each of `classes` classes, class k filling row k. */
 export function perClassLabels(classes: number, perClass: number): Int32Array {
   const labels = new Int32Array(classes * perClass);

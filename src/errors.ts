@@ -380,6 +380,16 @@ export function sampleLabelsError(what: string): GanpoolUsageError {
   return new GanpoolUsageError(`invalid labels: ${what}`, 'labels');
 }
 
+/** Two flags that cannot be given together. */
+export function conflictingFlags(a: string, b: string): GanpoolUsageError {
+  return new GanpoolUsageError(`give either ${a} or ${b}, not both`, b);
+}
+
+/** `ganpool sample --label/--per-class` on a generator that was not trained conditionally. */
+export function sampleNotConditional(flag: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid ${flag}: the generator is not conditional (it has no label input); train with --conditional to draw chosen classes`, flag);
+}
+
 /** A saved classifier's model folder does not hold the expected classifier. */
 export function classifierModelInvalid(source: string, what: string): GanpoolDataError {
   return new GanpoolDataError(source, `not a ganpool evaluation classifier: ${what}; delete the folder to retrain it`);

@@ -8,7 +8,7 @@ import { resolveBackendWithNotice } from './backend.js';
 import { GanpoolDivergedError, GanpoolFaultError } from './errors.js';
 import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
 import { classCount, type ImageSet } from './datasets/image-set.js';
-import { perClassLabels } from './conditioning.js';
+import { GRID_COLUMNS, perClassLabels } from './conditioning.js';
 import { NoiseStream, randomLabels } from './rng.js';
 import { sampleLabelsError } from './errors.js';
 import type { EvalMetrics } from './eval/evaluate.js';
@@ -75,8 +75,7 @@ export interface TrainSummary {
 
 /** Number of images in the fixed sample grid. */
 export const GRID_SAMPLES = 64;
-/** Columns of the sample grid: a conditional run's grid has one row of this many images per class. */
-export const GRID_COLUMNS = 8;
+export { GRID_COLUMNS };
 
 /** Trains a GAN data-parallel on a worker pool. Create with {@link GanTrainer.create}. */
 export class GanTrainer {
