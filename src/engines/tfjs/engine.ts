@@ -9,6 +9,7 @@ import { opsForward } from './ops-forward.js';
 import { bnLayers, paramShapes, type ModelPreset, type NetSpec } from '../../models.js';
 import type { BackendName } from '../../backend.js';
 import type { BnPassStats, Engine, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+import { oneHotRows, phaseLabels } from '../one-hot.js';
 
 /** A view of a tensor's values without a copy where the backend allows (wasm heap), else a copy. */
 function valuesOf(tf: Tf, t: Tensor): Float32Array {
@@ -44,7 +45,19 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     g: buildVars(tf, preset.generator, 'generator'),
     d: buildVars(tf, preset.discriminator, 'discriminator'),
   };
-  const latent = preset.latentDim;
+  /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
+  const gIn = preset.generator.inputShape[0]!;
+
+  /**
+   * A conditional phase's one-hot labels for D's passes: the pass on the real
+   * images (`real`) uses `real`'s labels, every other D pass (fake images)
+   * the fake rows' labels. Set for the duration of one phase.
+   */
+  let dLabels: { realImages: Tensor | null; real: Tensor | null; fake: Tensor } | null = null;
+  const labelsFor = (which: NetName, x: Tensor): Tensor | undefined => {
+    if (which !== 'd' || !dLabels) return undefined;
+    return x === dLabels.realImages ? dLabels.real! : dLabels.fake;
+  };
 
   const bce = (logits: Tensor, label: 0 | 1): Tensor =>
     tf.tidy(() => {
@@ -57,10 +70,17 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
   const passes: { net: NetName; stats: Tensor[] }[] = [];
   const train = (which: NetName, x: Tensor): Tensor => {
     const net = nets[which];
-    if (!net.hasBn) return opsForward(tf, net.spec, net.vars, x);
+    const labels = labelsFor(which, x);
+    if (!net.hasBn) return opsForward(tf, net.spec, net.vars, x, undefined, labels);
     const stats: Tensor[] = [];
     passes.push({ net: which, stats });
-    return opsForward(tf, net.spec, net.vars, x, { training: true, stats });
+    return opsForward(tf, net.spec, net.vars, x, { training: true, stats }, labels);
+  };
+
+  /** `labels` as a one-hot [rows, classes] tensor (null for an unconditional preset). */
+  const oneHot = (labels: Int32Array | null, count: number, what: string): Tensor | null => {
+    const l = phaseLabels(labels, count, preset.classes, what);
+    return l ? tf.tensor2d(oneHotRows(l, preset.classes), [count, preset.classes]) : null;
   };
 
   const collect = (): BnPassStats[] => {
@@ -86,19 +106,37 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     setParams: (which, params) => assign(tf, nets[which], params),
 
     async phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput> {
-      const z = tf.tensor2d(input.z, [input.count, latent]);
+      dLabels = null;
+      const z = tf.tensor2d(input.z, [input.count, gIn]);
       const owned: Tensor[] = [z];
+      const yFake = oneHot(input.fakeLabels, input.count, 'fake rows');
+      if (yFake) {
+        dLabels = { realImages: null, real: null, fake: yFake };
+        owned.push(yFake);
+      }
       let lossFn: () => Scalar;
       if (input.phase === 'd') {
         const real = tf.tensor4d(input.real!, [input.count, ...preset.imageShape]);
         const fake = tf.tidy(() => train('g', z));
         owned.push(real, fake);
+        const yReal = oneHot(input.realLabels, input.count, 'real rows');
+        if (yReal && dLabels) {
+          dLabels.realImages = real;
+          dLabels.real = yReal;
+          owned.push(yReal);
+        }
         lossFn = () => tf.add(bce(train('d', real), 1), bce(train('d', fake), 0)) as Scalar;
       } else {
         lossFn = () => bce(train('d', train('g', z)), 1) as Scalar;
       }
       const net = nets[input.phase];
-      const { value, grads } = tf.variableGrads(lossFn, net.vars);
+      let variableGrads: ReturnType<typeof tf.variableGrads>;
+      try {
+        variableGrads = tf.variableGrads(lossFn, net.vars);
+      } finally {
+        dLabels = null;
+      }
+      const { value, grads } = variableGrads;
       let offset = 0;
       for (const v of net.vars) {
         grad.set(valuesOf(tf, grads[v.name]!), offset);
@@ -111,7 +149,7 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
 
     async sample(zValues: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array> {
       const g = nets.g;
-      const images = tf.tidy(() => opsForward(tf, g.spec, g.vars, tf.tensor2d(zValues, [n, latent]), { training: false, moving: gBn }));
+      const images = tf.tidy(() => opsForward(tf, g.spec, g.vars, tf.tensor2d(zValues, [n, gIn]), { training: false, moving: gBn }));
       const out = images.dataSync() as Float32Array;
       images.dispose();
       return out;

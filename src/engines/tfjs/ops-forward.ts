@@ -12,6 +12,10 @@
  * Batch norm: in training mode a layer normalises with its shard's batch mean
  * and biased variance (as tf.layers and PyTorch do) and reports them; in
  * inference mode it uses the moving statistics it is given.
+ *
+ * A projection layer (conditional discriminators) takes the pass's labels
+ * as a one-hot float [n, classes] tensor: logit = φW + b + rowsum((Y·E) ⊙ φ),
+ * all plain differentiable ops.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Tf } from './tf-backend.js';
@@ -30,9 +34,10 @@ export type BnMode =
 
 /**
  * `net`'s forward pass on `x` with its variables in paramShapes order (the
- * order of `vars`). Networks without batch norm need no `bn`.
+ * order of `vars`). Networks without batch norm need no `bn`; networks
+ * without a projection layer need no `labels` (one-hot, [n, classes], one row per row of `x`).
  */
-export function opsForward(tf: Tf, net: NetSpec, vars: readonly Tensor[], x: Tensor, bn?: BnMode): Tensor {
+export function opsForward(tf: Tf, net: NetSpec, vars: readonly Tensor[], x: Tensor, bn?: BnMode, labels?: Tensor): Tensor {
   let k = 0, b = 0, offset = 0;
   const next = (): Tensor => vars[k++]!;
   const layers = bnLayers(net);
@@ -43,6 +48,13 @@ export function opsForward(tf: Tf, net: NetSpec, vars: readonly Tensor[], x: Ten
       case 'dense': {
         const y = tf.matMul(h as Tensor2D, next() as Tensor2D);
         h = activate(tf, layer.useBias ? tf.add(y, next()) : y, layer.activation);
+        break;
+      }
+      case 'projection': {
+        const w = next() as Tensor2D, bias = next(), e = next() as Tensor2D, phi = h as Tensor2D;
+        if (!labels) throw new Error('internal: opsForward needs the labels for a network with a projection layer');
+        const psi = tf.add(tf.matMul(phi, w), bias);
+        h = tf.add(psi, tf.sum(tf.mul(tf.matMul(labels as Tensor2D, e), phi), 1, true));
         break;
       }
       case 'conv2d':

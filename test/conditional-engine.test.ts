@@ -1,0 +1,191 @@
+/**
+ * Conditional presets in the engines: D's projection layer and the labels of
+ * each pass. A plain-JS model of the projection layer checks the engines'
+ * losses and projection gradients (and that a row's label moves exactly that
+ * row's logit); the onnx and wasm engines are compared with cpu's on
+ * conditional presets with and without batch norm.
+ */
+import test from 'ava';
+import { createEngine, type Engine, type PhaseInput } from '../src/engines/engine.js';
+import { modelPreset, paramShapes, sizeOf, type ModelPreset, type NetSpec } from '../src/models.js';
+import type { BackendName } from '../src/backend.js';
+import { oneHotRows } from '../src/engines/one-hot.js';
+import { maxAbsDiff } from './helpers.js';
+import { normal, tf, uniform } from './onnx-reference.js';
+
+const CLASSES = 10;
+const TOL = 1e-5;
+
+/** Seeded parameters of `net` at a Glorot-like scale (gammas near 1), flat in paramShapes order. */
+function seededParams(net: NetSpec, seed: number): Float32Array {
+  const parts = paramShapes(net).map((p, i) => {
+    const s = Math.sqrt(6 / (p.fanIn + p.fanOut));
+    const v = uniform(sizeOf(p.shape), seed * 100 + i, -s, s);
+    return p.role === 'gamma' ? v.map((a) => 1 + a) : v;
+  });
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** G's input rows: seeded latent noise, then each row's one-hot label. */
+function gInput(preset: ModelPreset, labels: Int32Array, seed: number): Float32Array {
+  const n = labels.length, latent = preset.latentDim, width = latent + preset.classes;
+  const noise = normal(n * latent, seed), hot = oneHotRows(labels, preset.classes);
+  const z = new Float32Array(n * width);
+  for (let i = 0; i < n; i++) {
+    z.set(noise.subarray(i * latent, (i + 1) * latent), i * width);
+    z.set(hot.subarray(i * preset.classes, (i + 1) * preset.classes), i * width + latent);
+  }
+  return z;
+}
+
+interface Case { preset: ModelPreset; g: Float32Array; d: Float32Array; inputs: PhaseInput[] }
+interface PhaseResult { loss: number; grad: Float32Array }
+
+const paramCount = (net: NetSpec): number => paramShapes(net).reduce((n, p) => n + sizeOf(p.shape), 0);
+
+/**
+ * Runs every input of `c` on a fresh engine of `backend`, then samples G (no
+ * batch norm) for the inputs at `sampled`. One engine at a time: tfjs has one
+ * active backend and one set of variable names per thread.
+ */
+async function runCase(backend: BackendName, c: Case, sampled: number[] = []): Promise<{ phases: PhaseResult[]; samples: Float32Array[] }> {
+  const engine: Engine = await createEngine(backend, c.preset);
+  engine.setParams('g', c.g);
+  engine.setParams('d', c.d);
+  const phases: PhaseResult[] = [];
+  const samples: Float32Array[] = [];
+  for (const input of c.inputs) {
+    const grad = new Float32Array(paramCount(input.phase === 'd' ? c.preset.discriminator : c.preset.generator));
+    const { loss } = await engine.phase(input, grad);
+    phases.push({ loss, grad });
+  }
+  for (const i of sampled) samples.push(Float32Array.from(await engine.sample(c.inputs[i]!.z, c.inputs[i]!.count, new Float32Array(0))));
+  if (backend !== 'onnx') tf.disposeVariables();
+  return { phases, samples };
+}
+
+// ---------------------------------------------------------------------------
+// The projection layer against a plain-JS model, through whole engines.
+// ---------------------------------------------------------------------------
+
+/**
+ * probe-mlp's D (flatten, dense 256, lrelu, dense 256, lrelu, projection)
+ * with its hidden layers set to pass pixels through: the first dense picks
+ * the first 256 pixels, the second is the identity, both biases 0. Then
+ * φ = lrelu(lrelu(the first 256 pixels)) is known in plain JS, and so is
+ * every logit φ·w + b + ⟨E_y, φ⟩.
+ */
+const F = 256, PIXELS = 784, ALPHA = 0.2;
+
+function passThroughD(preset: ModelPreset, seed: number): { d: Float32Array; w: Float32Array; b: number; e: Float32Array } {
+  const shapes = paramShapes(preset.discriminator).map((p) => p.name);
+  const d = new Float32Array(paramCount(preset.discriminator));
+  // paramShapes order: layer1 kernel [784,256], bias; layer3 kernel [256,256], bias; layer5 kernel [256,1], bias [1], embedding [10,256].
+  if (shapes.join() !== 'layer1/kernel,layer1/bias,layer3/kernel,layer3/bias,layer5/kernel,layer5/bias,layer5/embedding') throw new Error(`unexpected layout ${shapes}`);
+  for (let k = 0; k < F; k++) d[k * F + k] = 1;
+  const second = PIXELS * F + F;
+  for (let k = 0; k < F; k++) d[second + k * F + k] = 1;
+  const proj = second + F * F + F;
+  const w = uniform(F, seed, -0.1, 0.1), b = 0.3, e = uniform(CLASSES * F, seed + 1, -0.1, 0.1);
+  d.set(w, proj);
+  d[proj + F] = b;
+  d.set(e, proj + F + 1);
+  return { d, w, b, e };
+}
+
+const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+const lrelu = (x: number): number => (x > 0 ? x : ALPHA * x);
+
+/** φ of each image row (the first F pixels through two LeakyReLUs). */
+function features(images: Float32Array, n: number): Float64Array[] {
+  return Array.from({ length: n }, (_, i) => Float64Array.from(images.subarray(i * PIXELS, i * PIXELS + F), (x) => lrelu(lrelu(x))));
+}
+
+function logit(phi: Float64Array, y: number, p: { w: Float32Array; b: number; e: Float32Array }): number {
+  let s = p.b;
+  for (let k = 0; k < F; k++) s += phi[k]! * (p.w[k]! + p.e[y * F + k]!);
+  return s;
+}
+
+/**
+ * The D phase in plain JS: loss mean softplus(−l_real) + mean softplus(l_fake)
+ * and the projection's gradients [dW (F), db, dE (classes × F)].
+ */
+function refDPhase(real: Float64Array[], yReal: Int32Array, fake: Float64Array[], yFake: Int32Array, p: { w: Float32Array; b: number; e: Float32Array }): { loss: number; grad: Float64Array; logits: number[] } {
+  const n = real.length;
+  const grad = new Float64Array(F + 1 + CLASSES * F);
+  let loss = 0;
+  const logits: number[] = [];
+  const rows: [Float64Array, number, 0 | 1][] = [...real.map((f, i) => [f, yReal[i]!, 1] as [Float64Array, number, 1]), ...fake.map((f, i) => [f, yFake[i]!, 0] as [Float64Array, number, 0])];
+  for (const [phi, y, label] of rows) {
+    const l = logit(phi, y, p);
+    logits.push(l);
+    loss += softplus(label === 1 ? -l : l) / n;
+    const g = (sigmoid(l) - label) / n;
+    for (let k = 0; k < F; k++) {
+      grad[k]! += g * phi[k]!;
+      grad[F + 1 + y * F + k]! += g * phi[k]!;
+    }
+    grad[F]! += g;
+  }
+  return { loss, grad, logits };
+}
+
+function analyticCase(): { c: Case; p: ReturnType<typeof passThroughD>; real: Float32Array; yReal: Int32Array; yFake: Int32Array } {
+  const preset = modelPreset('probe-mlp', [28, 28, 1], CLASSES);
+  const n = 3;
+  const yReal = Int32Array.from([4, 7, 4]), yFake = Int32Array.from([1, 4, 9]);
+  const p = passThroughD(preset, 21);
+  const real = uniform(n * PIXELS, 22);
+  const z = gInput(preset, yFake, 23);
+  const d: PhaseInput = { phase: 'd', count: n, z, real, realLabels: yReal, fakeLabels: yFake };
+  // The same D phase with one real row's and then one fake row's label changed.
+  const realMoved: PhaseInput = { ...d, realLabels: Int32Array.from([4, 2, 4]) };
+  const fakeLabels = Int32Array.from([1, 4, 0]);
+  const fakeMoved: PhaseInput = { ...d, z: gInput(preset, fakeLabels, 23), fakeLabels };
+  const g: PhaseInput = { phase: 'g', count: n, z, real: null, realLabels: null, fakeLabels: yFake };
+  return { c: { preset, g: seededParams(preset.generator, 24), d: p.d, inputs: [d, realMoved, fakeMoved, g] }, p, real, yReal, yFake };
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test.serial(`${backend}: a conditional D's loss and projection gradients equal the plain-JS projection, and a row's label moves that row's logit by ⟨E_new − E_old, φ⟩`, async (t) => {
+    const { c, p, real, yReal, yFake } = analyticCase();
+    const n = 3;
+    const { phases, samples } = await runCase(backend, c, [0, 2]);
+    const phiReal = features(real, n), phiFake = features(samples[0]!, n);
+    const projOffset = paramCount(c.preset.discriminator) - (F + 1 + CLASSES * F);
+    const check = (what: string, r: PhaseResult, ref: { loss: number; grad: Float64Array }): void => {
+      const eLoss = Math.abs(r.loss - ref.loss), eGrad = maxAbsDiff(r.grad.subarray(projOffset), ref.grad);
+      t.log(`${backend} ${what}: loss ${r.loss.toFixed(6)} (|Δ| ${eLoss.toExponential(1)}), projection grads max |Δ| ${eGrad.toExponential(1)}`);
+      t.true(eLoss <= TOL, `${what} loss ${r.loss} vs ${ref.loss}`);
+      t.true(eGrad <= TOL, `${what} projection gradients ${eGrad}`);
+    };
+    const base = refDPhase(phiReal, yReal, phiFake, yFake, p);
+    check('D phase', phases[0]!, base);
+    t.true(base.grad.some((v, i) => i > F && Math.abs(v) > 1e-3), 'the embedding gradient is not all zero');
+
+    // Real row 1: class 7 -> 2. Its logit moves by ⟨E_2 − E_7, φ_1⟩; no other logit moves.
+    const movedReal = refDPhase(phiReal, Int32Array.from([4, 2, 4]), phiFake, yFake, p);
+    let delta = 0;
+    for (let k = 0; k < F; k++) delta += (p.e[2 * F + k]! - p.e[7 * F + k]!) * phiReal[1]![k]!;
+    t.true(Math.abs(delta) > 0.05, `the label change matters (δ ${delta})`);
+    t.true(Math.abs(movedReal.logits[1]! - base.logits[1]! - delta) < 1e-9);
+    const expected = (softplus(-(base.logits[1]! + delta)) - softplus(-base.logits[1]!)) / n;
+    t.true(Math.abs(phases[1]!.loss - phases[0]!.loss - expected) <= TOL, `real label change: Δloss ${phases[1]!.loss - phases[0]!.loss} vs ${expected}`);
+    check('D phase, real row 1 relabelled', phases[1]!, movedReal);
+
+    // Fake row 2: class 9 -> 0 (G's one-hot input changes too, so its image and φ are recomputed).
+    const phiFake2 = features(samples[1]!, n);
+    check('D phase, fake row 2 relabelled', phases[2]!, refDPhase(phiReal, yReal, phiFake2, Int32Array.from([1, 4, 0]), p));
+
+    // G phase: mean softplus(−l_fake).
+    const gLoss = phiFake.reduce((s, phi, i) => s + softplus(-logit(phi, yFake[i]!, p)) / n, 0);
+    t.log(`${backend} G phase: loss ${phases[3]!.loss.toFixed(6)} vs ${gLoss.toFixed(6)}`);
+    t.true(Math.abs(phases[3]!.loss - gLoss) <= TOL, `G loss ${phases[3]!.loss} vs ${gLoss}`);
+    t.true(phases[3]!.grad.some((v) => v !== 0));
+  });
+}
