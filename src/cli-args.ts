@@ -20,7 +20,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'data-dir': { field: 'dataDir', numeric: false, help: 'folder with the fashion-mnist IDX files [/usr/share/datasets/fashion-mnist]' },
   'image-size': { field: 'imageSize', numeric: true, help: 'folder:DIR only: resize images to 32 or 64 pixels [32]' },
   channels: { field: 'channels', numeric: true, help: 'folder:DIR only: 1 (grey) or 3 (RGB) [3]' },
-  conditional: { field: 'conditional', numeric: false, switch: true, help: 'conditional GAN: G draws a given class, D judges (image, class); needs labels' },
+  conditional: { field: 'conditional', numeric: false, switch: true, help: 'conditional GAN: G draws a given class, D judges (image, class); needs a labelled data set [off]' },
   model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [mlp]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
   'batch-size': { field: 'batchSize', numeric: true, help: 'global batch size, split across workers [256]' },

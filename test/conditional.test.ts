@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -285,4 +285,5 @@ test('--conditional on unlabelled data is a usage error naming --conditional (CL
   ], { encoding: 'utf8', timeout: 120_000 });
   t.is(r.status, 2, r.stderr);
   t.regex(r.stderr, /invalid --conditional: dataset 'folder:.*flat' has no class labels/);
+  t.false(existsSync(join(tmp, 'unlabelled-run')), 'nothing written');
 });
