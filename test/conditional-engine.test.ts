@@ -6,12 +6,15 @@
  * conditional presets with and without batch norm.
  */
 import test from 'ava';
+import { GraphBuilder, BATCH } from '../src/engines/onnx/graph.js';
+import { backwardNet, forwardNet, fromTf } from '../src/engines/onnx/layers.js';
+import { opsForward } from '../src/engines/tfjs/ops-forward.js';
 import { createEngine, type Engine, type PhaseInput } from '../src/engines/engine.js';
-import { modelPreset, paramShapes, sizeOf, type ModelPreset, type NetSpec } from '../src/models.js';
+import { modelPreset, paramShapes, sizeOf, type ModelName, type ModelPreset, type NetSpec } from '../src/models.js';
 import type { BackendName } from '../src/backend.js';
 import { oneHotRows } from '../src/engines/one-hot.js';
-import { maxAbsDiff } from './helpers.js';
-import { normal, tf, uniform } from './onnx-reference.js';
+import { maxAbsDiff, relErr } from './helpers.js';
+import { feed, normal, session, tf, uniform, useFastConv2DBackpropFilter } from './onnx-reference.js';
 
 const CLASSES = 10;
 const TOL = 1e-5;
@@ -42,7 +45,7 @@ function gInput(preset: ModelPreset, labels: Int32Array, seed: number): Float32A
 }
 
 interface Case { preset: ModelPreset; g: Float32Array; d: Float32Array; inputs: PhaseInput[] }
-interface PhaseResult { loss: number; grad: Float32Array }
+interface PhaseResult { loss: number; grad: Float32Array; bn: Float32Array[] }
 
 const paramCount = (net: NetSpec): number => paramShapes(net).reduce((n, p) => n + sizeOf(p.shape), 0);
 
@@ -51,20 +54,22 @@ const paramCount = (net: NetSpec): number => paramShapes(net).reduce((n, p) => n
  * batch norm) for the inputs at `sampled`. One engine at a time: tfjs has one
  * active backend and one set of variable names per thread.
  */
-async function runCase(backend: BackendName, c: Case, sampled: number[] = []): Promise<{ phases: PhaseResult[]; samples: Float32Array[] }> {
+async function runCase(backend: BackendName, c: Case, sampled: number[] = []): Promise<{ phases: PhaseResult[]; samples: Float32Array[]; leaked: number }> {
   const engine: Engine = await createEngine(backend, c.preset);
   engine.setParams('g', c.g);
   engine.setParams('d', c.d);
+  const live = engine.liveObjects();
   const phases: PhaseResult[] = [];
   const samples: Float32Array[] = [];
   for (const input of c.inputs) {
     const grad = new Float32Array(paramCount(input.phase === 'd' ? c.preset.discriminator : c.preset.generator));
-    const { loss } = await engine.phase(input, grad);
-    phases.push({ loss, grad });
+    const { loss, bnStats } = await engine.phase(input, grad);
+    phases.push({ loss, grad, bn: bnStats.map((s) => Float32Array.from(s.values)) });
   }
+  const leaked = engine.liveObjects() - live;
   for (const i of sampled) samples.push(Float32Array.from(await engine.sample(c.inputs[i]!.z, c.inputs[i]!.count, new Float32Array(0))));
   if (backend !== 'onnx') tf.disposeVariables();
-  return { phases, samples };
+  return { phases, samples, leaked };
 }
 
 // ---------------------------------------------------------------------------
@@ -151,11 +156,12 @@ function analyticCase(): { c: Case; p: ReturnType<typeof passThroughD>; real: Fl
   return { c: { preset, g: seededParams(preset.generator, 24), d: p.d, inputs: [d, realMoved, fakeMoved, g] }, p, real, yReal, yFake };
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
+for (const backend of ['cpu', 'wasm', 'onnx'] as const) {
   test.serial(`${backend}: a conditional D's loss and projection gradients equal the plain-JS projection, and a row's label moves that row's logit by ⟨E_new − E_old, φ⟩`, async (t) => {
     const { c, p, real, yReal, yFake } = analyticCase();
     const n = 3;
-    const { phases, samples } = await runCase(backend, c, [0, 2]);
+    const { phases, samples, leaked } = await runCase(backend, c, [0, 2]);
+    t.is(leaked, 0, 'the phases leave no tensors behind (labels included)');
     const phiReal = features(real, n), phiFake = features(samples[0]!, n);
     const projOffset = paramCount(c.preset.discriminator) - (F + 1 + CLASSES * F);
     const check = (what: string, r: PhaseResult, ref: { loss: number; grad: Float64Array }): void => {
@@ -189,3 +195,133 @@ for (const backend of ['cpu', 'wasm'] as const) {
     t.true(phases[3]!.grad.some((v) => v !== 0));
   });
 }
+
+// ---------------------------------------------------------------------------
+// The projection layer alone: onnx's forward and backward and tfjs autograd against plain JS.
+// ---------------------------------------------------------------------------
+
+test.serial('the projection layer alone: value and φ/W/b/E gradients on onnx and tfjs (cpu) equal plain JS', async (t) => {
+  const n = 4, f = 5, k = 3;
+  const labels = Int32Array.from([2, 0, 2, 1]);
+  const net: NetSpec = { inputShape: [f], layers: [{ kind: 'projection', classes: k }], init: 'glorot' };
+  t.deepEqual(paramShapes(net).map((p) => `${p.name}:${p.shape}`), ['layer0/kernel:5,1', 'layer0/bias:1', 'layer0/embedding:3,5']);
+  const x = uniform(n * f, 31), w = uniform(f, 32), b = uniform(1, 33), e = uniform(k * f, 34), dy = uniform(n, 35);
+  const hot = oneHotRows(labels, k);
+
+  // Plain JS (float64): y_i = φ_i·w + b + ⟨E_{y_i}, φ_i⟩ and the gradients of Σ y_i·dy_i.
+  const y = new Float64Array(n), dx = new Float64Array(n * f), dw = new Float64Array(f), de = new Float64Array(k * f);
+  let db = 0;
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    y[i] = b[0]!;
+    for (let j = 0; j < f; j++) {
+      const phi = x[i * f + j]!;
+      y[i]! += phi * (w[j]! + e[c * f + j]!);
+      dx[i * f + j] = dy[i]! * (w[j]! + e[c * f + j]!);
+      dw[j]! += phi * dy[i]!;
+      de[c * f + j]! += phi * dy[i]!;
+    }
+    db += dy[i]!;
+  }
+  const ref = { y, dx, dw, db: Float64Array.of(db), de };
+
+  // onnx: forwardNet/backwardNet with the labels as an input.
+  const g = new GraphBuilder();
+  const xIn = g.input('x', [BATCH, f]), yIn = g.input('labels', [BATCH, k]), dyIn = g.input('dy', [BATCH, 1]);
+  const pIn = paramShapes(net).map((p, i) => g.input(`p.${i}`, p.shape));
+  const pass = forwardNet(g, net, fromTf(xIn, [f]), pIn, { kind: 'train' }, yIn);
+  g.output('y', pass.out.name);
+  const back = backwardNet(pass, dyIn, 3, { input: true, params: true });
+  g.output('dx', back.dx!);
+  back.grads.forEach((v, i) => g.output(`grad.${i}`, v!));
+  const res = await (await session(g.toModel())).run({
+    x: feed(x, [n, f]), labels: feed(hot, [n, k]), dy: feed(dy, [n, 1]), 'p.0': feed(w, [f, 1]), 'p.1': feed(b, [1]), 'p.2': feed(e, [k, f]),
+  });
+  const onnx = { y: res.y!.data, dx: res.dx!.data, dw: res['grad.0']!.data, db: res['grad.1']!.data, de: res['grad.2']!.data } as Record<keyof typeof ref, Float32Array>;
+
+  // tfjs autograd through opsForward on the cpu backend.
+  await tf.setBackend('cpu');
+  const xv = tf.variable(tf.tensor2d(x, [n, f])), pv = [tf.variable(tf.tensor2d(w, [f, 1])), tf.variable(tf.tensor1d(b)), tf.variable(tf.tensor2d(e, [k, f]))];
+  let yT!: tf.Tensor;
+  const { grads } = tf.variableGrads(() => {
+    const out = opsForward(tf, net, pv, xv, undefined, tf.tensor2d(hot, [n, k]));
+    yT = tf.keep(out);
+    return tf.sum(tf.mul(out, tf.tensor2d(dy, [n, 1])));
+  }, [xv, ...pv]);
+  const tfjs = { y: yT.dataSync(), dx: grads[xv.name]!.dataSync(), dw: grads[pv[0]!.name]!.dataSync(), db: grads[pv[1]!.name]!.dataSync(), de: grads[pv[2]!.name]!.dataSync() } as Record<keyof typeof ref, Float32Array>;
+  tf.disposeVariables();
+
+  for (const [engine, got] of [['onnx', onnx], ['tfjs', tfjs]] as const) {
+    for (const key of Object.keys(ref) as (keyof typeof ref)[]) {
+      const err = maxAbsDiff(got[key], ref[key]);
+      t.true(err <= 1e-6, `${engine} ${key}: max |Δ| ${err}`);
+    }
+  }
+  // Each class's embedding row collects exactly its rows' φ·dy: class 1 has row 3 alone.
+  t.true(maxAbsDiff(onnx.de.subarray(f, 2 * f), Array.from(x.subarray(3 * f, 4 * f), (v) => v * dy[3]!)) <= 1e-6);
+});
+
+// ---------------------------------------------------------------------------
+// onnx and wasm against cpu on conditional presets, with and without batch norm.
+// ---------------------------------------------------------------------------
+
+function crossCase(model: ModelName, seed: number): Case {
+  const preset = modelPreset(model, [28, 28, 1], CLASSES);
+  const yReal = Int32Array.from([3, 7, 3, 0]), yFake = Int32Array.from([7, 1, 9, 3]);
+  const n = yReal.length;
+  const z = gInput(preset, yFake, seed);
+  return {
+    preset,
+    g: seededParams(preset.generator, seed + 1),
+    d: seededParams(preset.discriminator, seed + 2),
+    inputs: [
+      { phase: 'd', count: n, z, real: uniform(n * PIXELS, seed + 3), realLabels: yReal, fakeLabels: yFake },
+      { phase: 'g', count: n, z, real: null, realLabels: null, fakeLabels: yFake },
+    ],
+  };
+}
+
+for (const [model, seed] of [['probe-mlp', 41], ['probe-dcgan', 51], ['dcgan', 61]] as const) {
+  test.serial(`conditional ${model} (10 classes): D- and G-phase losses and gradients on onnx and wasm equal cpu's`, async (t) => {
+    const c = crossCase(model, seed);
+    // tfjs-backend-cpu's own conv filter gradient takes seconds per layer; onnx-compile checks the fast one against it.
+    const original = useFastConv2DBackpropFilter();
+    let cpu: PhaseResult[];
+    try {
+      cpu = (await runCase('cpu', c)).phases;
+    } finally {
+      tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
+      tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: original });
+    }
+    t.true(cpu.every((r) => r.grad.some((v) => Math.abs(v) > 1e-4)), 'the reference gradients are not all zero');
+    for (const backend of ['onnx', 'wasm'] as const) {
+      const other = (await runCase(backend, c)).phases;
+      other.forEach((r, i) => {
+        const what = `${backend} ${c.inputs[i]!.phase.toUpperCase()} phase`;
+        const eLoss = Math.abs(r.loss - cpu[i]!.loss), eGrad = maxAbsDiff(r.grad, cpu[i]!.grad);
+        const eBn = r.bn.length === 0 ? 0 : Math.max(...r.bn.map((v, p) => maxAbsDiff(v, cpu[i]!.bn[p]!)));
+        t.log(`${model} ${what}: loss |Δ| ${eLoss.toExponential(1)}, grad max |Δ| ${eGrad.toExponential(1)} (rel ${relErr(r.grad, cpu[i]!.grad).toExponential(1)})${r.bn.length ? `, BN stats max |Δ| ${eBn.toExponential(1)}` : ''}`);
+        t.true(eLoss <= TOL, `${what} loss ${r.loss} vs ${cpu[i]!.loss}`);
+        t.true(eGrad <= TOL, `${what} gradients ${eGrad}`);
+        t.is(r.bn.length, cpu[i]!.bn.length);
+        t.true(eBn <= TOL, `${what} BN stats ${eBn}`);
+      });
+    }
+  });
+}
+
+test.serial('a conditional preset\'s phase without its labels is an internal error naming the rows', async (t) => {
+  const c = crossCase('probe-mlp', 71);
+  for (const backend of ['onnx', 'cpu'] as const) {
+    const engine = await createEngine(backend, c.preset);
+    const grad = new Float32Array(paramCount(c.preset.discriminator));
+    const live = engine.liveObjects();
+    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, realLabels: null }, grad), { message: /real rows needs 4 labels, got none/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, fakeLabels: Int32Array.of(1, 2) }, grad), { message: /fake rows needs 4 labels, got 2/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, fakeLabels: Int32Array.of(1, 2, 10, 0) }, grad), { message: /label 10 of row 2 is outside \[0, 10\)/ });
+    if (backend === 'cpu') {
+      t.is(engine.liveObjects(), live, 'nothing leaked by the refused phases');
+      tf.disposeVariables();
+    }
+  }
+});

@@ -3,7 +3,10 @@
  * forward and backward pass on one shard, the generator's inference pass, and
  * the self-contained generator file users run in ONNX Runtime.
  *
- * Naming: inputs `z` [N, latentDim], `real` [N,H,W,C] (NHWC, [-1, 1]),
+ * Naming: inputs `z` [N, G's input width: latentDim, plus classes for a
+ * conditional preset's one-hot label], `real` [N,H,W,C] (NHWC, [-1, 1]),
+ * `y.real`/`y.fake` (conditional presets only: the real and fake rows'
+ * one-hot labels, float [N, classes]),
  * `g.0..`/`d.0..` (each network's parameters in paramShapes order and
  * tf.layers shapes), `g.bn` (G's moving statistics, bnLayers layout);
  * outputs `loss` (scalar), `grad.0..` (the trained network's parameter
@@ -31,7 +34,13 @@ function paramInputs(g: GraphBuilder, net: NetSpec, prefix: 'g' | 'd'): string[]
 }
 
 function latentInput(g: GraphBuilder, preset: ModelPreset): Act {
-  return fromTf(g.input('z', [BATCH, preset.latentDim]), [preset.latentDim]);
+  const width = preset.generator.inputShape[0]!;
+  return fromTf(g.input('z', [BATCH, width]), [width]);
+}
+
+/** A conditional preset's one-hot label input `y.<which>` [N, classes]; undefined for an unconditional one. */
+function labelInput(g: GraphBuilder, preset: ModelPreset, which: 'real' | 'fake'): string | undefined {
+  return preset.classes > 0 ? g.input(`y.${which}`, [BATCH, preset.classes]) : undefined;
 }
 
 /**
@@ -46,6 +55,7 @@ export function compileDPhase(preset: ModelPreset): PhaseGraph {
   const g = new GraphBuilder('ganpool-d-phase');
   const z = latentInput(g, preset);
   const real = fromTf(g.input('real', [BATCH, ...preset.imageShape]), [...preset.imageShape]);
+  const yReal = labelInput(g, preset, 'real'), yFake = labelInput(g, preset, 'fake');
   const gp = paramInputs(g, G, 'g'), dp = paramInputs(g, D, 'd');
   const gPass = forwardNet(g, G, z, gp, TRAIN);
   const fake = gPass.out;
@@ -53,7 +63,7 @@ export function compileDPhase(preset: ModelPreset): PhaseGraph {
   const stats: ['g' | 'd', string | null][] = [['g', gPass.stats]];
   let loss: string, grads: (string | null)[];
   if (hasBatchNorm(D)) {
-    const onReal = forwardNet(g, D, real, dp, TRAIN), onFake = forwardNet(g, D, fake, dp, TRAIN);
+    const onReal = forwardNet(g, D, real, dp, TRAIN, yReal), onFake = forwardNet(g, D, fake, dp, TRAIN, yFake);
     loss = g.node('Add', [BCE_WITH_LOGITS.forward(g, onReal.out.name, 1), BCE_WITH_LOGITS.forward(g, onFake.out.name, 0)]);
     const need = { input: false, params: true };
     const r = backwardNet(onReal, BCE_WITH_LOGITS.backward(g, onReal.out.name, 1), dCount, need);
@@ -63,7 +73,9 @@ export function compileDPhase(preset: ModelPreset): PhaseGraph {
   } else {
     const realAs = toLayout(g, null, real, fake.layout);
     const both: Act = { ...fake, name: g.node('Concat', [realAs.name, fake.name], { axis: attr.int(0) }) };
-    const pass = forwardNet(g, D, both, dp, TRAIN);
+    // The labels of the rows, concatenated as the rows are.
+    const yBoth = yReal && yFake ? g.node('Concat', [yReal, yFake], { axis: attr.int(0) }) : undefined;
+    const pass = forwardNet(g, D, both, dp, TRAIN, yBoth);
     const [onReal, onFake] = g.nodeN('Split', [pass.out.name], 2, { axis: attr.int(0) }) as [string, string];
     loss = g.node('Add', [BCE_WITH_LOGITS.forward(g, onReal, 1), BCE_WITH_LOGITS.forward(g, onFake, 0)]);
     const dLogits = g.node('Concat', [BCE_WITH_LOGITS.backward(g, onReal, 1), BCE_WITH_LOGITS.backward(g, onFake, 0)], { axis: attr.int(0) });
@@ -81,9 +93,10 @@ export function compileGPhase(preset: ModelPreset): PhaseGraph {
   const G = preset.generator, D = preset.discriminator;
   const g = new GraphBuilder('ganpool-g-phase');
   const z = latentInput(g, preset);
+  const yFake = labelInput(g, preset, 'fake');
   const gp = paramInputs(g, G, 'g'), dp = paramInputs(g, D, 'd');
   const gPass = forwardNet(g, G, z, gp, TRAIN);
-  const dPass = forwardNet(g, D, gPass.out, dp, TRAIN);
+  const dPass = forwardNet(g, D, gPass.out, dp, TRAIN, yFake);
   const loss = BCE_WITH_LOGITS.forward(g, dPass.out.name, 1);
   const dFake = backwardNet(dPass, BCE_WITH_LOGITS.backward(g, dPass.out.name, 1), dp.length, { input: true, params: false }).dx!;
   const grads = backwardNet(gPass, dFake, gp.length, { input: false, params: true }).grads;

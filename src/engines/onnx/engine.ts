@@ -13,6 +13,7 @@ import type * as Ort from 'onnxruntime-node';
 import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type ParamShape } from '../../models.js';
 import type { BnPassStats, Engine, NetName, PhaseInput, PhaseOutput } from '../engine.js';
 import { compileDPhase, compileGPhase, compileInference } from './compile.js';
+import { oneHotRows, phaseLabels } from '../one-hot.js';
 
 /** Session options of every training session: one thread, sequential (the pool supplies the parallelism). */
 export const ONNX_SESSION_OPTIONS: Ort.InferenceSession.SessionOptions = {
@@ -48,7 +49,13 @@ export async function createOnnxEngine(preset: ModelPreset): Promise<Engine> {
   const nets: Record<NetName, OnnxNet> = { g: makeNet('g'), d: makeNet('d') };
   const paramFeeds: Record<string, Ort.Tensor> = {};
   for (const which of ['g', 'd'] as const) nets[which].tensors.forEach((t, i) => { paramFeeds[`${which}.${i}`] = t; });
-  const latent = preset.latentDim;
+  /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
+  const gIn = preset.generator.inputShape[0]!;
+  /** A conditional preset's one-hot label feed for `count` rows (null for an unconditional preset). */
+  const labelFeed = (labels: Int32Array | null, count: number, what: string): Ort.Tensor | null => {
+    const l = phaseLabels(labels, count, preset.classes, what);
+    return l ? new ort.Tensor('float32', oneHotRows(l, preset.classes), [count, preset.classes]) : null;
+  };
   const gBnSize = bnStatsSize(preset.generator);
 
   const floats = (t: Ort.Tensor | undefined, name: string): Float32Array => {
@@ -71,8 +78,12 @@ export async function createOnnxEngine(preset: ModelPreset): Promise<Engine> {
     async phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput> {
       const graph = input.phase === 'd' ? dGraph : gGraph;
       const session = input.phase === 'd' ? dSession : gSession;
-      const feeds: Record<string, Ort.Tensor> = { ...paramFeeds, z: new ort.Tensor('float32', input.z, [input.count, latent]) };
+      const feeds: Record<string, Ort.Tensor> = { ...paramFeeds, z: new ort.Tensor('float32', input.z, [input.count, gIn]) };
       if (input.phase === 'd') feeds.real = new ort.Tensor('float32', input.real!, [input.count, ...preset.imageShape]);
+      const yFake = labelFeed(input.fakeLabels, input.count, 'fake rows');
+      if (yFake) feeds['y.fake'] = yFake;
+      const yReal = input.phase === 'd' ? labelFeed(input.realLabels, input.count, 'real rows') : null;
+      if (yReal) feeds['y.real'] = yReal;
       const out = await session.run(feeds);
       let offset = 0;
       const shapes = nets[input.phase].shapes;
@@ -86,7 +97,7 @@ export async function createOnnxEngine(preset: ModelPreset): Promise<Engine> {
     },
 
     async sample(z: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array> {
-      const feeds: Record<string, Ort.Tensor> = { z: new ort.Tensor('float32', z, [n, latent]) };
+      const feeds: Record<string, Ort.Tensor> = { z: new ort.Tensor('float32', z, [n, gIn]) };
       nets.g.tensors.forEach((t, i) => { feeds[`g.${i}`] = t; });
       if (gBnSize > 0) feeds['g.bn'] = new ort.Tensor('float32', gBn, [gBnSize]);
       const out = await sampleSession.run(feeds);

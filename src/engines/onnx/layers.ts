@@ -187,6 +187,31 @@ const DENSE: Op<{ units: number; useBias: boolean }, { x: string }> = {
   },
 };
 
+/**
+ * Projection (a conditional D's output): with φ the features [N,F] and Y the
+ * pass's one-hot labels [N,K], logit = φW + b + rowsum((Y·E) ⊙ φ) (W [F,1],
+ * b [1], E [K,F]).
+ */
+const PROJECTION: Op<{ labels: string }, { x: string; ye: string }> = {
+  layout: () => 'flat',
+  forward(g, x, { labels }, [w, b, e]) {
+    const ye = g.node('MatMul', [labels, e!]);
+    const inner = reduceSum(g, g.node('Mul', [ye, x.name]), [1], true);
+    const y = g.node('Add', [g.node('Gemm', [x.name, w!, b!]), inner]);
+    return { y: { name: y, layout: 'flat', shape: [1] }, saved: { x: x.name, ye } };
+  },
+  backward(g, dy, { x, ye }, { labels }, [w], need) {
+    // dφ = dy·Wᵀ + dy ⊙ (Y·E); dW = φᵀ·dy; db = Σ dy; dE = Yᵀ·(dy ⊙ φ) (dy [N,1] broadcasts over F).
+    const dx = need.dx ? g.node('Add', [g.node('Gemm', [dy, w!], { transB: attr.int(1) }), g.node('Mul', [dy, ye])]) : null;
+    const grads = need.params ? [
+      g.node('Gemm', [x, dy], { transA: attr.int(1) }),
+      biasGrad(g, dy, false),
+      g.node('Gemm', [labels, g.node('Mul', [dy, x])], { transA: attr.int(1) }),
+    ] : [];
+    return { dx, grads };
+  },
+};
+
 type ConvCfg = { filters: number; k: number; s: number; useBias: boolean };
 
 /** conv2d, 'same' padding: ONNX Conv. */
@@ -379,9 +404,10 @@ export interface NetPass {
 
 /**
  * `net`'s forward pass on `x` with its parameters `params` (value names in
- * paramShapes order, tf.layers shapes).
+ * paramShapes order, tf.layers shapes). A network with a projection layer
+ * needs `labels`: the pass's one-hot labels, float [N, classes], a row per row of `x`.
  */
-export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readonly string[], bn: BnMode): NetPass {
+export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readonly string[], bn: BnMode, labels?: string): NetPass {
   const shapes = paramShapes(net);
   if (params.length !== shapes.length) throw new Error(`internal: ${params.length} parameters for ${shapes.length}`);
   const tape: Step[] = [];
@@ -406,6 +432,11 @@ export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readon
         if (h.shape.length !== 1) throw new Error('onnx: dense layers need a flat input');
         run(DENSE, { units: layer.units, useBias: layer.useBias }, layer.useBias ? 2 : 1);
         activate(layer.activation);
+        break;
+      case 'projection':
+        if (h.shape.length !== 1) throw new Error('onnx: a projection layer needs a flat input');
+        if (!labels) throw new Error('internal: a network with a projection layer needs the labels of its pass');
+        run(PROJECTION, { labels }, 3);
         break;
       case 'conv2d':
       case 'conv2dTranspose': {

@@ -77,11 +77,12 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     return opsForward(tf, net.spec, net.vars, x, { training: true, stats }, labels);
   };
 
-  /** `labels` as a one-hot [rows, classes] tensor (null for an unconditional preset). */
-  const oneHot = (labels: Int32Array | null, count: number, what: string): Tensor | null => {
+  /** `labels` as one-hot rows (null for an unconditional preset); checked before the phase makes any tensor. */
+  const oneHot = (labels: Int32Array | null, count: number, what: string): Float32Array | null => {
     const l = phaseLabels(labels, count, preset.classes, what);
-    return l ? tf.tensor2d(oneHotRows(l, preset.classes), [count, preset.classes]) : null;
+    return l ? oneHotRows(l, preset.classes) : null;
   };
+  const labelTensor = (rows: Float32Array, count: number): Tensor => tf.tensor2d(rows, [count, preset.classes]);
 
   const collect = (): BnPassStats[] => {
     const out = passes.map(({ net, stats }) => {
@@ -107,10 +108,12 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
 
     async phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput> {
       dLabels = null;
+      const fakeHot = oneHot(input.fakeLabels, input.count, 'fake rows');
+      const realHot = input.phase === 'd' ? oneHot(input.realLabels, input.count, 'real rows') : null;
       const z = tf.tensor2d(input.z, [input.count, gIn]);
       const owned: Tensor[] = [z];
-      const yFake = oneHot(input.fakeLabels, input.count, 'fake rows');
-      if (yFake) {
+      if (fakeHot) {
+        const yFake = labelTensor(fakeHot, input.count);
         dLabels = { realImages: null, real: null, fake: yFake };
         owned.push(yFake);
       }
@@ -119,11 +122,10 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
         const real = tf.tensor4d(input.real!, [input.count, ...preset.imageShape]);
         const fake = tf.tidy(() => train('g', z));
         owned.push(real, fake);
-        const yReal = oneHot(input.realLabels, input.count, 'real rows');
-        if (yReal && dLabels) {
+        if (realHot && dLabels) {
           dLabels.realImages = real;
-          dLabels.real = yReal;
-          owned.push(yReal);
+          dLabels.real = labelTensor(realHot, input.count);
+          owned.push(dLabels.real);
         }
         lossFn = () => tf.add(bce(train('d', real), 1), bce(train('d', fake), 0)) as Scalar;
       } else {
