@@ -44,7 +44,7 @@ const CLASSES = 3, PER_CLASS = 6, SIZE = 32, LATENT = 100;
 const folder = join(tmp, 'classes');
 const flat = join(tmp, 'flat');
 const base: TrainConfig = {
-  dataset: `folder:${folder}`, channels: 1, model: 'probe-mlp', conditional: true, backend: 'cpu',
+  dataset: `folder:${folder}`, channels: 1, model: 'probe-mlp', conditional: true, backend: 'onnx',
   workers: 2, batchSize: 12, seed: 7, sampleEvery: 1000, checkpointEvery: 1000,
 };
 
@@ -91,7 +91,7 @@ test.serial('folder:DIR with one subfolder per class loads labels that match the
 
 test.serial('labels reach the right rows: the D and G gradients of a 2-worker step equal a cpu engine driven with labels read from the pixels', async (t) => {
   const data = await loadDataset(`folder:${folder}`, { channels: 1 });
-  const trainer = await GanTrainer.create({ ...base, steps: 1 });
+  const trainer = await GanTrainer.create({ ...base, backend: 'cpu', steps: 1 }); // the reference's backend: equal to float rounding
   try {
     t.is(trainer.classes, CLASSES);
     const preset = trainer.preset;
@@ -141,13 +141,19 @@ async function paramsAfter(workers: number, steps: number): Promise<{ g: Float32
   }
 }
 
-test.serial('a 2-worker conditional run gives the parameters of a 1-worker run', async (t) => {
+/*
+ * Not bit for bit: 1 worker takes the batch mean in one reduction, 2 workers
+ * average two shard means, so the sums round differently (~1e-6 after Adam;
+ * resume.ts says the same of any worker-count change). A label keyed by the
+ * shard instead of the batch row would move Adam's first step by ~lr = 2e-4.
+ */
+test.serial('a 2-worker conditional run gives the parameters of a 1-worker run (to float rounding)', async (t) => {
   const one = await paramsAfter(1, 3), two = await paramsAfter(2, 3);
   const dG = maxAbsDiff(two.g, one.g), dD = maxAbsDiff(two.d, one.d), moved = maxAbsDiff(one.d, one.initialD);
   const bitwise = Buffer.from(two.g.buffer).equals(Buffer.from(one.g.buffer)) && Buffer.from(two.d.buffer).equals(Buffer.from(one.d.buffer));
   t.log(`2 vs 1 worker after 3 steps: max |Δ| G ${dG.toExponential(2)}, D ${dD.toExponential(2)} (bitwise: ${bitwise}); D moved ${moved.toExponential(2)}`);
   t.true(moved > 1e-4, 'training moved D');
-  t.true(dG <= 1e-6 && dD <= 1e-6, `G differs by ${dG}, D by ${dD}`);
+  t.true(dG <= 1e-5 && dD <= 1e-5, `G differs by ${dG}, D by ${dD}`);
 });
 
 test.serial('the exported [z, label] generators (LayersModel and ONNX) reproduce trainer.sample for given labels; sample --per-class/--label draw those classes', async (t) => {
