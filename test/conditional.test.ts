@@ -280,6 +280,13 @@ test.serial('resume of a conditional run is exact (params, Adam states), and its
     }
   }
   t.like(await sharp(resumed.latestGrid!).metadata(), gridSize(CLASSES * 8, SIZE, SIZE, { cols: 8, pad: 2 }));
+  // `ganpool sample` of the exported generator, by default 8 per class with the run's seed, redraws that grid.
+  const again = await runSample(parseSampleArgs(['--generator', join(two, 'generator.onnx'), '--out', join(tmp, 'again.png')])!);
+  const [mine, runs] = [await sharp(again.grid).raw().toBuffer(), await sharp(resumed.latestGrid!).raw().toBuffer()];
+  t.is(mine.length, runs.length);
+  let worst = 0;
+  for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - runs[i]!));
+  t.true(worst <= 1, `sample's grid differs from the run's by ${worst} levels`);
   t.throws(() => resumeConfig(b.config, { conditional: false }, two, 2), { instanceOf: GanpoolUsageError, message: /^invalid conditional: false conflicts/ });
 });
 
