@@ -147,11 +147,12 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   net.version += 1; // every worker reloads before its next task
 }
 
-/** A copy of the set's labels in shared memory, for the workers (a conditional run's data always has them). */
-function sharedLabels(data: ImageSet): SharedArrayBuffer {
+/** A copy of the set's labels in shared memory, for the workers (a conditional run's data always has them, below `classes`). */
+function sharedLabels(data: ImageSet, classes: number): SharedArrayBuffer {
   if (!data.labels || data.labels.length !== data.count) throw new Error(`internal: a conditional run on data without one label per image`);
   const buffer = new SharedArrayBuffer(data.count);
   new Uint8Array(buffer).set(data.labels);
+  if (data.labels.some((y) => y >= classes)) throw new Error(`internal: a label of ${data.name} is not below its ${classes} classes`);
   return buffer;
 }
 
@@ -198,7 +199,7 @@ export class Coordinator {
       seed: config.seed,
       data: {
         pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels],
-        labels: c.preset.classes > 0 ? sharedLabels(data) : null,
+        labels: c.preset.classes > 0 ? sharedLabels(data, c.preset.classes) : null,
       },
       g: c.g.shared,
       d: c.d.shared,

@@ -24,12 +24,15 @@ export interface SampleArgs {
   out: string;
   individual: string | null;
   backend: BackendChoice;
-  /** Conditional generators: draw only this class (`--label K`); null otherwise. */
-  label: number | null;
-  /** Conditional generators: draw this many of every class, one class per grid row (`--per-class N`); null otherwise. */
-  perClass: number | null;
-  /** True when `--n` was given (a conditional generator then draws classes uniformly unless `--label` is given). */
-  nGiven: boolean;
+  /** Conditional generators: draw only this class (`--label K`); null or absent otherwise. */
+  label?: number | null;
+  /** Conditional generators: draw this many of every class, one class per grid row (`--per-class N`); null or absent otherwise. */
+  perClass?: number | null;
+  /**
+   * Conditional generators: true when `--n` was given, so the classes are drawn uniformly from the seed
+   * unless `label` is set; absent means true (a caller that sets `n` means it).
+   */
+  nGiven?: boolean;
 }
 
 const HELP = `Usage: ganpool sample --generator DIR|FILE.onnx [flags]
@@ -95,17 +98,18 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
  * naming `--label` / `--per-class` when the generator cannot honour it.
  */
 export function samplePlan(args: SampleArgs, classes: number): { n: number; labels: Int32Array | null; layout?: GridLayout } {
+  const { label = null, perClass: given = null, nGiven = true } = args;
   if (classes === 0) {
-    if (args.label !== null) throw sampleNotConditional('--label');
-    if (args.perClass !== null) throw sampleNotConditional('--per-class');
+    if (label !== null) throw sampleNotConditional('--label');
+    if (given !== null) throw sampleNotConditional('--per-class');
     return { n: args.n, labels: null };
   }
-  if (args.label !== null) {
-    if (args.label >= classes) throw badValue('--label', args.label, `a class from 0 to ${classes - 1} (the generator has ${classes} classes)`);
-    return { n: args.n, labels: new Int32Array(args.n).fill(args.label) };
+  if (label !== null) {
+    if (label >= classes) throw badValue('--label', label, `a class from 0 to ${classes - 1} (the generator has ${classes} classes)`);
+    return { n: args.n, labels: new Int32Array(args.n).fill(label) };
   }
-  if (args.nGiven) return { n: args.n, labels: null };
-  const perClass = args.perClass ?? GRID_COLUMNS;
+  if (given === null && nGiven) return { n: args.n, labels: null };
+  const perClass = given ?? GRID_COLUMNS;
   if (classes * perClass > 10_000) throw badValue('--per-class', perClass, `at most ${Math.floor(10_000 / classes)} (${classes} classes, 10000 images in all)`);
   return { n: classes * perClass, labels: perClassLabels(classes, perClass), layout: { cols: perClass, pad: 2 } };
 }
