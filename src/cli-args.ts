@@ -6,13 +6,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_BATCH_SIZE, DEFAULT_STEPS, type TrainConfig } from './config.js';
 import { GanpoolUsageError, badValue, unknownFlag } from './errors.js';
 
-/** A train flag: its config field and whether it takes a number. */
+/** A train flag: its config field and whether it takes a number, or no value at all (a switch that sets the field to true). */
 interface FlagSpec {
   field: keyof TrainConfig;
   numeric: boolean;
   help: string;
   /** A flag with named values: each accepted word and the config value it stands for. */
   choices?: Record<string, unknown>;
+  switch?: true;
 }
 
 /** The flags of `ganpool train`. */
@@ -23,6 +24,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   channels: { field: 'channels', numeric: true, help: 'folder:DIR only: 1 (grey) or 3 (RGB) [3]' },
   model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [dcgan for 28×28 images, mlp for other sizes]' },
   loss: { field: 'loss', numeric: false, help: 'GAN loss: ns (non-saturating) | hinge | lsgan (least squares) [ns]' },
+  conditional: { field: 'conditional', numeric: false, switch: true, help: 'conditional GAN: G draws a given class, D judges (image, class); needs a labelled data set [off]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
   'batch-size': { field: 'batchSize', numeric: true, help: `global batch size, split across workers [${DEFAULT_BATCH_SIZE}]` },
   steps: { field: 'steps', numeric: true, help: `training steps, each one D and one G update [${DEFAULT_STEPS}]` },
@@ -75,11 +77,12 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(
 
 /** Parses `ganpool train` arguments into a config; throws GanpoolUsageError on any bad flag. */
 export function parseTrainArgs(argv: string[]): { config: TrainConfig; help: boolean } {
-  const options = Object.fromEntries(Object.keys(TRAIN_FLAGS).map((k) => [k, { type: 'string' as const }]));
+  const options = Object.fromEntries(Object.entries(TRAIN_FLAGS).map(([k, s]) => [k, { type: s.switch ? 'boolean' as const : 'string' as const }]));
   const values = parseFlags('train', argv, { ...options, help: { type: 'boolean', short: 'h' } });
   const config: Record<string, unknown> = {};
   for (const [flag, spec] of Object.entries(TRAIN_FLAGS)) {
     const raw = (values as Record<string, string | boolean | undefined>)[flag];
+    if (spec.switch && raw === true) { config[spec.field] = true; continue; }
     if (typeof raw !== 'string') continue;
     if (spec.choices) {
       if (!Object.hasOwn(spec.choices, raw)) throw new GanpoolUsageError(badValue(`--${flag}`, raw, `one of ${Object.keys(spec.choices).join(', ')}`).message, spec.field);
@@ -96,7 +99,7 @@ export function parseTrainArgs(argv: string[]): { config: TrainConfig; help: boo
 
 /** The help text of `ganpool train`. */
 export function trainHelp(): string {
-  const rows = Object.entries(TRAIN_FLAGS).map(([flag, s]) => `  --${(flag + (s.numeric ? ' N' : ' X')).padEnd(18)} ${s.help}`);
+  const rows = Object.entries(TRAIN_FLAGS).map(([flag, s]) => `  --${(flag + (s.switch ? '' : s.numeric ? ' N' : ' X')).padEnd(18)} ${s.help}`);
   return ['Usage: ganpool train [flags]', '', 'Trains a GAN data-parallel on a pool of worker threads.', '', 'Flags:', ...rows,
     '  -h, --help           show this help', ''].join('\n');
 }

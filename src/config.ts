@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_NAMES, onnxAvailability, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './backend.js';
 import { MODEL_NAMES, type ModelName } from './models.js';
-import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField } from './errors.js';
+import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField, conditionalUnlabeled } from './errors.js';
 import { parseDatasetSpec } from './dataset.js';
 import { shippedClassifierDir } from './eval/shipped.js';
 import { DEFAULT_GAN_LOSS, GAN_LOSSES, type GanLoss } from './losses.js';
@@ -94,6 +94,13 @@ export interface TrainConfig {
   /** Output directory. Default `runs/<timestamp>`. */
   out?: string;
   /**
+   * Train a conditional GAN: G draws images of a given class (its input is [z, one-hot(class)]) and
+   * D judges (image, class) pairs through a projection layer. Needs a labelled data set: `mnist`,
+   * `fashion-mnist`, `idx:PATH` with its labels file, or `folder:DIR` with one subfolder per class.
+   * Default false.
+   */
+  conditional?: boolean;
+  /**
    * Compute backend: `onnx` (ONNX Runtime's native kernels), or TensorFlow.js's `wasm`, `cpu` (the
    * reference) or `tensorflow` (tfjs-node, one worker). Default `auto`: onnx where onnxruntime-node
    * loads, else wasm.
@@ -115,6 +122,10 @@ export interface ResolvedConfig {
   imageShape: [number, number, number] | null;
   model: ModelName;
   loss: GanLoss;
+  /** A conditional GAN (see {@link TrainConfig.conditional}). */
+  conditional: boolean;
+  /** Classes of a conditional run's data set (known once loaded; 0 for an unconditional run). */
+  classes: number;
   workers: number;
   batchSize: number;
   steps: number;
@@ -222,17 +233,41 @@ function knownDatasetSize(dataset: string): number | null {
   return dataset === 'mnist' ? 10_000 : dataset === 'fashion-mnist' ? 60_000 : null;
 }
 
+/** Classes of a data set known by name before loading it; null when only loading tells. */
+function knownClasses(dataset: string): number | null {
+  return dataset === 'mnist' || dataset === 'fashion-mnist' ? 10 : null;
+}
+
+/**
+ * `conditional` and the class count: a conditional run needs two or more
+ * classes, checked once the data is loaded (`classes` given) or, before, for
+ * a data set known by name.
+ */
+function resolveConditional(config: TrainConfig, dataset: string, classes: number | undefined): Pick<ResolvedConfig, 'conditional' | 'classes'> {
+  const v = config.conditional;
+  if (v !== undefined && typeof v !== 'boolean') throw badValue('conditional', v, 'true or false');
+  if (v !== true) return { conditional: false, classes: 0 };
+  const known = classes ?? knownClasses(dataset);
+  if (known !== null && known < 2) throw conditionalUnlabeled(dataset, known);
+  return { conditional: true, classes: known ?? 0 };
+}
+
 /**
  * Validates `config` and fills in defaults. `datasetSize` (images available)
- * turns `epochs` into steps and bounds the batch size; `imageShape` is recorded.
- * Without `datasetSize` (before the data is loaded) it checks everything it
- * can: the size of a data set known by name, or no upper bound on the batch.
+ * turns `epochs` into steps and bounds the batch size; `imageShape` is recorded;
+ * `classes` (the loaded set's class count, 0 without labels) decides whether a
+ * conditional run can go ahead. Without `datasetSize` (before the data is
+ * loaded) it checks everything it can: the size of a data set known by name,
+ * or no upper bound on the batch.
  */
-export function resolveConfig(config: TrainConfig, datasetSize?: number, imageShape: [number, number, number] | null = null): ResolvedConfig {
+export function resolveConfig(
+  config: TrainConfig, datasetSize?: number, imageShape: [number, number, number] | null = null, classes?: number,
+): ResolvedConfig {
   const { dataset, dataDir, imageSize, channels } = resolveDataset(config);
   datasetSize ??= knownDatasetSize(dataset) ?? 1e9;
   const model = oneOf('model', config.model, MODEL_NAMES, defaultModel(dataset, imageShape));
   const loss = oneOf('loss', config.loss, GAN_LOSSES, DEFAULT_GAN_LOSS);
+  const conditional = resolveConditional(config, dataset, classes);
   const workers = int('workers', config.workers, 1, 256, availableParallelism());
   const batchSize = int('batchSize', config.batchSize, 1, datasetSize, DEFAULT_BATCH_SIZE);
   if (batchSize < workers) throw badValue('batchSize', batchSize, `at least the number of workers (${workers}), so every worker gets a shard`);
@@ -252,7 +287,7 @@ export function resolveConfig(config: TrainConfig, datasetSize?: number, imageSh
     if (!onnx.ok) throw onnxUnavailable(onnx.reason);
   }
   return {
-    dataset, dataDir, imageSize, channels, datasetSize, imageShape, model, loss, workers, batchSize, steps, epochs,
+    dataset, dataDir, imageSize, channels, datasetSize, imageShape, model, loss, ...conditional, workers, batchSize, steps, epochs,
     lrG: real('lrG', config.lrG, positive, 'a positive number', lr),
     lrD: real('lrD', config.lrD, positive, 'a positive number', lr),
     beta1: real('beta1', config.beta1, unit, 'a number in [0, 1)', 0.5),

@@ -14,7 +14,7 @@ import { GanpoolFaultError } from './errors.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
 import type { ImageSet } from './datasets/image-set.js';
-import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, WorkerInit } from './protocol.js';
+import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -164,6 +164,15 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   net.version += 1; // every worker reloads before its next task
 }
 
+/** A copy of the set's labels in shared memory, for the workers (a conditional run's data always has them, below `classes`). */
+function sharedLabels(data: ImageSet, classes: number): SharedArrayBuffer {
+  if (!data.labels || data.labels.length !== data.count) throw new Error(`internal: a conditional run on data without one label per image`);
+  const buffer = new SharedArrayBuffer(data.count);
+  new Uint8Array(buffer).set(data.labels);
+  if (data.labels.some((y) => y >= classes)) throw new Error(`internal: a label of ${data.name} is not below its ${classes} classes`);
+  return buffer;
+}
+
 /** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline). */
 export type ExecutorKind = 'pool' | 'inline';
 
@@ -190,7 +199,7 @@ export class Coordinator {
   readonly workerTensors = new Map<number, number>();
 
   private constructor(readonly config: ResolvedConfig, private readonly data: ImageSet) {
-    this.preset = modelPreset(config.model, [data.height, data.width, data.channels]);
+    this.preset = modelPreset(config.model, [data.height, data.width, data.channels], config.conditional ? config.classes : 0);
     this.shards = splitBatch(config.batchSize, config.workers);
     this.g = netState(this.preset.generator, this.shards.length, config.lrG, config, config.ema);
     this.d = netState(this.preset.discriminator, this.shards.length, config.lrD, config);
@@ -207,7 +216,10 @@ export class Coordinator {
       preset: c.preset,
       loss: config.loss,
       seed: config.seed,
-      data: { pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels] },
+      data: {
+        pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels],
+        labels: c.preset.classes > 0 ? sharedLabels(data, c.preset.classes) : null,
+      },
       g: c.g.shared,
       d: c.d.shared,
       fault: faultFromEnv(),
@@ -364,10 +376,13 @@ export class Coordinator {
 
   /**
    * `n` generator outputs (NHWC, values in [-1, 1]) for latent noise keyed by `seed`, from G's EMA
-   * weights when `ema` is on (batch norm uses the shared moving statistics), else its raw parameters.
+   * weights when `ema` is on (batch norm uses the shared moving statistics), else its raw parameters;
+   * a conditional generator draws image i of class `labels[i]`.
    */
-  async sample(n: number, seed: number): Promise<Float32Array> {
-    const r = await this.executor.run<SampleResult>({ kind: 'sample', n, seed, gVersion: this.g.version, ema: this.g.ema !== null });
+  async sample(n: number, seed: number, labels?: Int32Array): Promise<Float32Array> {
+    const task: SampleTask = { kind: 'sample', n, seed, gVersion: this.g.version, ema: this.g.ema !== null };
+    if (labels) task.labels = labels;
+    const r = await this.executor.run<SampleResult>(task);
     return r.images;
   }
 

@@ -50,8 +50,8 @@ async function loadFolder(dir: string, options: DatasetOptions): Promise<ImageSe
     const more = set.skipped > set.skippedNames.length ? ', …' : '';
     options.onWarning?.(`skipped ${set.skipped} unreadable image file(s) in ${dir}: ${set.skippedNames.join(', ')}${more}`);
   }
-  const { images, count, height, width, channels, name } = set;
-  return { images, count, height, width, channels, name };
+  const { images, count, height, width, channels, name, labels, classes } = set;
+  return { images, count, height, width, channels, name, ...(labels && classes ? { labels, classes } : {}) };
 }
 
 /** Loads the data set `spec` (see {@link parseDatasetSpec}) into shared memory. */

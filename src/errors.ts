@@ -365,6 +365,31 @@ export function datasetUnlabeled(spec: string): GanpoolUsageError {
   );
 }
 
+/** A conditional run asked for on a data set without class labels (or with a single class). */
+export function conditionalUnlabeled(spec: string, classes: number): GanpoolUsageError {
+  const found = classes === 1 ? 'has a single class' : 'has no class labels';
+  return new GanpoolUsageError(
+    `invalid conditional: dataset '${spec}' ${found}, and a conditional GAN needs two or more; use a labelled data set ` +
+      '(mnist, fashion-mnist, idx:PATH with a labels-idx1 file beside it, or folder:DIR with one subfolder per class) or drop conditional',
+    'conditional',
+  );
+}
+
+/** Labels handed to `GanTrainer.sample` that do not fit the run. */
+export function sampleLabelsError(what: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid labels: ${what}`, 'labels');
+}
+
+/** Two flags that cannot be given together. */
+export function conflictingFlags(a: string, b: string): GanpoolUsageError {
+  return new GanpoolUsageError(`give either ${a} or ${b}, not both`, b);
+}
+
+/** `ganpool sample --label/--per-class` on a generator that was not trained conditionally. */
+export function sampleNotConditional(flag: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid ${flag}: the generator is not conditional (it has no label input); train with --conditional to draw chosen classes`, flag);
+}
+
 /** A saved classifier's model folder does not hold the expected classifier. */
 export function classifierModelInvalid(source: string, what: string): GanpoolDataError {
   return new GanpoolDataError(source, `not a ganpool evaluation classifier: ${what}; delete the folder to retrain it`);

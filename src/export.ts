@@ -8,6 +8,9 @@
  * - OUT/generator.onnx: an ONNX model (input `z` [N, latent], output `images`
  *   [N, H, W, C], NHWC), loadable with any ONNX runtime.
  *
+ * A conditional generator (preset.classes > 0) takes a second input, `label`:
+ * the class of each image (int32 [N, 1] in the LayersModel, int64 [N] in ONNX).
+ *
  * Both replace what was there by rename, so a reader never sees half a file.
  */
 import { bnLayers, bnStatsSize, paramCount, paramShapes, sizeOf, type ModelPreset } from './models.js';
@@ -19,6 +22,8 @@ export const GENERATOR_DIR = 'generator';
 export const GENERATOR_ONNX = 'generator.onnx';
 /** The ONNX generator's input: latent vectors [N, latentDim]. */
 export const ONNX_INPUT = 'z';
+/** A conditional ONNX generator's second input: class indices, int64 [N]. */
+export const ONNX_LABEL_INPUT = 'label';
 /** The ONNX generator's output: images [N, height, width, channels] (NHWC, tanh range [-1, 1]). */
 export const ONNX_OUTPUT = 'images';
 
@@ -33,6 +38,16 @@ export interface GeneratorMetadata {
   /** Height, width, channels of the generated images. */
   imageShape: [number, number, number];
   latentDim: number;
+  /** Classes of a conditional generator (it takes a `label` input beside `z`); 0 or absent: unconditional. */
+  classes?: number;
+  /** The inputs, in order, described (name: type [shape], meaning); see {@link generatorInputs}. */
+  inputs?: string[];
+}
+
+/** Descriptions of a generator's inputs: `z`, and for a conditional generator `label` (`labelType` as the format stores it). */
+export function generatorInputs(latentDim: number, classes: number, labelType = 'int32 [N, 1]'): string[] {
+  const z = `${ONNX_INPUT}: float32 [N, ${latentDim}], latent vectors (standard normal)`;
+  return classes > 0 ? [z, `${ONNX_LABEL_INPUT}: ${labelType}, the class of each image, 0 to ${classes - 1}`] : [z];
 }
 
 /** The generator's weights as the trainer holds them. */
@@ -65,15 +80,19 @@ export async function writeGenerator(dir: string, preset: ModelPreset, weights: 
     import('./engines/tfjs/build-model.js'), import('./model-io.js'),
   ]);
   if (!tf.engine().backendName) await initBackend('cpu');
-  const { model } = buildNet(preset.generator, 'generator');
+  const conditional = preset.classes > 0 ? (await import('./conditional-model.js')).buildConditionalGenerator(preset) : null;
+  const model = conditional?.model ?? buildNet(preset.generator, 'generator').model;
   try {
+    conditional?.writeParams(weights.params);
     tf.tidy(() => {
       let offset = 0;
-      paramShapes(preset.generator).forEach((p, i) => {
-        const n = sizeOf(p.shape);
-        model.trainableWeights[i]!.write(tf.tensor(weights.params.subarray(offset, offset + n), p.shape));
-        offset += n;
-      });
+      if (!conditional) {
+        paramShapes(preset.generator).forEach((p, i) => {
+          const n = sizeOf(p.shape);
+          model.trainableWeights[i]!.write(tf.tensor(weights.params.subarray(offset, offset + n), p.shape));
+          offset += n;
+        });
+      }
       const bnSpecs = bnLayers(preset.generator);
       const bnModelLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
       if (bnModelLayers.length !== bnSpecs.length) throw new Error('internal: the built generator has other batch-norm layers than its spec');
@@ -88,7 +107,8 @@ export async function writeGenerator(dir: string, preset: ModelPreset, weights: 
         offset += 2 * c;
       });
     });
-    model.setUserDefinedMetadata({ ganpool: metadata as unknown as {} });
+    const inputs = generatorInputs(metadata.latentDim, preset.classes);
+    model.setUserDefinedMetadata({ ganpool: { ...metadata, classes: preset.classes, inputs } as unknown as {} });
     await model.save(dirSaver(dir));
   } finally {
     model.dispose();
@@ -98,9 +118,11 @@ export async function writeGenerator(dir: string, preset: ModelPreset, weights: 
 /** The ONNX generator's metadata_props: the GeneratorMetadata JSON under `ganpool`, and readable descriptions of its input and output. */
 export function onnxMetadata(metadata: GeneratorMetadata): Record<string, string> {
   const [h, w, c] = metadata.imageShape;
+  const classes = metadata.classes ?? 0;
+  const inputs = generatorInputs(metadata.latentDim, classes, 'int64 [N]');
   return {
-    ganpool: JSON.stringify(metadata),
-    input: `${ONNX_INPUT}: float32 [N, ${metadata.latentDim}], latent vectors (standard normal)`,
+    ganpool: JSON.stringify({ ...metadata, classes, inputs }),
+    input: inputs.join('; '),
     output: `${ONNX_OUTPUT}: float32 [N, ${h}, ${w}, ${c}], images NHWC (height, width, channels) in [-1, 1]`,
     model: metadata.model,
     dataset: metadata.dataset,
@@ -110,13 +132,13 @@ export function onnxMetadata(metadata: GeneratorMetadata): Record<string, string
 }
 
 /**
- * Writes the generator as an ONNX model `file` (input `z` [N, latent],
- * output `images` [N, H, W, C]; parameters and batch-norm statistics as
+ * Writes the generator as an ONNX model `file` (input `z` [N, latent], and
+ * `label` int64 [N] for a conditional preset; output `images` [N, H, W, C]; parameters and batch-norm statistics as
  * initializers; {@link onnxMetadata} as metadata_props), replacing what was
  * there (temp file + rename). Needs no ONNX Runtime.
  */
 export async function writeGeneratorOnnx(file: string, preset: ModelPreset, weights: GeneratorWeights, metadata: GeneratorMetadata): Promise<void> {
   checkWeights(preset, weights);
   const { generatorOnnx } = await import('./engines/onnx/compile.js');
-  await writeFileAtomic(file, generatorOnnx(preset, weights.params, weights.bn, onnxMetadata(metadata)));
+  await writeFileAtomic(file, generatorOnnx(preset, weights.params, weights.bn, onnxMetadata({ ...metadata, classes: preset.classes })));
 }

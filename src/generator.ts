@@ -5,6 +5,9 @@
  *
  * - a TensorFlow.js LayersModel folder (OUT/generator), run by TensorFlow.js;
  * - an ONNX model file (OUT/generator.onnx), run by ONNX Runtime.
+ *
+ * A conditional generator (two inputs, `z` and `label`) draws each image of a
+ * given class; without given classes they are drawn uniformly, keyed by the seed.
  */
 import { onnxMetadataProps } from './engines/onnx/proto.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -12,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import type * as Ort from 'onnxruntime-node';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { onnxAvailability, type BackendName } from './backend.js';
-import { latentNoise, NoiseStream } from './rng.js';
+import { latentNoise, NoiseStream, randomLabels } from './rng.js';
 import {
   generatorDirMissing, generatorNotAGenerator, evalImageShapeMismatch,
   generatorNotOnnx, generatorOnnxLoadFailed, generatorOnnxUnavailable,
@@ -30,8 +33,14 @@ export interface LoadedGenerator {
   seed: number | undefined;
   /** 'tfjs': a LayersModel folder; 'onnx': an ONNX model file. */
   format: 'tfjs' | 'onnx';
-  /** Images (NHWC, as the generator outputs them, normally [-1, 1]) for `n` latent vectors `z` (n × latentDim). */
-  generate(z: Float32Array, n: number): Promise<Float32Array>;
+  /** Classes of a conditional generator (it takes a `label` input); 0 for an unconditional one. */
+  classes: number;
+  /**
+   * Images (NHWC, as the generator outputs them, normally [-1, 1]) for `n`
+   * latent vectors `z` (n × latentDim) and, for a conditional generator, the
+   * class of each (`labels`, n values in [0, classes); required there).
+   */
+  generate(z: Float32Array, n: number, labels?: Int32Array): Promise<Float32Array>;
   /** Releases the model (its tensors or its ONNX Runtime session). */
   dispose(): Promise<void>;
 }
@@ -42,6 +51,24 @@ type Dims = readonly (number | null)[];
 function isGenerator(input: Dims, output: Dims): boolean {
   return input.length === 2 && typeof input[1] === 'number' && output.length === 4 &&
     output.slice(1).every((d) => typeof d === 'number') && [1, 3].includes(output[3]!);
+}
+
+/** A conditional generator's label input: [batch] or [batch, 1] class indices. */
+function isLabelInput(label: Dims): boolean {
+  return (label.length === 1 || (label.length === 2 && label[1] === 1));
+}
+
+/** The `classes` of a GeneratorMetadata-like object, when it is a whole number above 0; else 0. */
+function classesOf(meta: unknown): number {
+  const classes = (meta as { classes?: unknown } | null | undefined)?.classes;
+  return Number.isInteger(classes) && (classes as number) > 0 ? (classes as number) : 0;
+}
+
+/** The labels of a conditional generate() call, checked. */
+function labelsFor(classes: number, n: number, labels: Int32Array | undefined): Int32Array {
+  if (labels?.length !== n) throw new Error(`internal: a conditional generator needs ${n} labels, got ${labels?.length ?? 'none'}`);
+  if (labels.some((y) => y < 0 || y >= classes)) throw new Error(`internal: labels outside [0, ${classes})`);
+  return labels;
 }
 
 /** The `seed` of a GeneratorMetadata-like object, when it is a whole number. */
@@ -67,18 +94,24 @@ async function loadTfjsGenerator(dir: string, backend: BackendName | undefined):
   ]);
   await initBackend(backend === undefined || backend === 'onnx' ? 'wasm' : backend);
   const model = await loadLayersModel(dir);
+  const meta = (model.getUserDefinedMetadata() as { ganpool?: unknown } | undefined)?.ganpool;
   const input = model.inputs[0]!.shape, output = model.outputs[0]!.shape;
-  if (model.inputs.length !== 1 || model.outputs.length !== 1 || !isGenerator(input, output)) {
+  const classes = model.inputs.length === 2 ? classesOf(meta) : 0;
+  const inputsOk = model.inputs.length === 1 || (classes > 0 && isLabelInput(model.inputs[1]!.shape));
+  if (!inputsOk || model.outputs.length !== 1 || !isGenerator(input, output)) {
     const counts: [number, number] = [model.inputs.length, model.outputs.length];
     model.dispose();
     throw generatorNotAGenerator(dir, input, output, counts);
   }
   const latentDim = input[1]!;
   return {
-    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'tfjs',
-    seed: seedOf((model.getUserDefinedMetadata() as { ganpool?: unknown } | undefined)?.ganpool),
-    async generate(z: Float32Array, n: number): Promise<Float32Array> {
-      const images = tf.tidy(() => model.predict(tf.tensor2d(z, [n, latentDim])) as Tensor);
+    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'tfjs', classes, seed: seedOf(meta),
+    async generate(z: Float32Array, n: number, labels?: Int32Array): Promise<Float32Array> {
+      const images = tf.tidy(() => {
+        const zs = tf.tensor2d(z, [n, latentDim]);
+        const ins = classes > 0 ? [zs, tf.tensor2d(labelsFor(classes, n, labels), [n, 1], 'int32')] : zs;
+        return model.predict(ins) as Tensor;
+      });
       try {
         return (await images.data()) as Float32Array;
       } finally {
@@ -113,21 +146,27 @@ async function loadOnnxGenerator(file: string): Promise<LoadedGenerator> {
   const inMeta = session.inputMetadata, outMeta = session.outputMetadata;
   const input = dims(inMeta[0]), output = dims(outMeta[0]);
   const floatTensor = (m: Ort.InferenceSession.ValueMetadata | undefined): boolean => m?.isTensor === true && m.type === 'float32';
-  if (inMeta.length !== 1 || outMeta.length !== 1 || !floatTensor(inMeta[0]) || !floatTensor(outMeta[0]) || !isGenerator(input, output)) {
-    await session.release();
-    throw generatorNotAGenerator(file, input, output, [inMeta.length, outMeta.length]);
-  }
   let meta: unknown;
   try {
     meta = JSON.parse(props.get('ganpool') ?? 'null');
   } catch {
     meta = null;
   }
+  const labelMeta = inMeta[1];
+  const classes = inMeta.length === 2 ? classesOf(meta) : 0;
+  const inputsOk = inMeta.length === 1 ||
+    (classes > 0 && labelMeta?.isTensor === true && labelMeta.type === 'int64' && isLabelInput(dims(labelMeta)));
+  if (!inputsOk || outMeta.length !== 1 || !floatTensor(inMeta[0]) || !floatTensor(outMeta[0]) || !isGenerator(input, output)) {
+    await session.release();
+    throw generatorNotAGenerator(file, input, output, [inMeta.length, outMeta.length]);
+  }
   const latentDim = input[1]!, inputName = inMeta[0]!.name, outputName = outMeta[0]!.name;
   return {
-    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'onnx', seed: seedOf(meta),
-    async generate(z: Float32Array, n: number): Promise<Float32Array> {
-      const result = await session.run({ [inputName]: new ort.Tensor('float32', z, [n, latentDim]) });
+    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'onnx', classes, seed: seedOf(meta),
+    async generate(z: Float32Array, n: number, labels?: Int32Array): Promise<Float32Array> {
+      const feeds: Record<string, Ort.Tensor> = { [inputName]: new ort.Tensor('float32', z, [n, latentDim]) };
+      if (classes > 0) feeds[labelMeta!.name] = new ort.Tensor('int64', BigInt64Array.from(labelsFor(classes, n, labels), BigInt), [n]);
+      const result = await session.run(feeds);
       const images = result[outputName]!;
       try {
         return new Float32Array(images.data as Float32Array);
@@ -144,15 +183,22 @@ export function checkGeneratorShape(gen: Pick<LoadedGenerator, 'imageShape'>, ex
   if (gen.imageShape.join() !== expected.join()) throw evalImageShapeMismatch(what, gen.imageShape, expected);
 }
 
-/** `n` images (NHWC, as the generator outputs them, normally [-1, 1]) for latent noise keyed by `seed`. */
-export async function generateImages(gen: LoadedGenerator, n: number, seed: number): Promise<Float32Array> {
+/**
+ * `n` images (NHWC, as the generator outputs them, normally [-1, 1]) for
+ * latent noise keyed by `seed`: image i from the same noise vector and class
+ * as `GanTrainer.sample(n, seed, labels)`. A conditional generator draws
+ * image i of class `labels[i]`, or without `labels` of a class drawn
+ * uniformly, keyed by `seed`; an unconditional one ignores `labels`.
+ */
+export async function generateImages(gen: LoadedGenerator, n: number, seed: number, labels?: Int32Array): Promise<Float32Array> {
   const [h, w, c] = gen.imageShape;
   const size = h * w * c, latent = gen.latentDim;
+  const classes = gen.classes > 0 ? labels ?? randomLabels(new Int32Array(n), seed, 0, NoiseStream.Sample, 0, gen.classes) : null;
   const out = new Float32Array(n * size);
   for (let first = 0; first < n; first += BATCH) {
     const rows = Math.min(BATCH, n - first);
     const z = latentNoise(new Float32Array(rows * latent), seed, 0, NoiseStream.Sample, first, latent);
-    out.set(await gen.generate(z, rows), first * size);
+    out.set(await gen.generate(z, rows, classes?.subarray(first, first + rows)), first * size);
   }
   return out;
 }

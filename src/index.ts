@@ -10,11 +10,11 @@ export {
 export {
   GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata, type GeneratorWeights,
 } from './export.js';
-export { runSample, type SampleArgs } from './commands/sample.js';
+export { runSample, samplePlan, type SampleArgs } from './commands/sample.js';
 export { loadDataset, parseDatasetSpec, type DatasetSpec, type DatasetOptions } from './dataset.js';
 export { RESUME_CHANGEABLE } from './resume.js';
 export {
-  GanTrainer, GRID_SAMPLES,
+  GanTrainer, GRID_SAMPLES, GRID_COLUMNS,
   type TrainerOptions, type TrainSummary, type StepInfo, type SampleEvent, type TrainingState, type NetSnapshot,
 } from './trainer.js';
 export { resolveConfig, DATASET_NAMES, type TrainConfig, type ResolvedConfig } from './config.js';
@@ -31,6 +31,8 @@ export {
 } from './eval/classifier-store.js';
 export { loadSplit, type DataSplit } from './eval/splits.js';
 export { loadGenerator, generateImages, type LoadedGenerator } from './generator.js';
+export { conditionedInput, perClassLabels } from './conditioning.js';
+export { randomLabels } from './rng.js';
 export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
 export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
 export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench.js';

@@ -10,11 +10,13 @@ import type { BnPassStats } from './engines/engine.js';
 import type { FaultSpec } from './faults.js';
 import type { GanLoss } from './losses.js';
 
-/** The image set in shared memory: uint8 pixels, NHWC. */
+/** The image set in shared memory: uint8 pixels, NHWC, and (conditional runs) one uint8 class per image. */
 export interface SharedImages {
   pixels: SharedArrayBuffer;
   count: number;
   shape: [number, number, number];
+  /** Conditional runs: the images' classes, one byte each; null otherwise. */
+  labels: SharedArrayBuffer | null;
 }
 
 /** What every worker receives once, at start-up. */
@@ -75,6 +77,8 @@ export interface SampleTask {
   gVersion: number;
   /** Render with G's EMA weights (shared memory) instead of its raw parameters; the next grad task reloads the raw ones. */
   ema: boolean;
+  /** Conditional presets: the class of each of the `n` images (required there); absent otherwise. */
+  labels?: Int32Array;
 }
 
 /** Report the worker's tensor count without doing any work. */

@@ -38,6 +38,9 @@ function checkSame(saved: ResolvedConfig, given: TrainConfig, resumeDir: string)
   if (given.backend !== undefined && resolveBackend(given.backend as BackendChoice) !== saved.backend) {
     throw resumeConflict('backend', given.backend, saved.backend, RESUME_CHANGEABLE);
   }
+  if (given.conditional !== undefined && given.conditional !== (saved.conditional ?? false)) {
+    throw resumeConflict('conditional', given.conditional, saved.conditional ?? false, RESUME_CHANGEABLE);
+  }
   if (given.out !== undefined && resolve(given.out) !== resolve(resumeDir)) throw resumeConflict('out', given.out, resumeDir, RESUME_CHANGEABLE);
 }
 
@@ -63,6 +66,7 @@ export function resumeConfig(saved: ResolvedConfig, given: TrainConfig, resumeDi
   };
   const evalEvery = given.evalEvery ?? saved.evalEvery;
   if (evalEvery !== null && evalEvery !== undefined) config.evalEvery = evalEvery;
+  if (saved.conditional) config.conditional = true;
   if (saved.dataDir !== null) config.dataDir = saved.dataDir;
   if (saved.imageSize !== null) config.imageSize = saved.imageSize;
   if (saved.channels !== null) config.channels = saved.channels;

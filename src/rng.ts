@@ -66,6 +66,23 @@ export function latentNoise(
   return out;
 }
 
+/** Salt that keeps the label draws apart from the latent noise drawn under the same key. */
+const LABEL_SALT = 0x1abe1;
+
+/**
+ * Fills `out` with classes in [0, classes), uniform: entry r is the class of
+ * global sample `firstIndex + r` of (seed, step, stream), a pure function of
+ * that key like {@link latentNoise}, so any sharding draws the same labels.
+ */
+export function randomLabels(
+  out: Int32Array, seed: number, step: number, stream: NoiseStream, firstIndex: number, classes: number,
+): Int32Array {
+  for (let r = 0; r < out.length; r++) {
+    out[r] = Math.floor((hashInts(seed, step, stream, firstIndex + r, LABEL_SALT) / 4294967296) * classes);
+  }
+  return out;
+}
+
 /** The permutation of `0..n-1` used for epoch `epoch` (Fisher–Yates, seeded). */
 export function epochPermutation(n: number, seed: number, epoch: number): Uint32Array {
   const perm = new Uint32Array(n);

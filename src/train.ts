@@ -60,7 +60,7 @@ async function saveCheckpoint(trainer: GanTrainer): Promise<void> {
   const weights = trainer.generatorWeights();
   const metadata: GeneratorMetadata = {
     seed: config.seed, step: trainer.stepsDone, model: config.model, dataset: config.dataset,
-    imageShape: trainer.imageShape, latentDim: trainer.latentDim,
+    imageShape: trainer.imageShape, latentDim: trainer.latentDim, classes: preset.classes,
   };
   await writeGenerator(join(config.out, GENERATOR_DIR), preset, weights, metadata);
   await writeGeneratorOnnx(join(config.out, GENERATOR_ONNX), preset, weights, metadata);

@@ -7,7 +7,10 @@ import { loadDataset } from './dataset.js';
 import { resolveBackendWithNotice } from './backend.js';
 import { GanpoolDivergedError, GanpoolFaultError } from './errors.js';
 import { Coordinator, type ExecutorKind, type StepInfo, type TrainingState } from './coordinator.js';
-import type { ImageSet } from './datasets/image-set.js';
+import { classCount, type ImageSet } from './datasets/image-set.js';
+import { GRID_COLUMNS, perClassLabels } from './conditioning.js';
+import { NoiseStream, randomLabels } from './rng.js';
+import { sampleLabelsError } from './errors.js';
 import type { EvalMetrics } from './eval/evaluate.js';
 import type { ModelPreset } from './models.js';
 import type { ProbeResult } from './protocol.js';
@@ -74,6 +77,7 @@ export interface TrainSummary {
 
 /** Number of images in the fixed sample grid. */
 export const GRID_SAMPLES = 64;
+export { GRID_COLUMNS };
 
 /** Trains a GAN data-parallel on a worker pool. Create with {@link GanTrainer.create}. */
 export class GanTrainer {
@@ -94,7 +98,7 @@ export class GanTrainer {
       ...(options.onDataProgress ? { onProgress: options.onDataProgress } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    const resolved = resolveConfig(config, data.count, [data.height, data.width, data.channels]);
+    const resolved = resolveConfig(config, data.count, [data.height, data.width, data.channels], classCount(data));
     const { notice } = resolveBackendWithNotice(config.backend ?? 'auto');
     if (notice) options.onWarning?.(notice);
     const coordinator = await Coordinator.start(resolved, data, options.executor ?? 'pool');
@@ -125,9 +129,41 @@ export class GanTrainer {
     return info;
   }
 
-  /** `n` generated images (NHWC, [-1, 1]) from latent noise keyed by `seed` (default: the run's seed); from the EMA weights when `ema` is on. */
-  sample(n = GRID_SAMPLES, seed = this.config.seed): Promise<Float32Array> {
-    return this.coordinator.sample(n, seed);
+  /**
+   * `n` generated images (NHWC, [-1, 1]) from latent noise keyed by `seed`
+   * (default: the run's seed); image i uses the same noise vector whatever the
+   * labels. A conditional run draws image i of class `labels[i]` (n labels in
+   * [0, classes)); without `labels` the classes are drawn uniformly, keyed by
+   * `seed` (as `generateImages` draws them from an exported generator). From
+   * the EMA weights when `ema` is on. An
+   * unconditional run takes no labels. Throws a GanpoolUsageError naming
+   * `labels` on labels that do not fit.
+   */
+  sample(n = GRID_SAMPLES, seed = this.config.seed, labels?: ArrayLike<number>): Promise<Float32Array> {
+    const classes = this.preset.classes;
+    if (labels !== undefined && classes === 0) throw sampleLabelsError('this run is not conditional; give no labels');
+    if (classes === 0) return this.coordinator.sample(n, seed);
+    if (labels === undefined) return this.coordinator.sample(n, seed, randomLabels(new Int32Array(n), seed, 0, NoiseStream.Sample, 0, classes));
+    if (labels.length !== n) throw sampleLabelsError(`expected ${n} labels (one per image), got ${labels.length}`);
+    const ys = Int32Array.from(labels);
+    if (ys.some((y, i) => y !== labels[i] || y < 0 || y >= classes)) throw sampleLabelsError(`expected classes from 0 to ${classes - 1}`);
+    return this.coordinator.sample(n, seed, ys);
+  }
+
+  /**
+   * The sample grid's images: {@link GRID_SAMPLES} images, or for a conditional
+   * run {@link GRID_COLUMNS} of each class, class k filling row k.
+   */
+  gridSample(): Promise<Float32Array> {
+    const classes = this.preset.classes;
+    if (classes === 0) return this.sample();
+    const labels = perClassLabels(classes, GRID_COLUMNS);
+    return this.sample(labels.length, this.config.seed, labels);
+  }
+
+  /** Classes of a conditional run (G draws an image of a given class); 0 for an unconditional run. */
+  get classes(): number {
+    return this.preset.classes;
   }
 
   /** Copies of the generator's and discriminator's parameter vectors. */
@@ -201,7 +237,7 @@ export class GanTrainer {
 
   private async emitSample(): Promise<void> {
     if (!this.options.onSample) return;
-    const images = await this.sample();
+    const images = await this.gridSample();
     await this.options.onSample({ step: this.stepsDone, images, shape: this.imageShape });
   }
 

@@ -5,7 +5,8 @@
  * and its engine (src/engines); the engine does the compute.
  */
 import { getHeapStatistics } from 'node:v8';
-import { latentNoise, NoiseStream } from '../src/rng.js';
+import { latentNoise, NoiseStream, randomLabels } from '../src/rng.js';
+import { conditionedInput } from '../src/conditioning.js';
 import { bnView, emaView, gradSlot, paramsView, type SharedNetBuffers } from '../src/shared-params.js';
 import { updateEma } from '../src/ema.js';
 import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
@@ -53,6 +54,9 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   const pixels = new Uint8Array(data.pixels);
   const imageSize = data.shape[0] * data.shape[1] * data.shape[2];
   const latent = preset.latentDim;
+  const classes = preset.classes;
+  const labels = data.labels ? new Uint8Array(data.labels) : null;
+  if (classes > 0 && labels === null) throw new Error('internal: a conditional preset without labels in shared memory');
   const faultFired = new Int32Array(init.faultFired);
 
   const reload = (which: NetName, version: number): void => {
@@ -71,6 +75,17 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     return out;
   };
 
+  /** The classes of the real images at `indices` (the same rows as their pixels). */
+  const realLabels = (indices: Uint32Array): Int32Array => {
+    const out = new Int32Array(indices.length);
+    for (let r = 0; r < indices.length; r++) out[r] = labels![indices[r]!]!;
+    return out;
+  };
+
+  /** G's input for latent noise `noise`: as is, or with each row's one-hot class appended (conditional presets). */
+  const generatorInput = (noise: Float32Array, fake: Int32Array | null): Float32Array =>
+    fake ? conditionedInput(noise, latent, fake, classes) : noise;
+
   const grad = async (task: GradTask): Promise<GradResult> => {
     if (faultFires(init.fault, 'grad', task.step + 1, faultFired)) throw new Error(`injected fault: grad task of step ${task.step + 1}`);
     if (faultFires(init.fault, 'exit', task.step + 1, faultFired)) process.exit(1);
@@ -79,10 +94,13 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     reload('d', task.dVersion);
     const t0 = performance.now();
     const stream = task.phase === 'd' ? NoiseStream.Discriminator : NoiseStream.Generator;
-    const z = latentNoise(new Float32Array(task.count * latent), init.seed, task.step, stream, task.first, latent);
+    const noise = latentNoise(new Float32Array(task.count * latent), init.seed, task.step, stream, task.first, latent);
+    const fakeLabels = classes > 0 ? randomLabels(new Int32Array(task.count), init.seed, task.step, stream, task.first, classes) : null;
+    const z = generatorInput(noise, fakeLabels);
     const real = task.phase === 'd' ? realImages(task.indices!) : null;
+    const realClasses = task.phase === 'd' && classes > 0 ? realLabels(task.indices!) : null;
     const slot = gradSlot(nets[task.phase].shared, task.slot);
-    const out = await engine.phase({ phase: task.phase, count: task.count, z, real, realLabels: null, fakeLabels: null }, slot);
+    const out = await engine.phase({ phase: task.phase, count: task.count, z, real, realLabels: realClasses, fakeLabels }, slot);
     if (faultFires(init.fault, 'nan', task.step + 1, faultFired)) {
       slot[0] = Number.NaN;
       out.loss = Number.NaN;
@@ -122,7 +140,9 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
       nets.g.version = -1;
       engine.setParams('g', ema);
     } else reload('g', task.gVersion);
-    const z = latentNoise(new Float32Array(task.n * latent), task.seed, 0, NoiseStream.Sample, 0, latent);
+    if (classes > 0 && task.labels?.length !== task.n) throw new Error('internal: a conditional sample task needs one label per image');
+    const noise = latentNoise(new Float32Array(task.n * latent), task.seed, 0, NoiseStream.Sample, 0, latent);
+    const z = generatorInput(noise, classes > 0 ? task.labels! : null);
     return { images: await engine.sample(z, task.n, bnView(nets.g.shared).slice()) };
   };
 

@@ -1,16 +1,19 @@
 /**
  * `ganpool sample --generator DIR|FILE.onnx`: draws images from an exported
  * generator (OUT/generator or OUT/generator.onnx) on the main thread, with the same latent noise the trainer
- * uses for its sample grid, so a seed reproduces the run's grid.
+ * uses for its sample grid, so a seed reproduces the run's grid. A conditional
+ * generator draws one class (`--label K`) or N of every class, one class per
+ * grid row (`--per-class N`, the default with N = 8: the run's grid).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags } from '../cli-args.js';
 import { resolveBackend, BACKEND_NAMES, type BackendChoice } from '../backend.js';
 import { writeFileAtomic } from '../atomic.js';
-import { gridPng } from '../grid.js';
+import { gridPng, type GridLayout } from '../grid.js';
+import { GRID_COLUMNS, perClassLabels } from '../conditioning.js';
 import { generateImages, loadGenerator } from '../generator.js';
-import { badValue, missingFlag } from '../errors.js';
+import { badValue, conflictingFlags, missingFlag, sampleNotConditional } from '../errors.js';
 
 /** Parsed `ganpool sample` flags. */
 export interface SampleArgs {
@@ -21,6 +24,15 @@ export interface SampleArgs {
   out: string;
   individual: string | null;
   backend: BackendChoice;
+  /** Conditional generators: draw only this class (`--label K`); null or absent otherwise. */
+  label?: number | null;
+  /** Conditional generators: draw this many of every class, one class per grid row (`--per-class N`); null or absent otherwise. */
+  perClass?: number | null;
+  /**
+   * Conditional generators: true when `--n` was given, so the classes are drawn uniformly from the seed
+   * unless `label` is set; absent means true (a caller that sets `n` means it).
+   */
+  nGiven?: boolean;
 }
 
 const HELP = `Usage: ganpool sample --generator DIR|FILE.onnx [flags]
@@ -31,7 +43,12 @@ OUT/generator.onnx).
 Flags:
   --generator PATH    the exported generator: a folder (model.json + weights.bin)
                       or an ONNX file (.onnx) [required]
-  --n N               number of images, 1 to 10000 [64]
+  --n N               number of images, 1 to 10000 [64; a conditional generator:
+                      8 per class, see --per-class]
+  --label K           conditional generators: draw class K (0 to classes-1)
+  --per-class N       conditional generators: N images of every class, class k
+                      in grid row k [8, unless --n or --label is given; with --n
+                      alone the classes are drawn uniformly from the seed]
   --seed K            latent noise seed; the run's seed reproduces its sample grid [the run's seed]
   --out FILE          grid PNG to write [grid.png]
   --individual DIR    also write one PNG per image, sample-0000.png, ...
@@ -51,7 +68,8 @@ function whole(flag: string, raw: string | undefined, min: number, max: number):
 export function parseSampleArgs(argv: string[]): SampleArgs | null {
   const v = parseFlags('sample', argv, {
     generator: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    individual: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    individual: { type: 'string' }, backend: { type: 'string' }, label: { type: 'string' }, 'per-class': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return null;
   if (v.generator === undefined || v.generator === '') throw missingFlag('sample', '--generator', 'an exported generator: a folder (OUT/generator of a training run) or an ONNX file (OUT/generator.onnx)');
@@ -59,6 +77,8 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
   if (v.backend !== undefined && !backends.includes(v.backend)) throw badValue('--backend', v.backend, `one of ${backends.join(', ')}`);
   if (v.out === '') throw badValue('--out', v.out, 'a file path');
   if (v.individual === '') throw badValue('--individual', v.individual, 'a folder path');
+  if (v.label !== undefined && v['per-class'] !== undefined) throw conflictingFlags('--label', '--per-class');
+  if (v.n !== undefined && v['per-class'] !== undefined) throw conflictingFlags('--n', '--per-class');
   return {
     generator: v.generator,
     n: whole('--n', v.n, 1, 10_000) ?? 64,
@@ -66,31 +86,65 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
     out: v.out ?? 'grid.png',
     individual: v.individual ?? null,
     backend: (v.backend ?? 'auto') as BackendChoice,
+    label: whole('--label', v.label, 0, 65_535) ?? null,
+    perClass: whole('--per-class', v['per-class'], 1, 1000) ?? null,
+    nGiven: v.n !== undefined,
   };
 }
 
+/**
+ * What to draw: the image count, each image's class (null: unconditional, or
+ * drawn uniformly from the seed) and the grid layout. Throws a usage error
+ * naming `--label` / `--per-class` when the generator cannot honour it.
+ */
+export function samplePlan(args: SampleArgs, classes: number): { n: number; labels: Int32Array | null; layout?: GridLayout } {
+  const { label = null, perClass: given = null, nGiven = true } = args;
+  if (classes === 0) {
+    if (label !== null) throw sampleNotConditional('--label');
+    if (given !== null) throw sampleNotConditional('--per-class');
+    return { n: args.n, labels: null };
+  }
+  if (label !== null) {
+    if (label >= classes) throw badValue('--label', label, `a class from 0 to ${classes - 1} (the generator has ${classes} classes)`);
+    return { n: args.n, labels: new Int32Array(args.n).fill(label) };
+  }
+  if (given === null && nGiven) return { n: args.n, labels: null };
+  const perClass = given ?? GRID_COLUMNS;
+  if (classes * perClass > 10_000) throw badValue('--per-class', perClass, `at most ${Math.floor(10_000 / classes)} (${classes} classes, 10000 images in all)`);
+  return { n: classes * perClass, labels: perClassLabels(classes, perClass), layout: { cols: perClass, pad: 2 } };
+}
+
 /** Generates `args.n` images and writes the grid (and the individual PNGs); returns the paths written. */
-export async function runSample(args: SampleArgs): Promise<{ grid: string; individual: string[]; seed: number; shape: [number, number, number] }> {
+export async function runSample(args: SampleArgs): Promise<{
+  grid: string; individual: string[]; seed: number; shape: [number, number, number];
+  /** Images drawn. */
+  n: number;
+  /** The class of each image, when chosen (--label, --per-class); null otherwise. */
+  labels: Int32Array | null;
+}> {
   const gen = await loadGenerator(args.generator, resolveBackend(args.backend));
   const seed = args.seed ?? gen.seed ?? 1;
   let images: Float32Array;
+  let plan: ReturnType<typeof samplePlan>;
   try {
-    images = await generateImages(gen, args.n, seed);
+    plan = samplePlan(args, gen.classes);
+    images = await generateImages(gen, plan.n, seed, plan.labels ?? undefined);
   } finally {
     await gen.dispose();
   }
-  await writeFileAtomic(args.out, await gridPng(images, gen.imageShape));
+  const { n } = plan;
+  await writeFileAtomic(args.out, await gridPng(images, gen.imageShape, plan.layout));
   const individual: string[] = [];
   if (args.individual !== null) {
     mkdirSync(args.individual, { recursive: true });
     const per = gen.imageShape[0] * gen.imageShape[1] * gen.imageShape[2];
-    for (let k = 0; k < args.n; k++) {
+    for (let k = 0; k < n; k++) {
       const path = join(args.individual, `sample-${String(k).padStart(4, '0')}.png`);
       await writeFileAtomic(path, await gridPng(images.subarray(k * per, (k + 1) * per), gen.imageShape, { cols: 1, pad: 0 }));
       individual.push(path);
     }
   }
-  return { grid: args.out, individual, seed, shape: gen.imageShape };
+  return { grid: args.out, individual, seed, shape: gen.imageShape, n, labels: plan.labels };
 }
 
 /** Runs `ganpool sample ARGS`; resolves to the exit code. */
@@ -98,7 +152,7 @@ export async function sampleCommand(argv: string[]): Promise<number> {
   const args = parseSampleArgs(argv);
   if (args === null) { process.stdout.write(HELP); return 0; }
   const r = await runSample(args);
-  process.stdout.write(`wrote ${args.n} samples (${r.shape.join('×')}, seed ${r.seed}) to ${r.grid}` +
+  process.stdout.write(`wrote ${r.n} samples (${r.shape.join('×')}, seed ${r.seed}) to ${r.grid}` +
     `${r.individual.length ? ` and ${r.individual.length} PNGs to ${args.individual}` : ''}\n`);
   return 0;
 }

@@ -61,7 +61,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     onWarning: (message) => process.stderr.write(`ganpool: warning: ${message}\n`),
     onStart: (resolved, firstStep) => {
       const from = firstStep > 0 ? `, resuming at step ${firstStep}` : '';
-      process.stderr.write(`ganpool: dataset ${resolved.dataset} (${resolved.datasetSize} images), model ${resolved.model}, ` +
+      const conditional = resolved.conditional ? ` (conditional, ${resolved.classes} classes)` : '';
+      process.stderr.write(`ganpool: dataset ${resolved.dataset} (${resolved.datasetSize} images), model ${resolved.model}${conditional}, ` +
         `${resolved.workers} worker(s), backend ${resolved.backend}, batch ${resolved.batchSize}, ${resolved.steps} steps${from}\n`);
       progress = createProgress('train', resolved.steps, process.stderr, firstStep);
     },

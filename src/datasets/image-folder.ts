@@ -2,7 +2,9 @@
  * Loads a folder of PNG/JPEG/WebP images (recursively) into a shared-memory
  * ImageSet: centre-cropped to a square, resized, decoded in parallel by sharp,
  * and cached beside the images so a second load of an unchanged folder is a
- * single file read.
+ * single file read. When every image lies in a subfolder and there are two or
+ * more of them, the immediate subfolders are the classes: class k is the k-th
+ * subfolder name in sorted order, and each image is labelled with its own.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
@@ -35,6 +37,8 @@ export interface ImageFolderSet extends ImageSet {
   nonImages: number;
   /** True when the pixels came from the cache file. */
   fromCache: boolean;
+  /** The classes' subfolder names (class k = classNames[k]); empty when the folder is unlabelled. */
+  classNames: string[];
 }
 
 /** An image file found in the folder. */
@@ -47,9 +51,11 @@ interface ImageEntry {
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 const CACHE_PREFIX = '.ganpool-cache-';
 const CACHE_MAGIC = 'GANPOOLC';
-const CACHE_VERSION = 1;
-const HEADER_BYTES = 64;
+const CACHE_VERSION = 2;
+const HEADER_BYTES = 72;
 const MAX_SKIPPED_NAMES = 5;
+/** Labels are stored one byte each, so a folder labels at most this many classes. */
+const MAX_CLASSES = 256;
 
 /** The cache file for one (size, channels) decoding of `dir`. */
 export function cachePath(dir: string, size: number, channels: number): string {
@@ -73,6 +79,19 @@ async function listFolder(dir: string): Promise<{ images: ImageEntry[]; nonImage
   }
   images.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return { images, nonImages };
+}
+
+/**
+ * The folder's classes and each image's class: its immediate subfolder, when
+ * every image lies in one and there are 2 to 256 of them; otherwise none.
+ */
+export function folderClasses(rels: readonly string[]): { names: string[]; labels: Uint8Array } | null {
+  const tops = rels.map((rel) => (rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : null));
+  if (tops.some((t) => t === null)) return null;
+  const names = [...new Set(tops as string[])].sort();
+  if (names.length < 2 || names.length > MAX_CLASSES) return null;
+  const index = new Map(names.map((n, k) => [n, k]));
+  return { names, labels: Uint8Array.from(tops as string[], (t) => index.get(t)!) };
 }
 
 /** A SHA-256 over the sorted (relative path, size, mtime) list: changes whenever an image is added, removed or touched. */
@@ -140,15 +159,18 @@ interface CacheMeta {
   fp: Buffer;
   skipped: number;
   skippedNames: string[];
+  /** Classes of a labelled folder (0: unlabelled); the file then ends with one label byte per image. */
+  classes: number;
 }
 
-/** Serialises the cache header: magic, version, count, size, channels, skipped, names length, fingerprint. */
+/** Serialises the cache header: magic, version, count, size, channels, skipped, names length, fingerprint, classes. */
 function encodeHeader(m: CacheMeta): { header: Buffer; names: Buffer } {
   const names = Buffer.from(JSON.stringify(m.skippedNames));
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(CACHE_MAGIC, 0, 'latin1');
   [CACHE_VERSION, m.count, m.size, m.channels, m.skipped, names.length].forEach((v, i) => header.writeUInt32LE(v, 8 + 4 * i));
   m.fp.copy(header, 32);
+  header.writeUInt32LE(m.classes, 64);
   return { header, names };
 }
 
@@ -157,7 +179,10 @@ function decodeHeader(h: Buffer): (CacheMeta & { namesLength: number }) | undefi
   if (h.length < HEADER_BYTES || h.toString('latin1', 0, 8) !== CACHE_MAGIC) return undefined;
   const [version, count, size, channels, skipped, namesLength] = [0, 1, 2, 3, 4, 5].map((i) => h.readUInt32LE(8 + 4 * i)) as number[];
   if (version !== CACHE_VERSION) return undefined;
-  return { count: count!, size: size!, channels: channels!, skipped: skipped!, namesLength: namesLength!, fp: h.subarray(32, 64), skippedNames: [] };
+  return {
+    count: count!, size: size!, channels: channels!, skipped: skipped!, namesLength: namesLength!, fp: h.subarray(32, 64), skippedNames: [],
+    classes: h.readUInt32LE(64),
+  };
 }
 
 /** Reads exactly `into.length` bytes at `position`; false if the file is shorter. */
@@ -172,20 +197,25 @@ async function readExactly(fh: import('node:fs/promises').FileHandle, into: Uint
 }
 
 /** Reads the cache when it exists and matches; otherwise undefined (a stale or damaged cache is just rebuilt). */
-async function readCache(path: string, want: Omit<CacheMeta, 'skipped' | 'skippedNames' | 'count'>): Promise<{ meta: CacheMeta; pixels: Uint8Array } | undefined> {
+async function readCache(
+  path: string, want: Omit<CacheMeta, 'skipped' | 'skippedNames' | 'count'>,
+): Promise<{ meta: CacheMeta; pixels: Uint8Array; labels: Uint8Array | null } | undefined> {
   if (!existsSync(path)) return undefined;
   const fh = await open(path, 'r');
   try {
     const header = Buffer.alloc(HEADER_BYTES);
     const meta = (await readExactly(fh, header, 0)) ? decodeHeader(header) : undefined;
-    if (!meta || meta.size !== want.size || meta.channels !== want.channels || !meta.fp.equals(want.fp)) return undefined;
+    if (!meta || meta.size !== want.size || meta.channels !== want.channels || !meta.fp.equals(want.fp) || meta.classes !== want.classes) return undefined;
     const names = Buffer.alloc(meta.namesLength);
     const pixels = sharedBytes(meta.count * meta.size * meta.size * meta.channels);
-    const end = HEADER_BYTES + names.length + pixels.length;
+    const labels = meta.classes > 0 ? new Uint8Array(meta.count) : null;
+    const end = HEADER_BYTES + names.length + pixels.length + (labels?.length ?? 0);
     if ((await fh.stat()).size !== end || !(await readExactly(fh, names, HEADER_BYTES))) return undefined;
     if (!(await readExactly(fh, pixels, HEADER_BYTES + names.length))) return undefined;
+    if (labels && !(await readExactly(fh, labels, HEADER_BYTES + names.length + pixels.length))) return undefined;
+    if (labels?.some((y) => y >= meta.classes)) return undefined;
     meta.skippedNames = JSON.parse(names.toString('utf8')) as string[];
-    return { meta, pixels };
+    return { meta, pixels, labels };
   } catch {
     return undefined;
   } finally {
@@ -194,11 +224,11 @@ async function readCache(path: string, want: Omit<CacheMeta, 'skipped' | 'skippe
 }
 
 /** Writes the cache atomically (temp file in the same folder, then rename); a read-only folder just goes uncached. */
-async function writeCache(path: string, meta: CacheMeta, pixels: Uint8Array): Promise<void> {
+async function writeCache(path: string, meta: CacheMeta, pixels: Uint8Array, labels: Uint8Array | null): Promise<void> {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   const { header, names } = encodeHeader(meta);
   try {
-    await writeFile(tmp, [header, names, pixels]);
+    await writeFile(tmp, labels ? [header, names, pixels, labels] : [header, names, pixels]);
     await rename(tmp, path);
   } catch {
     await rm(tmp, { force: true });
@@ -211,25 +241,46 @@ async function assertFolder(dir: string): Promise<void> {
   if (!s?.isDirectory()) throw folderMissingError(dir, s !== undefined);
 }
 
-/** Loads every PNG/JPEG/WebP under `dir` as size×size×channels, from the cache when the folder is unchanged. */
+/** The labels of the decoded images (`ok`), in order; null for an unlabelled folder. */
+function keptLabels(classes: { labels: Uint8Array } | null, ok: boolean[]): Uint8Array | null {
+  return classes ? classes.labels.filter((_, i) => ok[i]) : null;
+}
+
+/** The ImageSet label fields: the labels, the class count and names (none for an unlabelled folder). */
+function labelFields(classes: { names: string[] } | null, labels: Uint8Array | null): Pick<ImageFolderSet, 'labels' | 'classes' | 'classNames'> {
+  return classes && labels ? { labels, classes: classes.names.length, classNames: classes.names } : { classNames: [] };
+}
+
+/**
+ * Loads every PNG/JPEG/WebP under `dir` as size×size×channels, from the cache when the folder is
+ * unchanged; labelled by subfolder when the subfolders are classes (see {@link folderClasses}).
+ */
 export async function loadImageFolder(dir: string, opts: ImageFolderOptions): Promise<ImageFolderSet> {
   await assertFolder(dir);
   const { images, nonImages } = await listFolder(dir);
   if (images.length === 0) throw folderNoImagesError(dir, 0, nonImages);
   const { size, channels } = opts;
   const fp = fingerprint(images);
+  const classes = folderClasses(images.map((e) => e.rel));
   const base = { height: size, width: size, channels, name: dir, nonImages };
   const cpath = cachePath(dir, size, channels);
-  const cached = await readCache(cpath, { size, channels, fp });
+  const cached = await readCache(cpath, { size, channels, fp, classes: classes?.names.length ?? 0 });
   if (cached) {
     const { count, skipped, skippedNames } = cached.meta;
-    return { ...base, images: cached.pixels, count, skipped, skippedNames, fromCache: true };
+    return { ...base, images: cached.pixels, count, skipped, skippedNames, fromCache: true, ...labelFields(classes, cached.labels) };
   }
   const { pixels, ok } = await decodeAll(dir, images, opts);
   const skippedList = images.filter((_, i) => !ok[i]).map((e) => e.rel);
   if (skippedList.length === images.length) throw folderNoImagesError(dir, images.length, nonImages);
-  const meta: CacheMeta = { count: images.length - skippedList.length, size, channels, fp, skipped: skippedList.length, skippedNames: skippedList.slice(0, MAX_SKIPPED_NAMES) };
+  const meta: CacheMeta = {
+    count: images.length - skippedList.length, size, channels, fp, skipped: skippedList.length,
+    skippedNames: skippedList.slice(0, MAX_SKIPPED_NAMES), classes: classes?.names.length ?? 0,
+  };
   const out = compact(pixels, ok, size * size * channels);
-  await writeCache(cpath, meta, out);
-  return { ...base, images: out, count: meta.count, skipped: meta.skipped, skippedNames: meta.skippedNames, fromCache: false };
+  const labels = keptLabels(classes, ok);
+  await writeCache(cpath, meta, out, labels);
+  return {
+    ...base, images: out, count: meta.count, skipped: meta.skipped, skippedNames: meta.skippedNames, fromCache: false,
+    ...labelFields(classes, labels),
+  };
 }

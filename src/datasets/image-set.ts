@@ -16,6 +16,8 @@ export interface ImageSet {
   channels: number;
   /** One class label per image, when the data set has them. */
   labels?: Uint8Array;
+  /** Classes of a labelled set (labels lie in [0, classes)); default: the largest label + 1. */
+  classes?: number;
   /** A human-readable name for logs (a data set name or a path). */
   name: string;
 }
@@ -23,4 +25,13 @@ export interface ImageSet {
 /** Allocates `n` zeroed bytes backed by a SharedArrayBuffer. */
 export function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
+}
+
+/** Classes of a labelled set ({@link ImageSet.classes}, else the largest label + 1); 0 when it has no labels. */
+export function classCount(set: Pick<ImageSet, 'labels' | 'classes'>): number {
+  if (!set.labels) return 0;
+  if (set.classes !== undefined) return set.classes;
+  let max = -1;
+  for (const y of set.labels) if (y > max) max = y;
+  return max + 1;
 }

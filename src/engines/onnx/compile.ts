@@ -123,10 +123,13 @@ function finishPhase(g: GraphBuilder, preset: ModelPreset, trained: NetSpec, los
   return { model: g.toModel(), statsPasses, gradCount: grads.length };
 }
 
-/** G's inference pass (batch norm with the moving statistics `moving`, when G has batch norm) to the `images` output. */
-function inferenceGraph(g: GraphBuilder, preset: ModelPreset, params: string[], moving: string | null): void {
+/**
+ * G's inference pass (batch norm with the moving statistics `moving`, when G
+ * has batch norm) to the `images` output, from `input` (default: the `z` input).
+ */
+function inferenceGraph(g: GraphBuilder, preset: ModelPreset, params: string[], moving: string | null, input?: Act): void {
   const G = preset.generator;
-  const pass = forwardNet(g, G, latentInput(g, preset), params, moving ? { kind: 'infer', moving } : TRAIN);
+  const pass = forwardNet(g, G, input ?? latentInput(g, preset), params, moving ? { kind: 'infer', moving } : TRAIN);
   g.output('images', toTf(g, pass.out), [BATCH, ...preset.imageShape]);
 }
 
@@ -145,11 +148,27 @@ export function compileInference(preset: ModelPreset): { model: Uint8Array } {
 }
 
 /**
+ * A conditional generator's inputs: `z` float [N, latentDim] and `label`
+ * int64 [N] (class indices), joined into G's input [z, one-hot(label)]: the
+ * one-hot rows are gathered from a K×K identity, so the first layer sees
+ * exactly the values it was trained on.
+ */
+function conditionedInputs(g: GraphBuilder, preset: ModelPreset): Act {
+  const { latentDim, classes } = preset;
+  const z = g.input('z', [BATCH, latentDim]);
+  const label = g.input('label', [BATCH], 'int64');
+  const eye = new Float32Array(classes * classes);
+  for (let k = 0; k < classes; k++) eye[k * classes + k] = 1;
+  const oneHot = g.node('Gather', [g.floatConst(Array.from(eye), [classes, classes]), label], { axis: attr.int(0) });
+  return fromTf(g.node('Concat', [z, oneHot], { axis: attr.int(1) }), [latentDim + classes]);
+}
+
+/**
  * The self-contained generator: the inference graph with `gParams` (flat,
  * paramShapes order) and `gBn` (moving statistics) as initializers, the
- * single input `z` [N, latentDim] ([N, latentDim + classes] for a conditional
- * G: each row's one-hot label after its noise), the single output `images`
- * [N,H,W,C] (NHWC, [-1, 1]) and `metadata` as metadata_props.
+ * input `z` [N, latentDim] (and for a conditional preset `label` int64 [N],
+ * the class of each row), the single output `images` [N,H,W,C] (NHWC,
+ * [-1, 1]) and `metadata` as metadata_props.
  */
 export function generatorOnnx(preset: ModelPreset, gParams: Float32Array, gBn: Float32Array, metadata: Record<string, string>): Uint8Array {
   const G = preset.generator;
@@ -167,6 +186,6 @@ export function generatorOnnx(preset: ModelPreset, gParams: Float32Array, gBn: F
     return name;
   });
   const moving = size > 0 ? g.initializer('g.bn', gBn, [size]) : null;
-  inferenceGraph(g, preset, params, moving);
+  inferenceGraph(g, preset, params, moving, preset.classes > 0 ? conditionedInputs(g, preset) : undefined);
   return g.toModel(metadata);
 }
