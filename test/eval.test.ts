@@ -120,3 +120,19 @@ test('train --eval-every logs eval lines in metrics.jsonl and the final values i
   t.deepEqual(report.generated.histogram, summary.eval.histogram);
   t.true(Math.abs(report.generated.classifierScore - summary.eval.classifierScore) <= 1e-4 * summary.eval.classifierScore);
 });
+
+test('class agreement: held-out digits scored with their true labels agree as often as the classifier is right; shifted labels almost never', async (t) => {
+  const { evaluator, split } = await testEvaluator();
+  const rows = split.test.indices;
+  const images = toFloatImages(split.test.set, rows);
+  const labels = Int32Array.from(rows, (r) => split.test.set.labels[r]!);
+  const right = evaluator.metrics(images, rows.length, labels).classAgreement!;
+  const drawn = Array.from({ length: 10 }, (_, k) => labels.filter((y) => y === k).length);
+  const overall = right.perClass.reduce((n, share, k) => n + share * drawn[k]!, 0); // images classified as their label
+  t.log(`agreement ${(right.mean * 100).toFixed(2)}% (per class ${right.perClass.map((x) => (x * 100).toFixed(0)).join(' ')})`);
+  t.true(Math.abs(overall / rows.length - evaluator.info.accuracy) < 1e-9, 'the per-class shares add up to the classifier accuracy');
+  t.true(right.perClass.every((x) => x > 0.9));
+  const shifted = evaluator.metrics(images, rows.length, labels.map((y) => (y + 1) % 10)).classAgreement!;
+  t.true(shifted.mean < 0.05, `shifted ${shifted.mean}`);
+  t.is(evaluator.metrics(images, rows.length).classAgreement, undefined);
+});

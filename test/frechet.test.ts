@@ -6,6 +6,7 @@ import {
   featureStats,
   frechetDistance,
   type FeatureStats,
+  classAgreement,
 } from '../src/metrics/frechet.js';
 import { matMul, sqrtPsd, symmetricEigen, symmetricEigenvalues, trace } from '../src/metrics/linalg.js';
 
@@ -294,4 +295,16 @@ test('classHistogram: counts argmax classes and applies the coverage threshold',
   t.is(hb.covered, 2);
   // Ties go to the lowest index.
   t.deepEqual(classHistogram(new Float32Array([0.5, 0.5, 0]), 1, 3).counts, [1, 0, 0]);
+});
+
+test('classAgreement: per-class share of rows whose most probable class is their label', (t) => {
+  // 5 rows, 3 classes: rows 0, 1 drawn for class 0 (one right), rows 2, 3 for class 1 (both right), row 4 for class 2 (wrong).
+  const probs = Float32Array.from([0.7, 0.2, 0.1, 0.1, 0.8, 0.1, 0.2, 0.5, 0.3, 0.1, 0.6, 0.3, 0.6, 0.3, 0.1]);
+  const a = classAgreement(probs, 5, 3, [0, 0, 1, 1, 2]);
+  t.deepEqual(a.perClass, [0.5, 1, 0]);
+  t.is(a.mean, 0.5);
+  const missing = classAgreement(probs, 5, 3, [0, 0, 1, 1, 1]);
+  t.true(Number.isNaN(missing.perClass[2]!));
+  t.is(missing.mean, (0.5 + 2 / 3) / 2);
+  t.throws(() => classAgreement(probs, 5, 3, [0, 1]), { instanceOf: RangeError });
 });

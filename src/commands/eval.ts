@@ -2,7 +2,8 @@
 import { parseFlags } from '../cli-args.js';
 import { availableParallelism } from 'node:os';
 import { missingFlag } from '../errors.js';
-import { Evaluator, type EvalMetrics } from '../eval/evaluate.js';
+import { balancedLabels, Evaluator, type EvalMetrics } from '../eval/evaluate.js';
+import type { ClassAgreement } from '../metrics/frechet.js';
 import { checkGeneratorShape, generateImages, loadGenerator } from '../generator.js';
 import { numberFlag } from './classifier.js';
 
@@ -16,6 +17,8 @@ classifier train'):
                     features of generated and of real training images (lower is better)
   classifier score  the Inception-score formula with the classifier (1 … 10)
   classes covered   classes holding at least a tenth of their balanced share
+  as drawn          conditional generators (scored on balanced classes): the
+                    share of each class's images classified as that class
 The held-out real split scored the same way is printed as the floor.
 
 Flags:
@@ -55,6 +58,12 @@ function fmt(m: EvalMetrics): string {
   return `FCD ${m.fcd.toFixed(3).padStart(9)}   score ${m.classifierScore.toFixed(3)}   classes ${m.classesCovered}/10   n ${m.n}`;
 }
 
+/** A conditional generator's per-class agreement: the share of each class's images the classifier reads as that class. */
+export function agreementLine(a: ClassAgreement): string {
+  return `as drawn:   ${(a.mean * 100).toFixed(1)}% of images classified as the class they were drawn for (per class ` +
+    `${a.perClass.map((x, k) => `${k}:${(x * 100).toFixed(0)}%`).join(' ')})`;
+}
+
 function human(r: EvalReport): string {
   return [
     `generator:  ${r.generator} (seed ${r.seed})`,
@@ -62,6 +71,7 @@ function human(r: EvalReport): string {
     `generated:  ${fmt(r.generated)}`,
     `held-out:   ${fmt(r.heldOut)}   (real images: the floor)`,
     `histogram:  ${r.generated.histogram.map((c, k) => `${k}:${c}`).join(' ')}`,
+    ...(r.generated.classAgreement ? [agreementLine(r.generated.classAgreement)] : []),
     `reference:  features of ${r.realReferenceN} real training images; ${r.seconds.toFixed(1)} s`, '',
   ].join('\n');
 }
@@ -84,13 +94,15 @@ export async function evalCommand(argv: string[]): Promise<number> {
     generatorShape: gen.imageShape,
   });
   checkGeneratorShape(gen, evaluator.imageShape, 'generator');
+  // A conditional generator draws balanced classes, and is also scored on how often its images read as their class.
+  const labels = gen.classes > 0 ? balancedLabels(n, gen.classes) : undefined;
   let images: Float32Array;
   try {
-    images = await generateImages(gen, n, seed);
+    images = await generateImages(gen, n, seed, labels);
   } finally {
     await gen.dispose();
   }
-  const generated = evaluator.metrics(images, n);
+  const generated = evaluator.metrics(images, n, labels);
   const { info } = evaluator;
   const report: EvalReport = {
     generator: values.generator, dataset, seed, generated, heldOut: evaluator.floor, realReferenceN: evaluator.realN,

@@ -6,7 +6,7 @@
  * histogram. The held-out real split scored the same way is the floor.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { classHistogram, classifierScore, featureStats, frechetDistance, type FeatureStats } from '../metrics/frechet.js';
+import { classAgreement, classHistogram, classifierScore, featureStats, frechetDistance, type ClassAgreement, type FeatureStats } from '../metrics/frechet.js';
 import { epochPermutation } from '../rng.js';
 import type { ImageSet } from '../datasets/image-set.js';
 import { evalImageShapeMismatch } from '../errors.js';
@@ -32,6 +32,19 @@ export interface EvalMetrics {
   histogram: number[];
   /** Classes holding at least a tenth of their balanced share. */
   classesCovered: number;
+  /**
+   * Conditional generators (images drawn for given classes): how often the classifier
+   * agrees with the class each image was drawn for, per class and on average.
+   */
+  classAgreement?: ClassAgreement;
+}
+
+/**
+ * The classes a conditional generator is scored on: image i of class i mod
+ * `classes`, so every class gets ⌊n / classes⌋ or one more images.
+ */
+export function balancedLabels(n: number, classes: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i % classes);
 }
 
 /** Classifier features (n × 128) and class probabilities (n × 10) of images in [-1, 1], NHWC. */
@@ -106,9 +119,12 @@ export class Evaluator {
     return this.extractor.imageShape;
   }
 
-  /** Metrics of `n` images (NHWC, values in [-1, 1]). */
-  metrics(images: Float32Array, n: number): EvalMetrics {
-    return metricsAgainst(this.extractor, this.real, images, n);
+  /**
+   * Metrics of `n` images (NHWC, values in [-1, 1]); with `labels` (the class each image was
+   * drawn for, a conditional generator) also how often the classifier agrees with them.
+   */
+  metrics(images: Float32Array, n: number, labels?: ArrayLike<number>): EvalMetrics {
+    return metricsAgainst(this.extractor, this.real, images, n, labels);
   }
 }
 
@@ -116,7 +132,7 @@ function partImages(part: SplitPart): Float32Array {
   return toFloatImages(part.set, part.indices);
 }
 
-function metricsAgainst(extractor: FeatureExtractor, real: FeatureStats, images: Float32Array, n: number): EvalMetrics {
+function metricsAgainst(extractor: FeatureExtractor, real: FeatureStats, images: Float32Array, n: number, labels?: ArrayLike<number>): EvalMetrics {
   const { features, probs } = classify(extractor, images, n);
   const hist = classHistogram(probs, n, CLASSES);
   return {
@@ -125,5 +141,6 @@ function metricsAgainst(extractor: FeatureExtractor, real: FeatureStats, images:
     classifierScore: classifierScore(probs, n, CLASSES),
     histogram: hist.counts,
     classesCovered: hist.covered,
+    ...(labels ? { classAgreement: classAgreement(probs, n, CLASSES, labels) } : {}),
   };
 }

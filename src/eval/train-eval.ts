@@ -8,7 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GanTrainer } from '../trainer.js';
 import type { ResolvedConfig } from '../config.js';
-import { Evaluator, type EvalMetrics } from './evaluate.js';
+import { balancedLabels, Evaluator, type EvalMetrics } from './evaluate.js';
 import { checkGeneratorShape } from '../generator.js';
 
 /** What one evaluation during training logged. */
@@ -47,8 +47,10 @@ export class TrainingEval {
     if (step === this.lastStep || (!force && step % this.every !== 0)) return null;
     checkGeneratorShape({ imageShape: trainer.imageShape }, this.evaluator.imageShape, 'generator');
     const t0 = performance.now();
-    const images = await trainer.sample(this.n, trainer.config.seed);
-    const metrics = this.evaluator.metrics(images, this.n);
+    // A conditional generator is scored on balanced classes, and on how often its images read as their class.
+    const labels = trainer.classes > 0 ? balancedLabels(this.n, trainer.classes) : undefined;
+    const images = await trainer.sample(this.n, trainer.config.seed, labels);
+    const metrics = this.evaluator.metrics(images, this.n, labels);
     const event: EvalEvent = { step, eval: { ...metrics, ms: performance.now() - t0 }, floor: this.evaluator.floor };
     appendFileSync(join(trainer.config.out, 'metrics.jsonl'), JSON.stringify(event) + '\n');
     this.lastStep = step;

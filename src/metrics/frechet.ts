@@ -164,6 +164,32 @@ export function classHistogram(probs: Float32Array, n: number, classes: number):
   return { counts, covered, threshold };
 }
 
+/** How often a conditional generator's images are classified as the class they were drawn for. */
+export interface ClassAgreement {
+  /** Per class k: the share of the images drawn for k that the classifier puts in k (NaN for a class with no images). */
+  perClass: number[];
+  /** The mean of perClass over the classes that have images. */
+  mean: number;
+}
+
+/**
+ * The agreement between the classes images were drawn for (`labels`, one per
+ * row) and the classifier's most probable class (`probs`, n × classes).
+ */
+export function classAgreement(probs: Float32Array, n: number, classes: number, labels: ArrayLike<number>): ClassAgreement {
+  checkProbsShape(probs, n, classes);
+  if (labels.length !== n) throw new RangeError(`classAgreement: ${labels.length} labels for ${n} images`);
+  const drawn = new Array<number>(classes).fill(0), right = new Array<number>(classes).fill(0);
+  for (let s = 0; s < n; s++) {
+    const y = labels[s]!;
+    drawn[y]! += 1;
+    if (argmax(probs, s * classes, classes) === y) right[y]! += 1;
+  }
+  const perClass = drawn.map((d, k) => (d > 0 ? right[k]! / d : Number.NaN));
+  const present = perClass.filter((a) => !Number.isNaN(a));
+  return { perClass, mean: present.reduce((a, b) => a + b, 0) / present.length };
+}
+
 /** Index (relative to `offset`) of the largest of `len` values; the first one wins ties. */
 function argmax(values: Float32Array, offset: number, len: number): number {
   let best = 0;
