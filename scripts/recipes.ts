@@ -13,7 +13,9 @@
  * to stdout.
  *
  * Flags: --minutes M (5), --only a,b (recipe names), --n N (10000),
- * --time-only (print the step budgets, train nothing), --workers W (2).
+ * --workers W (2), --time-only (measure the step budgets, write them to
+ * --budgets FILE, train nothing), --budgets FILE (train with the budgets a
+ * --time-only run measured, e.g. while the machine is busy).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -39,7 +41,7 @@ const RECIPES: Recipe[] = [
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '5' }, only: { type: 'string' }, n: { type: 'string', default: '10000' },
-    'time-only': { type: 'boolean', default: false }, workers: { type: 'string', default: '2' },
+    'time-only': { type: 'boolean', default: false }, workers: { type: 'string', default: '2' }, budgets: { type: 'string' },
   },
 });
 const minutes = Number(values.minutes), n = Number(values.n), workers = values.workers!;
@@ -48,7 +50,7 @@ if (!(minutes > 0) || !(n >= 2) || chosen.length === 0) {
   console.error('usage: tsx scripts/recipes.ts [--minutes M] [--only name,…] [--n N] [--time-only] [--workers W]');
   process.exit(2);
 }
-const common = ['--workers', workers, '--batch-size', '64', '--seed', '1'];
+const common = ['--workers', workers, '--batch-size', '32', '--seed', '1'];
 
 function ganpool(args: string[]): void {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -66,6 +68,7 @@ function msPerStep(recipe: Recipe): number {
 
 interface Row {
   name: string;
+  minutes: number;
   label: string;
   command: string;
   msPerStep: number;
@@ -78,13 +81,26 @@ interface Row {
   floor: { fcd: number; classifierScore: number } | null;
 }
 
-const budgets = chosen.map((r) => {
-  const ms = msPerStep(r);
-  const steps = Math.floor((minutes * 60_000) / ms);
-  console.error(`${r.name}: ${ms.toFixed(1)} ms/step → ${steps} steps in ${minutes} min`);
-  return { recipe: r, ms, steps };
-});
-if (values['time-only']) process.exit(0);
+type Budget = { recipe: Recipe; ms: number; steps: number };
+let budgets: Budget[];
+if (values.budgets && !values['time-only']) {
+  const saved = JSON.parse(readFileSync(values.budgets, 'utf8')) as { name: string; ms: number }[];
+  budgets = chosen.map((recipe) => {
+    const ms = saved.find((b) => b.name === recipe.name)?.ms;
+    if (ms === undefined) throw new Error(`${values.budgets} has no budget for ${recipe.name}`);
+    return { recipe, ms, steps: Math.floor((minutes * 60_000) / ms) };
+  });
+} else {
+  budgets = chosen.map((recipe) => {
+    const ms = msPerStep(recipe);
+    return { recipe, ms, steps: Math.floor((minutes * 60_000) / ms) };
+  });
+}
+for (const b of budgets) console.error(`${b.recipe.name}: ${b.ms.toFixed(1)} ms/step → ${b.steps} steps in ${minutes} min`);
+if (values['time-only']) {
+  if (values.budgets) writeFileSync(values.budgets, JSON.stringify(budgets.map((b) => ({ name: b.recipe.name, ms: b.ms })), null, 2) + '\n');
+  process.exit(0);
+}
 
 const rows: Row[] = [];
 mkdirSync('docs/recipes', { recursive: true });
@@ -97,21 +113,21 @@ for (const { recipe, ms, steps } of budgets) {
     wallSeconds: number; eval: { fcd: number; classifierScore: number; classesCovered: number };
     evalFloor: { fcd: number; classifierScore: number } | null;
   };
-  const grid = `docs/recipes/${recipe.name}.png`;
+  const grid = `docs/recipes/${recipe.name}-${minutes}min.png`;
   if (existsSync(join(out, 'samples', 'latest.png'))) copyFileSync(join(out, 'samples', 'latest.png'), grid);
   const row: Row = {
-    name: recipe.name, label: recipe.label, command: `npx ganpool ${args.slice(0, -2).join(' ')}`, msPerStep: ms, steps,
+    name: recipe.name, minutes, label: recipe.label, command: `npx ganpool ${args.slice(0, -2).join(' ')}`, msPerStep: ms, steps,
     trainSeconds: summary.wallSeconds, ...summary.eval, grid, floor: summary.evalFloor,
   };
   rows.push(row);
   console.error(`${recipe.name}: ${steps} steps in ${summary.wallSeconds.toFixed(0)} s; FCD ${row.fcd.toFixed(2)}, score ${row.classifierScore.toFixed(2)}, ${row.classesCovered}/10`);
 }
 const previous = existsSync('docs/recipes.json') ? (JSON.parse(readFileSync('docs/recipes.json', 'utf8')) as { rows: Row[] }).rows : [];
-const merged = [...previous.filter((p) => !rows.some((r) => r.name === p.name)), ...rows]
-  .sort((a, b) => RECIPES.findIndex((r) => r.name === a.name) - RECIPES.findIndex((r) => r.name === b.name));
-writeFileSync('docs/recipes.json', JSON.stringify({ minutes, n, workers: Number(workers), rows: merged }, null, 2) + '\n');
-console.log('| recipe | ms/step | steps in ' + minutes + ' min | FCD | classifier score | classes | grid |');
-console.log('|---|---:|---:|---:|---:|---:|---|');
+const merged = [...previous.filter((p) => !rows.some((r) => r.name === p.name && r.minutes === p.minutes)), ...rows]
+  .sort((a, b) => a.minutes - b.minutes || RECIPES.findIndex((r) => r.name === a.name) - RECIPES.findIndex((r) => r.name === b.name));
+writeFileSync('docs/recipes.json', JSON.stringify({ n, workers: Number(workers), rows: merged }, null, 2) + '\n');
+console.log('| recipe | wall time | ms/step | steps | FCD | classifier score | classes | grid |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---|');
 for (const r of merged) {
-  console.log(`| ${r.label} | ${r.msPerStep.toFixed(0)} | ${r.steps} | ${r.fcd.toFixed(2)} | ${r.classifierScore.toFixed(2)} | ${r.classesCovered}/10 | ![${r.name}](${r.grid}) |`);
+  console.log(`| ${r.label} | ${r.minutes} min | ${r.msPerStep.toFixed(0)} | ${r.steps} | ${r.fcd.toFixed(2)} | ${r.classifierScore.toFixed(2)} | ${r.classesCovered}/10 | ![${r.name}](${r.grid}) |`);
 }

@@ -156,9 +156,9 @@ export interface ResolvedConfig {
  * preset at batch {@link DEFAULT_BATCH_SIZE} on the embedded MNIST, with its final evaluation)
  * finishes within 90 s on 2 cores; see the README.
  */
-export const DEFAULT_STEPS = 1000;
+export const DEFAULT_STEPS = 1200;
 /** The default global batch size. */
-export const DEFAULT_BATCH_SIZE = 64;
+export const DEFAULT_BATCH_SIZE = 32;
 
 /**
  * The default model preset for a data set: `dcgan` where the images are
