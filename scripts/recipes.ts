@@ -77,6 +77,8 @@ interface Row {
   fcd: number;
   classifierScore: number;
   classesCovered: number;
+  /** Conditional recipes: share of each class's images classified as that class. */
+  classAgreement?: { perClass: number[]; mean: number };
   grid: string;
   floor: { fcd: number; classifierScore: number } | null;
 }
@@ -110,7 +112,7 @@ for (const { recipe, ms, steps } of budgets) {
     '--final-eval', 'on', '--eval-n', String(n), '--out', out];
   ganpool(args);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
-    wallSeconds: number; eval: { fcd: number; classifierScore: number; classesCovered: number };
+    wallSeconds: number; eval: { fcd: number; classifierScore: number; classesCovered: number; classAgreement?: { perClass: number[]; mean: number } };
     evalFloor: { fcd: number; classifierScore: number } | null;
   };
   const grid = `docs/recipes/${recipe.name}-${minutes}min.png`;
@@ -120,14 +122,15 @@ for (const { recipe, ms, steps } of budgets) {
     trainSeconds: summary.wallSeconds, ...summary.eval, grid, floor: summary.evalFloor,
   };
   rows.push(row);
-  console.error(`${recipe.name}: ${steps} steps in ${summary.wallSeconds.toFixed(0)} s; FCD ${row.fcd.toFixed(2)}, score ${row.classifierScore.toFixed(2)}, ${row.classesCovered}/10`);
+  const agree = row.classAgreement ? `; as drawn ${(row.classAgreement.mean * 100).toFixed(1)}% (${row.classAgreement.perClass.map((x) => (x * 100).toFixed(0)).join(' ')})` : '';
+  console.error(`${recipe.name}: ${steps} steps in ${summary.wallSeconds.toFixed(0)} s; FCD ${row.fcd.toFixed(2)}, score ${row.classifierScore.toFixed(2)}, ${row.classesCovered}/10${agree}`);
 }
 const previous = existsSync('docs/recipes.json') ? (JSON.parse(readFileSync('docs/recipes.json', 'utf8')) as { rows: Row[] }).rows : [];
 const merged = [...previous.filter((p) => !rows.some((r) => r.name === p.name && r.minutes === p.minutes)), ...rows]
   .sort((a, b) => a.minutes - b.minutes || RECIPES.findIndex((r) => r.name === a.name) - RECIPES.findIndex((r) => r.name === b.name));
 writeFileSync('docs/recipes.json', JSON.stringify({ n, workers: Number(workers), rows: merged }, null, 2) + '\n');
-console.log('| recipe | wall time | ms/step | steps | FCD | classifier score | classes | grid |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+console.log('| recipe | wall time | ms/step | steps | FCD | classifier score | classes | as drawn (conditional) | grid |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of merged) {
-  console.log(`| ${r.label} | ${r.minutes} min | ${r.msPerStep.toFixed(0)} | ${r.steps} | ${r.fcd.toFixed(2)} | ${r.classifierScore.toFixed(2)} | ${r.classesCovered}/10 | ![${r.name}](${r.grid}) |`);
+  console.log(`| ${r.label} | ${r.minutes} min | ${r.msPerStep.toFixed(0)} | ${r.steps} | ${r.fcd.toFixed(2)} | ${r.classifierScore.toFixed(2)} | ${r.classesCovered}/10 | ${r.classAgreement ? `${(r.classAgreement.mean * 100).toFixed(1)}%` : '–'} | ![${r.name}](${r.grid}) |`);
 }
