@@ -22,7 +22,7 @@ test('ganpool train --steps 20 --workers 2 writes config, 20 metrics lines, a su
   t.deepEqual(lines.map((l) => l.step), Array.from({ length: 20 }, (_, i) => i + 1));
   for (const key of ['step', 'epoch', 'dLoss', 'gLoss', 'ms', 'samplesPerSec']) t.true(Number.isFinite(lines[19][key]), key);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  t.like(summary, { steps: 20, backend: 'onnx', workers: 2, model: 'mlp', batchSize: 32, stoppedEarly: false });
+  t.like(summary, { steps: 20, backend: 'onnx', workers: 2, model: 'dcgan', batchSize: 32, stoppedEarly: false });
   t.true(summary.samplesPerSec > 0 && summary.wallSeconds > 0);
   t.deepEqual(readdirSync(join(out, 'samples')).sort(), ['latest.png', 'step-000010.png', 'step-000020.png']);
   const meta = await sharp(join(out, 'samples', 'latest.png')).metadata();
