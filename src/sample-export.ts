@@ -41,6 +41,8 @@ export const IDX_LABELS_NAME = labelsNameFor(IDX_IMAGES_NAME);
 const FOLDER_SIZES = [32, 64];
 /** IDX labels and folder classes are one byte per image. */
 const MAX_CLASSES = 256;
+/** The most images one export writes (the manifest lists every file). */
+export const MAX_EXPORT_IMAGES = 1_000_000;
 
 /** What an export writes last, as `DIR/manifest.json`. */
 export interface ExportManifest {
@@ -103,11 +105,19 @@ export function imageFileName(i: number, perClass: number): string {
   return `${String(i).padStart(String(perClass - 1).length, '0')}.png`;
 }
 
-/** Throws a usage error unless the generator can export a labelled data set (it is conditional, with at most 256 classes). */
-export function checkExportable(gen: Pick<LoadedGenerator, 'classes'>): void {
+/**
+ * Throws a usage error unless the generator can export `perClass` images of
+ * every class: it is conditional, with at most 256 classes, and the set holds
+ * at most {@link MAX_EXPORT_IMAGES} images.
+ */
+export function checkExportable(gen: Pick<LoadedGenerator, 'classes'>, perClass: number): void {
   if (gen.classes === 0) throw sampleNotConditional('--per-class');
   if (gen.classes > MAX_CLASSES) {
     throw badValue('--format', `${gen.classes} classes`, `a generator of at most ${MAX_CLASSES} classes (IDX labels and folder classes are one byte)`);
+  }
+  if (gen.classes * perClass > MAX_EXPORT_IMAGES) {
+    const most = Math.floor(MAX_EXPORT_IMAGES / gen.classes);
+    throw badValue('--per-class', perClass, `at most ${most} (${gen.classes} classes, ${MAX_EXPORT_IMAGES} images in all)`);
   }
 }
 
@@ -236,11 +246,11 @@ function readBack(format: ExportFormat, dir: string, [h, w, c]: readonly number[
  * Draws `perClass` images of every class of the conditional generator `gen`
  * and writes them to `opts.dir` in `opts.format`, then the manifest (last,
  * atomically), which it returns. Checks first, writing nothing on a usage
- * error: the generator is conditional ({@link checkExportable}) and the
+ * error: the generator is conditional and the set not too large ({@link checkExportable}), and the
  * folder may be written ({@link prepareExportFolder}).
  */
 export async function exportDataset(gen: LoadedGenerator, opts: ExportOptions): Promise<ExportManifest> {
-  checkExportable(gen);
+  checkExportable(gen, opts.perClass);
   const dir = resolve(opts.dir);
   await prepareExportFolder(dir);
   const labels = perClassLabels(gen.classes, opts.perClass);

@@ -23,7 +23,7 @@ import { loadDataset } from '../src/dataset.js';
 import { generateImages, loadGenerator } from '../src/generator.js';
 import { perClassLabels } from '../src/conditioning.js';
 import { parseSampleArgs, runSampleExport } from '../src/commands/sample.js';
-import { IDX_IMAGES_NAME, IDX_LABELS_NAME, MANIFEST_NAME, type ExportManifest } from '../src/sample-export.js';
+import { checkExportable, IDX_IMAGES_NAME, IDX_LABELS_NAME, MANIFEST_NAME, type ExportManifest } from '../src/sample-export.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import { openFileAtomic } from '../src/atomic.js';
 import type { ImageSet } from '../src/datasets/image-set.js';
@@ -188,6 +188,10 @@ test.serial('a bad --format, a missing --per-class or --out, and --individual wi
   // Without --format, --per-class keeps the grid's limit; with it, a data set may be larger.
   usage(['--per-class', '1001'], '--per-class', /from 1 to 1000/);
   t.is(parseSampleArgs(['--generator', onnx, '--per-class', '5000', '--out', join(tmp, 'x'), '--format', 'idx'])!.perClass, 5000);
+  // At most 1,000,000 images in all, whatever the class count; at most 256 classes (one byte per label).
+  t.notThrows(() => checkExportable({ classes: 20 }, 50_000));
+  t.is(t.throws(() => checkExportable({ classes: 20 }, 50_001), { instanceOf: GanpoolUsageError, message: /^invalid --per-class: 50001; expected at most 50000 \(20 classes/ })?.field, '--per-class');
+  t.throws(() => checkExportable({ classes: 257 }, 1), { instanceOf: GanpoolUsageError, message: /at most 256 classes/ });
   t.false(existsSync(join(tmp, 'x')));
 });
 
@@ -208,14 +212,19 @@ test.serial('--out holding other files and no ganpool manifest (or someone else\
   t.is(readFileSync(file, 'utf8'), 'data');
 });
 
-test.serial('a 28×28 generator: png reads back through folder: resized to 32×32 (the manifest says so), idx exactly', async (t) => {
-  const file = join(tmp, 'g28.onnx'), shape: [number, number, number] = [28, 28, 1];
+/** A conditional probe-mlp generator of `shape` with its initial weights (seed 3), exported as a run would. */
+async function initialGenerator(file: string, shape: [number, number, number]): Promise<void> {
   const preset = modelPreset('probe-mlp', shape, CLASSES);
   const params = new Float32Array(paramCount(preset.generator));
   initParams(preset.generator, 3, 1, params);
   await writeGeneratorOnnx(file, preset, { params, bn: new Float32Array(bnStatsSize(preset.generator)) }, {
     seed: 3, step: 0, model: 'probe-mlp', dataset: 'mnist', imageShape: shape, latentDim: 100, classes: CLASSES,
   });
+}
+
+test.serial('a 28×28 generator: png reads back through folder: resized to 32×32 (the manifest says so), idx exactly', async (t) => {
+  const file = join(tmp, 'g28.onnx'), shape: [number, number, number] = [28, 28, 1];
+  await initialGenerator(file, shape);
   const png = await runSampleExport(parseSampleArgs(['--generator', file, '--per-class', String(PER_CLASS), '--out', join(tmp, 'png28'), '--format', 'png'])!);
   t.like(png.readBack, { channels: 1, imageSize: 32, exact: false });
   t.regex(png.readBack.note!, /28×28 images read back resized/);
@@ -228,6 +237,25 @@ test.serial('a 28×28 generator: png reads back through folder: resized to 32×3
   t.like(back, { count: CLASSES * PER_CLASS, height: 28, width: 28, channels: 1 });
   t.deepEqual(Array.from(back.labels!), Array.from(labels));
   t.is(differing(back.images, await expected(file, 3, labels)), 0);
+});
+
+test.serial('a colour generator: RGB PNGs read back through folder: --channels 3 exactly, and idx as N×H×W×3', async (t) => {
+  const file = join(tmp, 'g-rgb.onnx'), shape: [number, number, number] = [SIZE, SIZE, 3];
+  await initialGenerator(file, shape);
+  const want = await expected(file, 3, labels);
+  const png = await runSampleExport(parseSampleArgs(['--generator', file, '--per-class', String(PER_CLASS), '--out', join(tmp, 'rgb-png'), '--format', 'png'])!);
+  t.like(png.readBack, { channels: 3, imageSize: SIZE, exact: true });
+  t.like(await sharp(join(tmp, 'rgb-png', '1', '0.png')).metadata(), { channels: 3, width: SIZE });
+  const fromPng = await loadDataset(png.readBack.dataset, { channels: 3, imageSize: SIZE });
+  t.like(fromPng, { count: CLASSES * PER_CLASS, channels: 3, classes: CLASSES });
+  t.deepEqual(Array.from(fromPng.labels!), Array.from(labels));
+  t.is(differing(fromPng.images, want), 0);
+  const idx = await runSampleExport(parseSampleArgs(['--generator', file, '--per-class', String(PER_CLASS), '--out', join(tmp, 'rgb-idx'), '--format', 'idx'])!);
+  const fromIdx = await loadDataset(idx.readBack.dataset);
+  t.like(fromIdx, { count: CLASSES * PER_CLASS, height: SIZE, width: SIZE, channels: 3 });
+  t.deepEqual(Array.from(fromIdx.labels!), Array.from(labels));
+  t.is(differing(fromIdx.images, want), 0);
+  t.true(new Set(want).size > 50, 'the images are not flat (the comparisons can fail)');
 });
 
 test('openFileAtomic (the IDX images file): nothing under its name until commit, then every byte; abort leaves nothing', async (t) => {
