@@ -390,6 +390,20 @@ export function sampleNotConditional(flag: string): GanpoolUsageError {
   return new GanpoolUsageError(`invalid ${flag}: the generator is not conditional (it has no label input); train with --conditional to draw chosen classes`, flag);
 }
 
+/** `ganpool sample --format` into a folder that holds other files and no ganpool export manifest: refused, so no user data is overwritten. */
+export function exportFolderNotEmpty(dir: string, why: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --out: ${JSON.stringify(dir)} ${why}; ganpool writes a data set only into a new or empty folder, or over its own earlier export ` +
+      '(one with a ganpool manifest.json; a folder without it may be an interrupted export): choose another --out or empty the folder',
+    '--out',
+  );
+}
+
+/** An earlier export's manifest lists a file outside its folder: the folder is not cleared. */
+export function exportManifestUnsafe(file: string, entry: string): GanpoolDataError {
+  return new GanpoolDataError(file, `lists ${JSON.stringify(entry)}, which is not a file inside its folder; not overwriting this export (delete the folder yourself)`);
+}
+
 /** A saved classifier's model folder does not hold the expected classifier. */
 export function classifierModelInvalid(source: string, what: string): GanpoolDataError {
   return new GanpoolDataError(source, `not a ganpool evaluation classifier: ${what}; delete the folder to retrain it`);

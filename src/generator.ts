@@ -22,7 +22,19 @@ import {
 } from './errors.js';
 
 /** Latent vectors per forward pass. */
-const BATCH = 500;
+export const GENERATE_BATCH = 500;
+
+/** What a generator's ganpool metadata records about the run that exported it (each field only when present and well-typed). */
+export interface GeneratorProvenance {
+  /** The run's seed. */
+  seed?: number;
+  /** Training steps behind the weights. */
+  step?: number;
+  /** The model preset. */
+  model?: string;
+  /** The data set it was trained on. */
+  dataset?: string;
+}
 
 /** A loaded generator, whichever engine runs it. */
 export interface LoadedGenerator {
@@ -31,6 +43,8 @@ export interface LoadedGenerator {
   imageShape: [number, number, number];
   /** The seed of the run that exported it, when recorded. */
   seed: number | undefined;
+  /** The run's seed, step, model and data set, as far as its metadata records them. */
+  provenance: GeneratorProvenance;
   /** 'tfjs': a LayersModel folder; 'onnx': an ONNX model file. */
   format: 'tfjs' | 'onnx';
   /** Classes of a conditional generator (it takes a `label` input); 0 for an unconditional one. */
@@ -77,6 +91,18 @@ function seedOf(meta: unknown): number | undefined {
   return Number.isInteger(seed) ? (seed as number) : undefined;
 }
 
+/** The seed, step, model and data set of a GeneratorMetadata-like object, those that are well-typed. */
+function provenanceOf(meta: unknown): GeneratorProvenance {
+  const m = (meta ?? {}) as Record<string, unknown>;
+  const out: GeneratorProvenance = {};
+  const seed = seedOf(meta);
+  if (seed !== undefined) out.seed = seed;
+  if (Number.isInteger(m.step)) out.step = m.step as number;
+  if (typeof m.model === 'string') out.model = m.model;
+  if (typeof m.dataset === 'string') out.dataset = m.dataset;
+  return out;
+}
+
 /**
  * Loads an exported generator: a LayersModel folder or an ONNX model file.
  * A folder runs on TensorFlow.js `backend` in this thread (onnx or none
@@ -105,7 +131,7 @@ async function loadTfjsGenerator(dir: string, backend: BackendName | undefined):
   }
   const latentDim = input[1]!;
   return {
-    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'tfjs', classes, seed: seedOf(meta),
+    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'tfjs', classes, seed: seedOf(meta), provenance: provenanceOf(meta),
     async generate(z: Float32Array, n: number, labels?: Int32Array): Promise<Float32Array> {
       const images = tf.tidy(() => {
         const zs = tf.tensor2d(z, [n, latentDim]);
@@ -162,7 +188,7 @@ async function loadOnnxGenerator(file: string): Promise<LoadedGenerator> {
   }
   const latentDim = input[1]!, inputName = inMeta[0]!.name, outputName = outMeta[0]!.name;
   return {
-    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'onnx', classes, seed: seedOf(meta),
+    latentDim, imageShape: output.slice(1) as [number, number, number], format: 'onnx', classes, seed: seedOf(meta), provenance: provenanceOf(meta),
     async generate(z: Float32Array, n: number, labels?: Int32Array): Promise<Float32Array> {
       const feeds: Record<string, Ort.Tensor> = { [inputName]: new ort.Tensor('float32', z, [n, latentDim]) };
       if (classes > 0) feeds[labelMeta!.name] = new ort.Tensor('int64', BigInt64Array.from(labelsFor(classes, n, labels), BigInt), [n]);
@@ -192,13 +218,30 @@ export function checkGeneratorShape(gen: Pick<LoadedGenerator, 'imageShape'>, ex
  */
 export async function generateImages(gen: LoadedGenerator, n: number, seed: number, labels?: Int32Array): Promise<Float32Array> {
   const [h, w, c] = gen.imageShape;
-  const size = h * w * c, latent = gen.latentDim;
-  const classes = gen.classes > 0 ? labels ?? randomLabels(new Int32Array(n), seed, 0, NoiseStream.Sample, 0, gen.classes) : null;
-  const out = new Float32Array(n * size);
-  for (let first = 0; first < n; first += BATCH) {
-    const rows = Math.min(BATCH, n - first);
-    const z = latentNoise(new Float32Array(rows * latent), seed, 0, NoiseStream.Sample, first, latent);
-    out.set(await gen.generate(z, rows, classes?.subarray(first, first + rows)), first * size);
-  }
+  const out = new Float32Array(n * h * w * c);
+  for await (const batch of imageBatches(gen, n, seed, labels)) out.set(batch.images, batch.first * h * w * c);
   return out;
+}
+
+/** One forward pass of {@link imageBatches}: images `first` to `first + rows - 1`. */
+export interface ImageBatch {
+  first: number;
+  rows: number;
+  /** rows × H × W × C values, NHWC. */
+  images: Float32Array;
+}
+
+/**
+ * The images of {@link generateImages}, one forward pass of up to
+ * {@link GENERATE_BATCH} at a time, in order, so that a large set need not be
+ * held in memory at once (image i is the same either way).
+ */
+export async function* imageBatches(gen: LoadedGenerator, n: number, seed: number, labels?: Int32Array): AsyncGenerator<ImageBatch> {
+  const latent = gen.latentDim;
+  const classes = gen.classes > 0 ? labels ?? randomLabels(new Int32Array(n), seed, 0, NoiseStream.Sample, 0, gen.classes) : null;
+  for (let first = 0; first < n; first += GENERATE_BATCH) {
+    const rows = Math.min(GENERATE_BATCH, n - first);
+    const z = latentNoise(new Float32Array(rows * latent), seed, 0, NoiseStream.Sample, first, latent);
+    yield { first, rows, images: await gen.generate(z, rows, classes?.subarray(first, first + rows)) };
+  }
 }

@@ -13,6 +13,11 @@ export function gridSize(n: number, h: number, w: number, { cols, pad }: GridLay
   return { width: cols * w + (cols + 1) * pad, height: rows * h + (rows + 1) * pad };
 }
 
+/** A generated value in [-1, 1] as the 8-bit level written to a PNG or an IDX file: round((v + 1) × 127.5), clamped to 0..255. */
+export function pixelByte(v: number): number {
+  return Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+}
+
 /**
  * Tiles `n` NHWC images with values in [-1, 1] into a PNG (grey or RGB),
  * on a mid-grey background so the cell borders stay visible.
@@ -30,7 +35,7 @@ export async function gridPng(
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w * c; x++) {
         const v = images[((k * h + y) * w) * c + x]!;
-        out[((y0 + y) * width + x0) * c + x] = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+        out[((y0 + y) * width + x0) * c + x] = pixelByte(v);
       }
     }
   }

@@ -10,7 +10,11 @@ export {
 export {
   GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata, type GeneratorWeights,
 } from './export.js';
-export { runSample, samplePlan, type SampleArgs } from './commands/sample.js';
+export { runSample, runSampleExport, samplePlan, type SampleArgs } from './commands/sample.js';
+export {
+  exportDataset, EXPORT_FORMATS, MANIFEST_NAME, IDX_IMAGES_NAME, IDX_LABELS_NAME,
+  type ExportFormat, type ExportManifest, type ExportOptions,
+} from './sample-export.js';
 export { loadDataset, parseDatasetSpec, type DatasetSpec, type DatasetOptions } from './dataset.js';
 export { RESUME_CHANGEABLE } from './resume.js';
 export {
@@ -30,7 +34,7 @@ export {
   type ClassifierInfo, type LoadedClassifier, type ClassifierSource, type TrainClassifierOptions,
 } from './eval/classifier-store.js';
 export { loadSplit, type DataSplit } from './eval/splits.js';
-export { loadGenerator, generateImages, type LoadedGenerator } from './generator.js';
+export { loadGenerator, generateImages, imageBatches, type LoadedGenerator, type GeneratorProvenance, type ImageBatch } from './generator.js';
 export { conditionedInput, perClassLabels } from './conditioning.js';
 export { randomLabels } from './rng.js';
 export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';

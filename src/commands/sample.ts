@@ -3,7 +3,9 @@
  * generator (OUT/generator or OUT/generator.onnx) on the main thread, with the same latent noise the trainer
  * uses for its sample grid, so a seed reproduces the run's grid. A conditional
  * generator draws one class (`--label K`) or N of every class, one class per
- * grid row (`--per-class N`, the default with N = 8: the run's grid).
+ * grid row (`--per-class N`, the default with N = 8: the run's grid). With
+ * `--format png|idx`, `--per-class N --out DIR` writes those images as a
+ * labelled data set instead (src/sample-export.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +14,10 @@ import { resolveBackend, BACKEND_NAMES, type BackendChoice } from '../backend.js
 import { writeFileAtomic } from '../atomic.js';
 import { gridPng, type GridLayout } from '../grid.js';
 import { GRID_COLUMNS, perClassLabels } from '../conditioning.js';
-import { generateImages, loadGenerator } from '../generator.js';
+import { generateImages, GENERATE_BATCH, loadGenerator } from '../generator.js';
 import { badValue, conflictingFlags, missingFlag, sampleNotConditional } from '../errors.js';
+import { createProgress, type Progress } from '../progress.js';
+import { EXPORT_FORMATS, exportDataset, MANIFEST_NAME, type ExportFormat, type ExportManifest } from '../sample-export.js';
 
 /** Parsed `ganpool sample` flags. */
 export interface SampleArgs {
@@ -33,6 +37,11 @@ export interface SampleArgs {
    * unless `label` is set; absent means true (a caller that sets `n` means it).
    */
   nGiven?: boolean;
+  /**
+   * Write a labelled data set instead of a grid: `--per-class` images of every class into the folder `out`,
+   * as PNGs per class folder or an IDX pair (see {@link runSampleExport}); null or absent: the grid PNG.
+   */
+  format?: ExportFormat | null;
 }
 
 const HELP = `Usage: ganpool sample --generator DIR|FILE.onnx [flags]
@@ -50,8 +59,15 @@ Flags:
                       in grid row k [8, unless --n or --label is given; with --n
                       alone the classes are drawn uniformly from the seed]
   --seed K            latent noise seed; the run's seed reproduces its sample grid [the run's seed]
-  --out FILE          grid PNG to write [grid.png]
+  --out FILE|DIR      grid PNG to write [grid.png]; with --format, the folder
   --individual DIR    also write one PNG per image, sample-0000.png, ...
+  --format png|idx    conditional generators: write a labelled data set to the
+                      folder --out (required, with --per-class N, up to 100000)
+                      instead of a grid: png = OUT/<class>/<i>.png, read back by
+                      --dataset folder:OUT; idx = OUT/images-idx3-ubyte and
+                      OUT/labels-idx1-ubyte, read back by --dataset
+                      idx:OUT/images-idx3-ubyte; OUT/manifest.json last. OUT must
+                      be new, empty or an earlier export
   --backend X         for a generator folder: auto | wasm | cpu | tensorflow (auto
                       and onnx mean wasm) [auto]; an ONNX file runs on ONNX Runtime
   -h, --help          show this help
@@ -69,16 +85,22 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
   const v = parseFlags('sample', argv, {
     generator: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
     individual: { type: 'string' }, backend: { type: 'string' }, label: { type: 'string' }, 'per-class': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    format: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return null;
   if (v.generator === undefined || v.generator === '') throw missingFlag('sample', '--generator', 'an exported generator: a folder (OUT/generator of a training run) or an ONNX file (OUT/generator.onnx)');
   const backends = ['auto', ...BACKEND_NAMES];
   if (v.backend !== undefined && !backends.includes(v.backend)) throw badValue('--backend', v.backend, `one of ${backends.join(', ')}`);
-  if (v.out === '') throw badValue('--out', v.out, 'a file path');
+  const format = v.format === undefined ? null : exportFormat(v.format);
+  if (v.out === '') throw badValue('--out', v.out, format ? 'a folder path' : 'a file path');
   if (v.individual === '') throw badValue('--individual', v.individual, 'a folder path');
   if (v.label !== undefined && v['per-class'] !== undefined) throw conflictingFlags('--label', '--per-class');
   if (v.n !== undefined && v['per-class'] !== undefined) throw conflictingFlags('--n', '--per-class');
+  if (format !== null) {
+    if (v.individual !== undefined) throw conflictingFlags('--individual', '--format');
+    if (v['per-class'] === undefined) throw missingFlag('sample', '--per-class', `the images of every class to write with --format ${format}`);
+    if (v.out === undefined) throw missingFlag('sample', '--out', `the folder to write the --format ${format} data set to`);
+  }
   return {
     generator: v.generator,
     n: whole('--n', v.n, 1, 10_000) ?? 64,
@@ -87,9 +109,21 @@ export function parseSampleArgs(argv: string[]): SampleArgs | null {
     individual: v.individual ?? null,
     backend: (v.backend ?? 'auto') as BackendChoice,
     label: whole('--label', v.label, 0, 65_535) ?? null,
-    perClass: whole('--per-class', v['per-class'], 1, 1000) ?? null,
+    perClass: whole('--per-class', v['per-class'], 1, format ? MAX_EXPORT_PER_CLASS : 1000) ?? null,
     nGiven: v.n !== undefined,
+    format,
   };
+}
+
+/** The most images per class `--format` writes (a grid takes up to 1000). */
+const MAX_EXPORT_PER_CLASS = 100_000;
+
+/** The `--format` value, checked. */
+function exportFormat(raw: string): ExportFormat {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(raw)) {
+    throw badValue('--format', raw, `one of ${EXPORT_FORMATS.join(', ')} (a labelled data set; leave --format out for a grid PNG)`);
+  }
+  return raw as ExportFormat;
 }
 
 /**
@@ -114,7 +148,7 @@ export function samplePlan(args: SampleArgs, classes: number): { n: number; labe
   return { n: classes * perClass, labels: perClassLabels(classes, perClass), layout: { cols: perClass, pad: 2 } };
 }
 
-/** Generates `args.n` images and writes the grid (and the individual PNGs); returns the paths written. */
+/** Generates `args.n` images and writes the grid (and the individual PNGs); returns the paths written. Ignores `args.format` (see {@link runSampleExport}). */
 export async function runSample(args: SampleArgs): Promise<{
   grid: string; individual: string[]; seed: number; shape: [number, number, number];
   /** Images drawn. */
@@ -147,10 +181,48 @@ export async function runSample(args: SampleArgs): Promise<{
   return { grid: args.out, individual, seed, shape: gen.imageShape, n, labels: plan.labels };
 }
 
+/**
+ * `ganpool sample --format png|idx --per-class N --out DIR`: writes N images
+ * of every class of a conditional generator as a labelled data set (see
+ * exportDataset); a usage error naming the flag, with nothing written, for an
+ * unconditional generator (`--per-class`) or a folder holding other data (`--out`).
+ * `onProgress` hears each batch written. Resolves to the manifest written.
+ */
+export async function runSampleExport(args: SampleArgs, onProgress?: (done: number, total: number) => void): Promise<ExportManifest> {
+  const { format = null, perClass = null } = args;
+  if (format === null || perClass === null) throw new Error('internal: runSampleExport needs format and perClass');
+  const gen = await loadGenerator(args.generator, resolveBackend(args.backend));
+  try {
+    return await exportDataset(gen, {
+      dir: args.out, format, perClass, seed: args.seed ?? gen.seed ?? 1, generatorPath: args.generator,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  } finally {
+    await gen.dispose();
+  }
+}
+
+/** Runs the export with a progress display when it spans more than one batch; prints what was written. */
+async function exportCommand(args: SampleArgs): Promise<number> {
+  let progress: Progress | null = null;
+  const m = await runSampleExport(args, (done, total) => {
+    if (total <= GENERATE_BATCH) return;
+    progress ??= createProgress('export', total);
+    progress.update(done);
+  });
+  (progress as Progress | null)?.done();
+  const { readBack: rb } = m;
+  const flags = rb.channels !== undefined ? ` --channels ${rb.channels} --image-size ${rb.imageSize}` : '';
+  process.stdout.write(`wrote ${m.count} images (${m.classes} classes × ${m.perClass}, ${m.imageShape.join('×')}, seed ${m.seed}) ` +
+    `as ${m.format} to ${args.out}, then ${MANIFEST_NAME}; read back with --dataset ${rb.dataset}${flags}${rb.note ? ` (${rb.note})` : ''}\n`);
+  return 0;
+}
+
 /** Runs `ganpool sample ARGS`; resolves to the exit code. */
 export async function sampleCommand(argv: string[]): Promise<number> {
   const args = parseSampleArgs(argv);
   if (args === null) { process.stdout.write(HELP); return 0; }
+  if (args.format) return exportCommand(args);
   const r = await runSample(args);
   process.stdout.write(`wrote ${r.n} samples (${r.shape.join('×')}, seed ${r.seed}) to ${r.grid}` +
     `${r.individual.length ? ` and ${r.individual.length} PNGs to ${args.individual}` : ''}\n`);

@@ -1,6 +1,7 @@
 /**
  * Reader for the IDX format of MNIST and Fashion-MNIST (raw or gzip-compressed),
- * and the resolution of data set names to IDX files on disk.
+ * the header of the unsigned-byte IDX files ganpool writes, and the resolution
+ * of data set names to IDX files on disk.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -27,6 +28,27 @@ const UBYTE = 0x08;
 export interface IdxFile {
   dims: number[];
   data: Uint8Array;
+}
+
+/**
+ * The header of an unsigned-byte IDX file of dimensions `dims` (big-endian,
+ * as MNIST's): 00 00 08 ndims, then each dimension as a uint32. The data,
+ * the product of `dims` bytes in row-major order, follow it.
+ */
+export function idxHeader(dims: readonly number[]): Uint8Array {
+  if (dims.length === 0 || dims.length > 255 || dims.some((d) => !Number.isInteger(d) || d < 1 || d > 0xffff_ffff)) {
+    throw new RangeError(`idxHeader: dimensions [${dims.join(', ')}] are not 1 to 255 whole numbers from 1 to 2^32 - 1`);
+  }
+  const header = new Uint8Array(4 + 4 * dims.length);
+  header.set([0, 0, UBYTE, dims.length]);
+  const view = new DataView(header.buffer);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  return header;
+}
+
+/** The labels file name that {@link resolveIdxDataset} finds beside an images file named `imagesName` (`images-idx3` → `labels-idx1`). */
+export function labelsNameFor(imagesName: string): string {
+  return imagesName.replace('images-idx3', 'labels-idx1');
 }
 
 /** Reads a file, gunzipping it when it starts with the gzip magic bytes 1f 8b. */
@@ -101,7 +123,7 @@ function findIdx(dir: string, name: string, looked: string[]): string | undefine
 function labelsBeside(imagesPath: string): string | undefined {
   const name = basename(imagesPath);
   if (!name.includes('images-idx3')) return undefined;
-  const stem = name.replace('images-idx3', 'labels-idx1').replace(/\.gz$/, '');
+  const stem = labelsNameFor(name).replace(/\.gz$/, '');
   return findIdx(dirname(imagesPath), stem, []);
 }
 
