@@ -68,7 +68,7 @@ function idxExport(name: string, side: number, labels: number[]): { dir: string;
   const pixels = Uint8Array.from({ length: labels.length * side * side }, (_, i) => (i * 37) % 256);
   writeFileSync(join(dir, 'images-idx3-ubyte'), idx([labels.length, side, side], pixels));
   writeFileSync(join(dir, 'labels-idx1-ubyte'), idx([labels.length], Uint8Array.from(labels)));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'idx', perClass: 2 }));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ kind: 'ganpool generated data set', format: 'idx', files: ['images-idx3-ubyte', 'labels-idx1-ubyte'] }));
   return { dir, pixels };
 }
 
@@ -217,18 +217,21 @@ test('--augment DIR: the sample export manifest picks the IDX pair or the class 
   t.like(fromIdx, { count: 6, height: 28, width: 28, channels: 1, name: dir });
   t.deepEqual((await loadAugmentSet(`idx:${join(dir, 'images-idx3-ubyte')}`, target)).images, pixels);
 
-  // PNG layout: DIR/<class>/<i>.png, grey, 28×28; classes 1, 2, 7 (not 0, 1, 2: labels come from the folder names).
+  // PNG layout as the exporter writes it: DIR/<class>/<i>.png with zero-padded class folders, 28×28 grey;
+  // classes 1, 2, 7 (not 0, 1, 2: labels come from the folder names). Class 7's files are 1-channel PNGs, the others RGB ones (R = G = B).
   const png = join(tmp, 'png-export');
   const written: { cls: number; data: Buffer }[] = [];
   for (const cls of [1, 2, 7]) {
-    mkdirSync(join(png, String(cls)), { recursive: true });
+    const folder = join(png, `0${cls}`);
+    mkdirSync(folder, { recursive: true });
     for (let i = 0; i < 2; i++) {
       const data = Buffer.from(Uint8Array.from({ length: SIZE }, (_, p) => (p * (cls + 1) + 50 * i) % 256));
-      await sharp(data, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(png, String(cls), `${i}.png`));
+      const img = sharp(data, { raw: { width: 28, height: 28, channels: 1 } });
+      await (cls === 7 ? img.toColourspace('b-w') : img).png().toFile(join(folder, `${i}.png`));
       written.push({ cls, data });
     }
   }
-  writeFileSync(join(png, 'manifest.json'), JSON.stringify({ format: 'png' }));
+  writeFileSync(join(png, 'manifest.json'), JSON.stringify({ kind: 'ganpool generated data set', format: 'png', classFolders: ['01', '02', '07'] }));
   const fromPng = await loadAugmentSet(png, target);
   t.deepEqual(Array.from(fromPng.labels), written.map((w) => w.cls));
   t.deepEqual(Buffer.from(fromPng.images), Buffer.concat(written.map((w) => w.data)));

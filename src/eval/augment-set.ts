@@ -4,7 +4,7 @@
  * against the real data set: the same image shape, and labels that are
  * classes of the real set. SPEC is `idx:PATH` (an images-idx3 file with its
  * labels-idx1 file beside it), `folder:DIR` (one subfolder per class number,
- * `DIR/<class>/<i>.png`), or a bare DIR written by `ganpool sample
+ * `DIR/<class>/<i>.png`, zero-padded or not), or a bare DIR written by `ganpool sample
  * --per-class N --out DIR`, whose manifest.json says which of the two it holds
  * (`"format": "idx"` or `"png"`).
  */
@@ -55,7 +55,7 @@ export function resolveSampleExport(spec: string, dir: string): Exclude<AugmentS
   assertPath(spec, dir, true);
   const file = join(dir, SAMPLE_MANIFEST);
   if (!existsSync(file)) {
-    throw augmentError(spec, `has no ${SAMPLE_MANIFEST}, so it is not a 'ganpool sample --per-class N --out DIR' folder; name its layout with idx:PATH or folder:DIR`);
+    throw augmentError(spec, `has no ${SAMPLE_MANIFEST}, so it is not a finished 'ganpool sample --per-class N --out DIR' export (the manifest is written last); name its layout with idx:PATH or folder:DIR`);
   }
   let manifest: { format?: unknown; images?: unknown };
   try {
