@@ -30,9 +30,12 @@ export { gridPng } from './grid.js';
 export { Evaluator, classify, DEFAULT_REAL_N, type EvalMetrics } from './eval/evaluate.js';
 export {
   loadOrTrainClassifier, loadClassifier, trainClassifier, saveClassifier, classifierDir, DEFAULT_CACHE_DIR,
-  classifierReady,
-  type ClassifierInfo, type LoadedClassifier, type ClassifierSource, type TrainClassifierOptions,
+  classifierReady, augmentedClassifierDir,
+  type ClassifierInfo, type ClassifierAugmentInfo, type LoadedClassifier, type ClassifierSource, type TrainClassifierOptions,
 } from './eval/classifier-store.js';
+export type { GeneratedMix } from './eval/classifier-train.js';
+export { loadAugmentSet, augmentTarget, parseAugmentSpec, type AugmentSpec, type AugmentTarget } from './eval/augment-set.js';
+export { mixedEpochRows, generatedDraw, generatedPerEpoch, type GeneratedRows } from './eval/augment-mix.js';
 export { loadSplit, type DataSplit } from './eval/splits.js';
 export { loadGenerator, generateImages, imageBatches, type LoadedGenerator, type GeneratorProvenance, type ImageBatch } from './generator.js';
 export { conditionedInput, perClassLabels } from './conditioning.js';

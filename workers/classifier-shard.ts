@@ -45,17 +45,21 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
     version = v;
   };
 
-  const batch = (set: number, indices: Uint32Array, augment?: number): { x: Tensor; y: Tensor } => {
-    const { pixels, labels } = sets[set]!;
+  /** Rows of `set` (and past its end, of `overflow`; see ClassifierGradTask) as [-1, 1] images and one-hot labels. */
+  const batch = (set: number, indices: Uint32Array, augment?: number, overflow?: number): { x: Tensor; y: Tensor } => {
+    const first = sets[set]!, count = init.sets[set]!.count;
     const out = new Float32Array(indices.length * imageSize);
     const ys = new Int32Array(indices.length);
     for (let r = 0; r < indices.length; r++) {
       const row = indices[r]!;
-      const image = pixels.subarray(row * imageSize, (row + 1) * imageSize);
+      const inFirst = row < count || overflow === undefined;
+      const { pixels, labels } = inFirst ? first : sets[overflow]!;
+      const at = inFirst ? row : row - count;
+      const image = pixels.subarray(at * imageSize, (at + 1) * imageSize);
       const target = out.subarray(r * imageSize, (r + 1) * imageSize);
       if (augment === undefined) for (let i = 0; i < imageSize; i++) target[i] = image[i]! / 127.5 - 1;
       else shifted(image, target, init.imageShape, sfc32(hashInts(augment, row)));
-      ys[r] = labels[row]!;
+      ys[r] = labels[at]!;
     }
     // One-hot as int32 then cast: tf.oneHot(…, 'float32') is wrong on the wasm backend.
     const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(ys, 'int32'), CLASSES), 'float32'));
@@ -67,7 +71,7 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
 
   const grad = (task: ClassifierGradTask): ClassifierGradResult => {
     reload(task.version);
-    const { x, y } = batch(task.set, task.indices, task.augment);
+    const { x, y } = batch(task.set, task.indices, task.augment, task.overflow);
     const { value, grads } = tf.variableGrads(
       () => tf.mean(crossEntropy(model.apply(x, { training: true }) as Tensor, y)) as ReturnType<typeof tf.scalar>, vars as Variable[]);
     writeGrads(grads, vars, gradSlot(init.net, task.slot));

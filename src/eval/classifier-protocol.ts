@@ -32,6 +32,8 @@ export interface ClassifierGradTask {
   version: number;
   /** When set, each image is shifted by up to ±2 pixels, keyed by (augment, row): the same for any sharding. */
   augment?: number;
+  /** When set, a row ≥ `sets[set].count` is row `row − count` of `sets[overflow]` (the generated images mixed into training). */
+  overflow?: number;
 }
 
 /** Adam update `t` on indices [lo, hi) of the parameters from the first `weights.length` slots. */

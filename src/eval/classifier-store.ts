@@ -14,7 +14,7 @@ import type { BackendName } from '../backend.js';
 import { classifierInfoInvalid } from '../errors.js';
 import { buildClassifier, featureExtractor, type FeatureExtractor } from './classifier-net.js';
 import { CLASSES, FEATURES_DIM, classifierParamShapes } from './classifier-spec.js';
-import { ClassifierTrainer, type ClassifierStepInfo, type ClassifierTrainOptions, type Accuracy } from './classifier-train.js';
+import { ClassifierTrainer, type ClassifierStepInfo, type ClassifierTrainOptions, type Accuracy, type GeneratedMix } from './classifier-train.js';
 import { loadSplit, type DataSplit } from './splits.js';
 import { shippedClassifierDir } from './shipped.js';
 
@@ -42,6 +42,20 @@ export interface ClassifierInfo {
   workers: number;
   seed: number;
   trainSeconds: number;
+  /** Generated images mixed into the training rows, when any (the test split is real either way). */
+  augment?: ClassifierAugmentInfo;
+}
+
+/** What classifier.json records about generated training images ({@link TrainClassifierOptions.generated}). */
+export interface ClassifierAugmentInfo {
+  /** Where they came from (the --augment value). */
+  source: string;
+  /** Generated images per real training image in each epoch. */
+  ratio: number;
+  /** Images in the generated set. */
+  generatedCount: number;
+  /** Generated rows in each epoch: round(ratio × trainCount). */
+  generatedPerEpoch: number;
 }
 
 /** A classifier ready for evaluation. */
@@ -55,9 +69,18 @@ export function classifierDir(dataset: string, cacheDir = DEFAULT_CACHE_DIR): st
   return join(cacheDir, 'classifiers', dataset.replace(/[^A-Za-z0-9._-]+/g, '_'));
 }
 
+/**
+ * The folder of `dataset`'s classifier trained with generated images mixed
+ * in: beside the plain one (`<dataset>.augmented`), so `ganpool eval` keeps
+ * scoring with the classifier trained on real images only.
+ */
+export function augmentedClassifierDir(dataset: string, cacheDir = DEFAULT_CACHE_DIR): string {
+  return `${classifierDir(dataset, cacheDir)}.augmented`;
+}
+
 /** Options of {@link trainClassifier}. */
 export interface TrainClassifierOptions extends ClassifierTrainOptions {
-  /** Passes over the training rows (default: enough for ~150,000 images, 10 to 20 epochs). */
+  /** Passes over the training rows, generated ones included (default: enough for ~150,000 images, 10 to 20 epochs). */
   epochs?: number;
   /** Called after every step. */
   onStep?: (info: ClassifierStepInfo, totalSteps: number) => void;
@@ -75,14 +98,15 @@ export function defaultEpochs(trainCount: number): number {
 
 /**
  * Trains a classifier on `split` with the worker pool (Adam with the learning
- * rate decaying linearly to 0, images shifted by up to ±2 pixels); returns its
- * parameters and metadata.
+ * rate decaying linearly to 0, images shifted by up to ±2 pixels), with
+ * `options.generated` mixed into the training rows when given; returns its
+ * parameters and metadata. Accuracy and loss are always on `split.test`.
  */
 export async function trainClassifier(dataset: string, split: DataSplit, options: TrainClassifierOptions = {}): Promise<{ params: Float32Array; info: ClassifierInfo }> {
   const t0 = performance.now();
   const trainer = await ClassifierTrainer.start(split, options);
   try {
-    const epochs = options.epochs ?? defaultEpochs(trainer.trainCount);
+    const epochs = options.epochs ?? defaultEpochs(trainer.rowsPerEpoch);
     const total = epochs * trainer.stepsPerEpoch;
     let test: Accuracy | null = null;
     while (trainer.stepsDone < total) {
@@ -101,11 +125,17 @@ export async function trainClassifier(dataset: string, split: DataSplit, options
         accuracy: test.accuracy, testLoss: test.loss, testCount: test.count, trainCount: trainer.trainCount,
         split: split.description, epochs, batchSize: trainer.batchSize, workers: trainer.workers,
         seed: options.seed ?? 1, trainSeconds: (performance.now() - t0) / 1000,
+        ...(options.generated ? { augment: augmentInfo(options.generated, trainer.generatedPerEpoch) } : {}),
       },
     };
   } finally {
     await trainer.close();
   }
+}
+
+/** classifier.json's record of a mix. */
+function augmentInfo(g: GeneratedMix, perEpoch: number): ClassifierAugmentInfo {
+  return { source: g.source ?? g.set.name, ratio: g.ratio ?? 1, generatedCount: g.set.count, generatedPerEpoch: perEpoch };
 }
 
 /** Builds the softmax classifier with `params` (on this thread's tf backend). */
@@ -148,8 +178,8 @@ export async function loadClassifier(dir: string, backend: BackendName = 'wasm')
   return { info, extractor: featureExtractor(model, join(dir, 'model')) };
 }
 
-/** Where and how to find or train a classifier. */
-export interface ClassifierSource extends TrainClassifierOptions {
+/** Where and how to find or train a classifier (for evaluation: on real images only, so no `generated`). */
+export interface ClassifierSource extends Omit<TrainClassifierOptions, 'generated'> {
   cacheDir?: string;
   dataDir?: string;
   /** Told when a classifier has to be trained first (one line). */

@@ -9,12 +9,14 @@
 import { splitRange, type AdamOptions } from '../adam.js';
 import { splitBatch } from '../coordinator.js';
 import { createPoolExecutor, workerFile, type Executor } from '../executor.js';
-import { epochPermutation, hashInts } from '../rng.js';
+import { hashInts } from '../rng.js';
 import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from '../shared-params.js';
 import type { BackendName } from '../backend.js';
 import type { ImageSet } from '../datasets/image-set.js';
 import { classifierParamCount, initClassifierParams } from './classifier-spec.js';
 import { sharedLabels, type DataSplit, type SplitPart } from './splits.js';
+import { generatedPerEpoch, mixedEpochRows, type GeneratedRows } from './augment-mix.js';
+import { augmentRatioTooSmall, augmentShapeError } from '../errors.js';
 import type {
   ClassifierApplyTask, ClassifierGradResult, ClassifierGradTask, ClassifierInit, ClassifierPredictResult, ClassifierTask,
 } from './classifier-protocol.js';
@@ -35,6 +37,23 @@ export interface ClassifierTrainOptions {
   trainLimit?: number;
   /** Shift training images by up to ±2 pixels (default true). */
   augment?: boolean;
+  /**
+   * Generated labelled images to mix into the training rows (the test split
+   * stays real): each epoch trains on all real training rows plus
+   * `round(ratio × realCount)` of these, drawn and shuffled with the seed
+   * (see src/eval/augment-mix.ts).
+   */
+  generated?: GeneratedMix;
+}
+
+/** Generated images mixed into the classifier's training rows ({@link ClassifierTrainOptions.generated}). */
+export interface GeneratedMix {
+  /** The generated images, labelled with classes of the real set, of the real set's image shape. */
+  set: ImageSet & { labels: Uint8Array };
+  /** Generated images per real training image in each epoch (default 1). */
+  ratio?: number;
+  /** Where they came from, for classifier.json (default: the set's name). */
+  source?: string;
 }
 
 /** What one classifier step did. */
@@ -60,6 +79,10 @@ export class ClassifierTrainer {
   private t = 0;
   private version = 0;
   private perm: { epoch: number; order: Uint32Array } | null = null;
+  /** The generated rows mixed into each epoch, or null. */
+  private readonly mix: GeneratedRows | null;
+  /** Index of the generated set in the workers' sets (rows past the training set's end continue into it), or undefined. */
+  private readonly generatedSet: number | undefined;
   /** Steps completed. */
   stepsDone = 0;
   readonly workers: number;
@@ -83,6 +106,19 @@ export class ClassifierTrainer {
     initClassifierParams(this.imageShape, this.seed, this.params);
     this.adam = { lr: options.lr ?? 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
     this.sets = split.test.set === set ? [set] : [set, split.test.set];
+    const gen = options.generated;
+    if (gen) {
+      const shape = [gen.set.height, gen.set.width, gen.set.channels];
+      if (shape.some((d, i) => d !== this.imageShape[i])) throw augmentShapeError(gen.source ?? gen.set.name, shape, this.imageShape);
+      const ratio = gen.ratio ?? 1;
+      const perEpoch = generatedPerEpoch(ratio, this.trainIndices.length);
+      if (perEpoch === 0) throw augmentRatioTooSmall(ratio, this.trainIndices.length);
+      this.mix = { setCount: gen.set.count, perEpoch, base: set.count };
+      this.generatedSet = this.sets.push(gen.set) - 1;
+    } else {
+      this.mix = null;
+      this.generatedSet = undefined;
+    }
   }
 
   /** Allocates the shared parameters and starts the workers. */
@@ -102,25 +138,40 @@ export class ClassifierTrainer {
     return c;
   }
 
-  /** Steps in one pass over the training rows (the last incomplete batch is dropped). */
+  /** Steps in one pass over an epoch's rows (the last incomplete batch is dropped). */
   get stepsPerEpoch(): number {
-    return Math.max(1, Math.floor(this.trainIndices.length / this.batchSize));
+    return Math.max(1, Math.floor(this.rowsPerEpoch / this.batchSize));
   }
 
-  /** Training rows used (all of the split's, or `trainLimit`). */
+  /** Real training rows used (all of the split's, or `trainLimit`). */
   get trainCount(): number {
     return this.trainIndices.length;
   }
 
-  /** Data set rows of step `t`'s batch: a slice of that epoch's seeded permutation of the training rows. */
+  /** Generated rows mixed into each epoch (0 without {@link ClassifierTrainOptions.generated}). */
+  get generatedPerEpoch(): number {
+    return this.mix?.perEpoch ?? 0;
+  }
+
+  /** Rows in one epoch: the real training rows plus the generated ones. */
+  get rowsPerEpoch(): number {
+    return this.trainIndices.length + this.generatedPerEpoch;
+  }
+
+  /**
+   * Epoch `epoch`'s rows in training order (see {@link mixedEpochRows}): real
+   * training rows are rows of the split's training set; a row ≥ that set's
+   * image count is generated image `row − count`.
+   */
+  epochRows(epoch: number): Uint32Array {
+    if (this.perm?.epoch !== epoch) this.perm = { epoch, order: mixedEpochRows(this.trainIndices, this.seed, epoch, this.mix ?? undefined) };
+    return this.perm.order;
+  }
+
+  /** Rows of step `t`'s batch: a slice of that epoch's rows ({@link epochRows}). */
   batchRows(t: number): Uint32Array {
-    const epoch = Math.floor(t / this.stepsPerEpoch);
-    if (this.perm?.epoch !== epoch) {
-      const p = epochPermutation(this.trainIndices.length, this.seed, epoch);
-      this.perm = { epoch, order: p.map((i) => this.trainIndices[i]!) };
-    }
     const start = (t % this.stepsPerEpoch) * this.batchSize;
-    return this.perm.order.subarray(start, start + this.batchSize);
+    return this.epochRows(Math.floor(t / this.stepsPerEpoch)).subarray(start, start + this.batchSize);
   }
 
   /** Runs one grad task per shard of `rows` (shifted when `augment` is a seed); returns the batch-mean loss and the shards' weights. */
@@ -129,13 +180,14 @@ export class ClassifierTrainer {
     const results = await Promise.all(shards.map((s, k) => {
       const task: ClassifierGradTask = { kind: 'grad', set: 0, indices: rows.slice(s.first, s.first + s.count), slot: k, version: this.version };
       if (augment !== undefined) task.augment = augment;
+      if (this.generatedSet !== undefined) task.overflow = this.generatedSet;
       return this.executor.run<ClassifierGradResult>(task);
     }));
     const weights = shards.map((s) => s.count / rows.length);
     return { loss: results.reduce((a, r, k) => a + weights[k]! * r.loss, 0), weights };
   }
 
-  /** The batch-mean gradient over `rows` of the training set at the current parameters (no augmentation), without applying it. */
+  /** The batch-mean gradient over training `rows` (numbered as in {@link epochRows}) at the current parameters (no augmentation), without applying it. */
   async gradient(rows: Uint32Array): Promise<Float32Array> {
     const { weights } = await this.shardGradients(rows);
     const out = new Float32Array(this.net.size);
