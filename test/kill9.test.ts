@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { train } from '../src/train.js';
 import { loadCheckpoint } from '../src/checkpoint.js';
 
-const ROUNDS = 15;
+const ROUNDS = 6;
 const STEPS = 200;
 const flags = ['--model', 'seed', '--workers', '2', '--batch-size', '16', '--seed', '12', '--sample-every', '100000'];
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -28,7 +28,7 @@ async function cli(args: string[], out: string, killAfterMs: number | null): Pro
   return { ...(await exited), stderr };
 }
 
-test('kill -9 at random moments, 15 rounds with --checkpoint-every 1: every checkpoint loads, and the resumed chain equals an uninterrupted run bit for bit', async (t) => {
+test(`kill -9 at random moments, ${ROUNDS} rounds with --checkpoint-every 1: every checkpoint loads, and the resumed chain equals an uninterrupted run bit for bit`, async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'ganpool-kill9-'));
   const straight = join(tmp, 'straight'), chain = join(tmp, 'chain');
   await train({ finalEval: false, model: 'seed', workers: 2, batchSize: 16, seed: 12, sampleEvery: 100000, steps: STEPS, out: straight });

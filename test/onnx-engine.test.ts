@@ -38,9 +38,10 @@ async function oneStep(model: ModelName, backend: 'onnx' | 'cpu', channels = 1):
   }
 }
 
-// dcgan64 is compared at graph level in onnx-compile.test.ts (tfjs-cpu's conv weight gradient alone
-// takes ~10 s per dcgan64 layer at batch 2, too slow for a trainer-level run within the suite's budget).
-for (const model of MODEL_NAMES.filter((m) => m !== 'dcgan64')) {
+// dcgan32 and dcgan64 (1 and 3 channels) are compared at graph level in onnx-compile.test.ts: tfjs-cpu's
+// conv weight gradient makes a trainer-level run of them cost ~40 s (dcgan32) to minutes (dcgan64), and
+// what this level adds (the engine behind the pool, shared statistics) does not depend on the preset.
+for (const model of MODEL_NAMES.filter((m) => m !== 'dcgan64' && m !== 'dcgan32')) {
   test(`${model}: D and G gradients, moving statistics and one step on onnx equal the cpu backend's`, async (t) => {
     const onnx = await oneStep(model, 'onnx');
     const cpu = await oneStep(model, 'cpu');
@@ -60,14 +61,6 @@ for (const model of MODEL_NAMES.filter((m) => m !== 'dcgan64')) {
     t.log(`${model} onnx vs cpu rel err: ${parts.join(', ')}`);
   });
 }
-
-test('dcgan32 with 3 channels: onnx gradients equal the cpu backend\'s', async (t) => {
-  const onnx = await oneStep('dcgan32', 'onnx', 3);
-  const cpu = await oneStep('dcgan32', 'cpu', 3);
-  const eD = relErr(onnx.d, cpu.d), eG = relErr(onnx.g, cpu.g);
-  t.log(`dcgan32 3ch onnx vs cpu rel err: D ${eD.toExponential(2)}, G ${eG.toExponential(2)}`);
-  t.true(eD <= 1e-5 && eG <= 1e-5);
-});
 
 async function afterSteps(config: TrainConfig, steps: number): Promise<{ g: Float32Array; d: Float32Array; bn: { g: Float32Array; d: Float32Array } }> {
   const trainer = await GanTrainer.create({ ...config, backend: 'onnx' }, { data: mnistData() });

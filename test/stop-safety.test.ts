@@ -7,7 +7,7 @@ import { GanTrainer } from '../src/index.js';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { mnistData } from './helpers.js';
 
-const ROUNDS = 10;
+const ROUNDS = 5;
 
 /** Starts a 2-worker dcgan run on onnx, sends `signal` at a random moment once steps are running; resolves to its exit code and output. */
 async function signalRun(signal: 'SIGINT' | 'SIGTERM', round: number): Promise<{ code: number | null; stderr: string; out: string; delay: number }> {
