@@ -13,7 +13,7 @@ import { faultFromEnv } from './faults.js';
 import { GanpoolFaultError } from './errors.js';
 import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
 import type { ResolvedConfig } from './config.js';
-import type { ImageSet } from './datasets/image-set.js';
+import { sharedLabels, type ImageSet } from './datasets/image-set.js';
 import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
@@ -164,13 +164,11 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   net.version += 1; // every worker reloads before its next task
 }
 
-/** A copy of the set's labels in shared memory, for the workers (a conditional run's data always has them, below `classes`). */
-function sharedLabels(data: ImageSet, classes: number): SharedArrayBuffer {
-  if (!data.labels || data.labels.length !== data.count) throw new Error(`internal: a conditional run on data without one label per image`);
-  const buffer = new SharedArrayBuffer(data.count);
-  new Uint8Array(buffer).set(data.labels);
+/** A conditional run's labels in shared memory for the workers (its data always has one per image, below `classes`). */
+function conditionalLabels(data: ImageSet, classes: number): SharedArrayBuffer {
+  if (!data.labels || data.labels.length !== data.count) throw new Error('internal: a conditional run on data without one label per image');
   if (data.labels.some((y) => y >= classes)) throw new Error(`internal: a label of ${data.name} is not below its ${classes} classes`);
-  return buffer;
+  return sharedLabels(data as ImageSet & { labels: Uint8Array }).buffer as SharedArrayBuffer;
 }
 
 /** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline). */
@@ -218,7 +216,7 @@ export class Coordinator {
       seed: config.seed,
       data: {
         pixels: data.images.buffer as SharedArrayBuffer, count: data.count, shape: [data.height, data.width, data.channels],
-        labels: c.preset.classes > 0 ? sharedLabels(data, c.preset.classes) : null,
+        labels: c.preset.classes > 0 ? conditionalLabels(data, c.preset.classes) : null,
       },
       g: c.g.shared,
       d: c.d.shared,

@@ -27,6 +27,14 @@ export function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
 }
 
+/** The set's labels in shared memory, so worker threads can read them (copied unless they already are there). */
+export function sharedLabels(set: ImageSet & { labels: Uint8Array }): Uint8Array {
+  if (set.labels.buffer instanceof SharedArrayBuffer) return set.labels;
+  const out = sharedBytes(set.labels.length);
+  out.set(set.labels);
+  return out;
+}
+
 /** Classes of a labelled set ({@link ImageSet.classes}, else the largest label + 1); 0 when it has no labels. */
 export function classCount(set: Pick<ImageSet, 'labels' | 'classes'>): number {
   if (!set.labels) return 0;

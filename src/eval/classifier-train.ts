@@ -14,7 +14,8 @@ import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from 
 import type { BackendName } from '../backend.js';
 import type { ImageSet } from '../datasets/image-set.js';
 import { classifierParamCount, initClassifierParams } from './classifier-spec.js';
-import { sharedLabels, type DataSplit, type SplitPart } from './splits.js';
+import { type DataSplit, type SplitPart } from './splits.js';
+import { sharedLabels } from '../datasets/image-set.js';
 import { generatedPerEpoch, mixedEpochRows, type GeneratedRows } from './augment-mix.js';
 import { augmentRatioTooSmall, augmentShapeError } from '../errors.js';
 import type {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadDataset, parseDatasetSpec } from '../dataset.js';
 import { epochPermutation } from '../rng.js';
-import { sharedBytes, type ImageSet } from '../datasets/image-set.js';
+import type { ImageSet } from '../datasets/image-set.js';
 import { datasetUnlabeled } from '../errors.js';
 
 /** Seed of the held-out permutation (fixed: every classifier and every eval use the same split). */
@@ -33,14 +33,6 @@ export interface DataSplit {
 function labelled(set: ImageSet, spec: string): ImageSet & { labels: Uint8Array } {
   if (!set.labels) throw datasetUnlabeled(spec);
   return set as ImageSet & { labels: Uint8Array };
-}
-
-/** Copies labels into shared memory so worker threads can read them. */
-export function sharedLabels(set: ImageSet & { labels: Uint8Array }): Uint8Array {
-  if (set.labels.buffer instanceof SharedArrayBuffer) return set.labels;
-  const out = sharedBytes(set.labels.length);
-  out.set(set.labels);
-  return out;
 }
 
 const all = (n: number): Uint32Array => Uint32Array.from({ length: n }, (_, i) => i);
