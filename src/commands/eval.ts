@@ -58,9 +58,12 @@ function fmt(m: EvalMetrics): string {
   return `FCD ${m.fcd.toFixed(3).padStart(9)}   score ${m.classifierScore.toFixed(3)}   classes ${m.classesCovered}/10   n ${m.n}`;
 }
 
-/** A conditional generator's per-class agreement: the share of each class's images the classifier reads as that class. */
-export function agreementLine(a: ClassAgreement): string {
-  return `as drawn:   ${(a.mean * 100).toFixed(1)}% of images classified as the class they were drawn for (per class ` +
+/**
+ * A conditional generator's per-class agreement: the share of each class's images the classifier
+ * reads as that class; the label is padded to `width` characters to line up with its neighbours.
+ */
+export function agreementLine(a: ClassAgreement, width = 12): string {
+  return `${'as drawn:'.padEnd(width)}${(a.mean * 100).toFixed(1)}% of images classified as the class they were drawn for (per class ` +
     `${a.perClass.map((x, k) => `${k}:${(x * 100).toFixed(0)}%`).join(' ')})`;
 }
 

@@ -38,7 +38,7 @@ function metricsRow(m: EvalMetrics): string {
 /** The quality lines at the end of a run: the generator's scores, and the real held-out split's (the floor) beside them. */
 export function qualityLines(generated: EvalMetrics, floor: EvalMetrics | null): string {
   return `quality:      ${metricsRow(generated)}   (n ${generated.n}, as 'ganpool eval'; log in metrics.jsonl)\n` +
-    (generated.classAgreement ? `${agreementLine(generated.classAgreement)}\n` : '') +
+    (generated.classAgreement ? `${agreementLine(generated.classAgreement, 14)}\n` : '') +
     (floor ? `real floor:   ${metricsRow(floor)}   (n ${floor.n} held-out real images: the best a generator can reach)\n` : '');
 }
 
