@@ -244,9 +244,7 @@ function knownClasses(dataset: string): number | null {
  * a data set known by name.
  */
 function resolveConditional(config: TrainConfig, dataset: string, classes: number | undefined): Pick<ResolvedConfig, 'conditional' | 'classes'> {
-  const v = config.conditional;
-  if (v !== undefined && typeof v !== 'boolean') throw badValue('conditional', v, 'true or false');
-  if (v !== true) return { conditional: false, classes: 0 };
+  if (!flag('conditional', config.conditional, false)) return { conditional: false, classes: 0 };
   const known = classes ?? knownClasses(dataset);
   if (known !== null && known < 2) throw conditionalUnlabeled(dataset, known);
   return { conditional: true, classes: known ?? 0 };
