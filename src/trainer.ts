@@ -135,9 +135,8 @@ export class GanTrainer {
    * labels. A conditional run draws image i of class `labels[i]` (n labels in
    * [0, classes)); without `labels` the classes are drawn uniformly, keyed by
    * `seed` (as `generateImages` draws them from an exported generator). From
-   * the EMA weights when `ema` is on. An
-   * unconditional run takes no labels. Throws a GanpoolUsageError naming
-   * `labels` on labels that do not fit.
+   * the EMA weights when `ema` is on. An unconditional run takes no labels.
+   * Throws a GanpoolUsageError naming `labels` on labels that do not fit.
    */
   sample(n = GRID_SAMPLES, seed = this.config.seed, labels?: ArrayLike<number>): Promise<Float32Array> {
     const classes = this.preset.classes;
