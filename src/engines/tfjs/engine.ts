@@ -49,25 +49,16 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
   /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
   const gIn = preset.generator.inputShape[0]!;
 
-  /**
-   * A conditional phase's one-hot labels for D's passes: the pass on the real
-   * images (`real`) uses `real`'s labels, every other D pass (fake images)
-   * the fake rows' labels. Set for the duration of one phase.
-   */
-  let dLabels: { realImages: Tensor | null; real: Tensor | null; fake: Tensor } | null = null;
-  const labelsFor = (which: NetName, x: Tensor): Tensor | undefined => {
-    if (which !== 'd' || !dLabels) return undefined;
-    return x === dLabels.realImages ? dLabels.real! : dLabels.fake;
-  };
-
   const lossTerms = TF_GAN_LOSSES[options.loss];
   const term = (fn: TfLossTerm, logits: Tensor): Tensor => tf.tidy(() => fn(tf, logits));
 
-  /** A training-mode pass that records its BN statistics (when the net has BN) as pass `passes.length`. */
+  /**
+   * A training-mode pass that records its BN statistics (when the net has BN) as pass `passes.length`;
+   * `labels` (one-hot rows) are the classes of a conditional D pass's images.
+   */
   const passes: { net: NetName; stats: Tensor[] }[] = [];
-  const train = (which: NetName, x: Tensor): Tensor => {
+  const train = (which: NetName, x: Tensor, labels?: Tensor): Tensor => {
     const net = nets[which];
-    const labels = labelsFor(which, x);
     if (!net.hasBn) return opsForward(tf, net.spec, net.vars, x, undefined, labels);
     const stats: Tensor[] = [];
     passes.push({ net: which, stats });
@@ -79,7 +70,8 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     const l = phaseLabels(labels, count, preset.classes, what);
     return l ? oneHotRows(l, preset.classes) : null;
   };
-  const labelTensor = (rows: Float32Array, count: number): Tensor => tf.tensor2d(rows, [count, preset.classes]);
+  const labelTensor = (rows: Float32Array | null, count: number): Tensor | undefined =>
+    rows ? tf.tensor2d(rows, [count, preset.classes]) : undefined;
 
   const collect = (): BnPassStats[] => {
     const out = passes.map(({ net, stats }) => {
@@ -104,38 +96,24 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     setParams: (which, params) => assign(tf, nets[which], params),
 
     async phase(input: PhaseInput, grad: Float32Array): Promise<PhaseOutput> {
-      dLabels = null;
+      // Labels are checked before any tensor is made, so a refused phase leaks none.
       const fakeHot = oneHot(input.fakeLabels, input.count, 'fake rows');
       const realHot = input.phase === 'd' ? oneHot(input.realLabels, input.count, 'real rows') : null;
       const z = tf.tensor2d(input.z, [input.count, gIn]);
-      const owned: Tensor[] = [z];
-      if (fakeHot) {
-        const yFake = labelTensor(fakeHot, input.count);
-        dLabels = { realImages: null, real: null, fake: yFake };
-        owned.push(yFake);
-      }
+      const yFake = labelTensor(fakeHot, input.count);
+      const owned: Tensor[] = [z, ...(yFake ? [yFake] : [])];
       let lossFn: () => Scalar;
       if (input.phase === 'd') {
         const real = tf.tensor4d(input.real!, [input.count, ...preset.imageShape]);
+        const yReal = labelTensor(realHot, input.count);
         const fake = tf.tidy(() => train('g', z));
-        owned.push(real, fake);
-        if (realHot && dLabels) {
-          dLabels.realImages = real;
-          dLabels.real = labelTensor(realHot, input.count);
-          owned.push(dLabels.real);
-        }
-        lossFn = () => tf.add(term(lossTerms.dReal, train('d', real)), term(lossTerms.dFake, train('d', fake))) as Scalar;
+        owned.push(real, fake, ...(yReal ? [yReal] : []));
+        lossFn = () => tf.add(term(lossTerms.dReal, train('d', real, yReal)), term(lossTerms.dFake, train('d', fake, yFake))) as Scalar;
       } else {
-        lossFn = () => term(lossTerms.g, train('d', train('g', z))) as Scalar;
+        lossFn = () => term(lossTerms.g, train('d', train('g', z), yFake)) as Scalar;
       }
       const net = nets[input.phase];
-      let variableGrads: ReturnType<typeof tf.variableGrads>;
-      try {
-        variableGrads = tf.variableGrads(lossFn, net.vars);
-      } finally {
-        dLabels = null;
-      }
-      const { value, grads } = variableGrads;
+      const { value, grads } = tf.variableGrads(lossFn, net.vars);
       let offset = 0;
       for (const v of net.vars) {
         grad.set(valuesOf(tf, grads[v.name]!), offset);
