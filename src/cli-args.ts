@@ -20,7 +20,7 @@ interface FlagSpec {
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   dataset: { field: 'dataset', numeric: false, help: 'mnist (embedded) | fashion-mnist | idx:PATH | folder:DIR [mnist]' },
   'data-dir': { field: 'dataDir', numeric: false, help: 'folder with the fashion-mnist IDX files [/usr/share/datasets/fashion-mnist]' },
-  'image-size': { field: 'imageSize', numeric: true, help: 'folder:DIR only: resize images to 32 or 64 pixels [32]' },
+  'image-size': { field: 'imageSize', numeric: true, help: 'folder:DIR only: resize images to 28, 32 or 64 pixels [32]' },
   channels: { field: 'channels', numeric: true, help: 'folder:DIR only: 1 (grey) or 3 (RGB) [3]' },
   model: { field: 'model', numeric: false, help: 'model preset: mlp | seed | dcgan (28×28) | dcgan32 | dcgan64 | probe-mlp | probe-dcgan [dcgan for 28×28 images, mlp for other sizes]' },
   loss: { field: 'loss', numeric: false, help: 'GAN loss: ns (non-saturating) | hinge | lsgan (least squares) [ns]' },

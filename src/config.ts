@@ -7,6 +7,7 @@ import { BACKEND_NAMES, onnxAvailability, resolveBackend, tfjsNodeAvailable, typ
 import { MODEL_NAMES, type ModelName } from './models.js';
 import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField, conditionalUnlabeled } from './errors.js';
 import { parseDatasetSpec } from './dataset.js';
+import { FOLDER_IMAGE_SIZES } from './datasets/image-set.js';
 import { shippedClassifierDir } from './eval/shipped.js';
 import { DEFAULT_GAN_LOSS, GAN_LOSSES, type GanLoss } from './losses.js';
 
@@ -23,7 +24,7 @@ export interface TrainConfig {
   dataset?: string;
   /** Folder holding the Fashion-MNIST IDX files (`train-images-idx3-ubyte[.gz]`). */
   dataDir?: string;
-  /** `folder:` data sets only: side length the images are cropped and resized to, 32 or 64. Default 32. */
+  /** `folder:` data sets only: side length the images are cropped and resized to, 28, 32 or 64. Default 32. */
   imageSize?: number;
   /** `folder:` data sets only: 1 (greyscale) or 3 (RGB). Default 3. */
   channels?: number;
@@ -168,7 +169,7 @@ export const DEFAULT_BATCH_SIZE = 32;
  */
 export function defaultModel(dataset: string, imageShape: [number, number, number] | null): ModelName {
   if (imageShape) return imageShape[0] === 28 && imageShape[1] === 28 ? 'dcgan' : 'mlp';
-  return parseDatasetSpec(dataset).kind === 'folder' ? 'mlp' : 'dcgan'; // folder: images are resized to 32 or 64
+  return parseDatasetSpec(dataset).kind === 'folder' ? 'mlp' : 'dcgan'; // folder: images default to 32×32
 }
 
 /** The presets whose EMA of G is on by default (the convolutional ones). */
@@ -223,7 +224,7 @@ function resolveDataset(config: TrainConfig): Pick<ResolvedConfig, 'dataset' | '
   return {
     dataset,
     dataDir: config.dataDir ?? null,
-    imageSize: folder ? pick('imageSize', config.imageSize, [32, 64], 32) : null,
+    imageSize: folder ? pick('imageSize', config.imageSize, [...FOLDER_IMAGE_SIZES], 32) : null,
     channels: folder ? pick('channels', config.channels, [1, 3], 3) : null,
   };
 }

@@ -4,7 +4,7 @@
  * `folder:DIR` (an image folder, decoded by sharp and cached).
  */
 import { loadEmbeddedMnist } from './datasets/mnist.js';
-import type { ImageSet } from './datasets/image-set.js';
+import type { FolderImageSize, ImageSet } from './datasets/image-set.js';
 import { datasetSpecError } from './errors.js';
 
 /** A parsed `dataset` value. */
@@ -42,7 +42,7 @@ export interface DatasetOptions {
 async function loadFolder(dir: string, options: DatasetOptions): Promise<ImageSet> {
   const { loadImageFolder } = await import('./datasets/image-folder.js'); // sharp loads only when needed
   const set = await loadImageFolder(dir, {
-    size: (options.imageSize ?? 32) as 32 | 64,
+    size: (options.imageSize ?? 32) as FolderImageSize,
     channels: (options.channels ?? 3) as 1 | 3,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });

@@ -19,6 +19,7 @@ import sharp from 'sharp';
 import { openFileAtomic, writeFileAtomic } from './atomic.js';
 import { perClassLabels } from './conditioning.js';
 import { idxHeader, labelsNameFor } from './datasets/idx.js';
+import { FOLDER_IMAGE_SIZES } from './datasets/image-set.js';
 import { badValue, exportFolderNotEmpty, exportManifestUnsafe, sampleNotConditional } from './errors.js';
 import { imageBatches, type LoadedGenerator } from './generator.js';
 import { pixelByte } from './grid.js';
@@ -38,7 +39,7 @@ export const IDX_IMAGES_NAME = 'images-idx3-ubyte';
 /** The IDX labels file of an `idx` export: the name `idx:DIR/images-idx3-ubyte` finds its labels under. */
 export const IDX_LABELS_NAME = labelsNameFor(IDX_IMAGES_NAME);
 /** Sizes the `folder:` reader decodes to; a PNG export of other sizes reads back resized. */
-const FOLDER_SIZES = [32, 64];
+const FOLDER_SIZES: readonly number[] = FOLDER_IMAGE_SIZES;
 /** IDX labels and folder classes are one byte per image. */
 const MAX_CLASSES = 256;
 /** The most images one export writes (the manifest lists every file). */
@@ -238,7 +239,7 @@ function readBack(format: ExportFormat, dir: string, [h, w, c]: readonly number[
   const exact = h === w && FOLDER_SIZES.includes(h!);
   return {
     dataset: `folder:${dir}`, channels: c!, imageSize: exact ? h! : 32, exact,
-    ...(exact ? {} : { note: `folder: decodes to 32×32 or 64×64 only, so these ${h}×${w} images read back resized; the idx format reads back exactly` }),
+    ...(exact ? {} : { note: `folder: decodes to 28×28, 32×32 or 64×64 only, so these ${h}×${w} images read back resized; the idx format reads back exactly` }),
   };
 }
 

@@ -28,7 +28,7 @@ test('dataset specs are checked before anything loads', (t) => {
     t.throws(() => resolveConfig({ dataset: bad }), { instanceOf: GanpoolUsageError, message: /invalid dataset.*mnist, fashion-mnist, idx:PATH .*folder:DIR/ });
   }
   t.throws(() => resolveConfig({ imageSize: 32 }), { message: /invalid imageSize: 32; it applies only to folder:DIR/ });
-  t.throws(() => resolveConfig({ dataset: 'folder:x', imageSize: 48 }), { message: /invalid imageSize: 48; expected 32 or 64/ });
+  t.throws(() => resolveConfig({ dataset: 'folder:x', imageSize: 48 }), { message: /invalid imageSize: 48; expected 28 or 32 or 64/ });
   t.throws(() => resolveConfig({ dataset: 'folder:x', channels: 2 }), { message: /invalid channels: 2; expected 1 or 3/ });
   t.like(resolveConfig({ dataset: 'folder:x' }), { imageSize: 32, channels: 3 });
 });

@@ -13,12 +13,12 @@ import { availableParallelism } from 'node:os';
 import { extname, join, relative, sep } from 'node:path';
 import sharp from 'sharp';
 import { folderMissingError, folderNoImagesError } from '../errors.js';
-import { sharedBytes, type ImageSet } from './image-set.js';
+import { sharedBytes, type FolderImageSize, type ImageSet } from './image-set.js';
 
 /** Options for loadImageFolder. */
 export interface ImageFolderOptions {
   /** Output side length in pixels. */
-  size: 32 | 64;
+  size: FolderImageSize;
   /** 1 = greyscale, 3 = RGB. */
   channels: 1 | 3;
   /** Called after each image is decoded (not called on a cache hit). */

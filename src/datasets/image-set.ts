@@ -22,6 +22,11 @@ export interface ImageSet {
   name: string;
 }
 
+/** The sizes `folder:` decodes to: MNIST's 28 and the conv presets' 32 and 64. */
+export const FOLDER_IMAGE_SIZES = [28, 32, 64] as const;
+/** One of {@link FOLDER_IMAGE_SIZES}. */
+export type FolderImageSize = (typeof FOLDER_IMAGE_SIZES)[number];
+
 /** Allocates `n` zeroed bytes backed by a SharedArrayBuffer. */
 export function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
-import { classCount, type ImageSet } from '../datasets/image-set.js';
+import { classCount, type FolderImageSize, type ImageSet } from '../datasets/image-set.js';
 import { augmentError, augmentLabelError, augmentShapeError } from '../errors.js';
 
 /** The manifest file of a `ganpool sample --per-class N --out DIR` export. */
@@ -120,7 +120,7 @@ async function loadFolder(spec: string, dir: string, target: AugmentTarget): Pro
   const big = [...tops].find((name) => Number(name) >= target.classes);
   if (big !== undefined) throw augmentLabelError(spec, Number(big), target.classes);
   const { loadImageFolder } = await import('../datasets/image-folder.js');
-  const set = await loadImageFolder(dir, { size: h as 32 | 64, channels: c as 1 | 3 });
+  const set = await loadImageFolder(dir, { size: h as FolderImageSize, channels: c as 1 | 3 });
   if (set.skipped > 0) throw augmentError(spec, `has ${set.skipped} unreadable image file(s): ${set.skippedNames.join(', ')}`);
   // One subfolder: the loader sees no classes (it needs two), but the folder's name is the class of every image.
   const labels = set.labels ? Uint8Array.from(set.labels, (k) => Number(set.classNames[k])) : new Uint8Array(set.count).fill(Number([...tops][0]));
