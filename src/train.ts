@@ -84,7 +84,8 @@ function restore(trainer: GanTrainer, checkpoint: Checkpoint): void {
 /**
  * Trains with `config`, writing the run's files; resolves to the summary.
  * A checkpoint and the exported generator are written every `checkpointEvery`
- * steps and at the end (also when stopped by the signal). With `resume: OUT`
+ * steps and at the end (also when stopped by the signal), then the summary
+ * and OUT/report.html (the static page of `ganpool view`). With `resume: OUT`
  * the run in OUT continues from its checkpoint until `steps` in total. The
  * run holds OUT/.lock throughout: a second run into OUT is refused while
  * this one lives (see run-lock.ts).
@@ -144,6 +145,7 @@ async function trainLocked(
     // After a fault midway through a step the last periodic checkpoint stays the last good one.
     if (savedAt !== trainer.stepsDone && trainer.atStepBoundary) await saveCheckpoint(trainer);
     await files.summary(summary);
+    await files.report();
     // Diverged or a persistent fault: the checkpoint and the summary are written; the caller learns why.
     if (trainer.stopError) throw trainer.stopError;
     const out = files.dir;
