@@ -139,7 +139,7 @@ export const CLIENT_SCRIPT = String.raw`
   }
   /** series: [{ name, kind, color, xs, ys, opacity, width }] */
   function drawChart(box, opts) {
-    var W = 560, H = 270, L = 58, R = 12, T = 40, B = 38;
+    var W = 560, H = 270, L = 58, R = 24, T = 40, B = 38;
     var xs = [], ys = [];
     opts.series.forEach(function (s) {
       for (var i = 0; i < s.xs.length; i++) {
