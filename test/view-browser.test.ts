@@ -276,10 +276,34 @@ browserTest('a conditional generator gets a class picker; every class, and one c
     t.deepEqual([oneCanvas.width, oneCanvas.height], [classPng.width, classPng.height]);
     const one = compare(oneCanvas, classPng);
     t.true(one.worst <= 1, `class 3: max difference ${one.worst}/255`);
-    t.log(`every class: ${every.differing} pixels differ by ≤ 1; class 3: ${one.differing}`);
+    t.log(`pixels that differ: every class ${every.differing} (by at most ${every.worst}/255), class 3 ${one.differing} (by at most ${one.worst}/255)`);
     t.deepEqual(problems, []);
     await page.close();
   } finally {
     await cserver.close();
+  }
+});
+
+browserTest('a folder of runs: the compare view overlays each run\'s curves, and a name opens that run', async (t) => {
+  const folder = join(tmp, 'folder');
+  cpSync(out, join(folder, 'long'), { recursive: true });
+  cpSync(out, join(folder, 'short'), { recursive: true });
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+  writeFileSync(join(folder, 'short', 'metrics.jsonl'), lines.slice(0, 120).map((l) => l + '\n').join(''));
+  const fserver = await startViewServer({ dir: folder, port: 0 });
+  try {
+    const { page, problems } = await openPage(fserver.url);
+    t.deepEqual(await page.$$eval('#compare-table a', (as) => as.map((a) => a.textContent)), ['long', 'short']);
+    for (const [name, n] of [['long', STEPS], ['short', 120]] as const) {
+      t.deepEqual(await pathPoints(page, `#compare-g path[data-series="${name}"][data-kind="raw-faint"]`), { commands: n, declared: n }, name);
+    }
+    await page.click('#compare-table a[href="#run=short"]');
+    await page.waitForSelector('#chart-loss path[data-series="D loss"]', { timeout: 10_000 });
+    t.is(await page.$eval('#title', (e) => e.textContent), 'short');
+    t.deepEqual(await pathPoints(page, '#chart-loss path[data-series="D loss"][data-kind="raw-faint"]'), { commands: 120, declared: 120 });
+    t.deepEqual(problems, []);
+    await page.close();
+  } finally {
+    await fserver.close();
   }
 });

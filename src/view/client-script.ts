@@ -478,6 +478,7 @@ export const CLIENT_SCRIPT = String.raw`
     $('compare').hidden = !!run;
     $('run').hidden = !run;
     $('back').hidden = !(run && folder);
+    $('run-status').hidden = !run;
     $('title').textContent = run ? run.name : state.root + ' (' + state.runs.length + ' runs)';
     document.title = (run ? run.name : state.root) + ' · ganpool view';
     if (run) {
