@@ -13,6 +13,7 @@ import { resumeConfig } from './resume.js';
 import { acquireRunLock, assertNotLocked } from './run-lock.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
+import { REPORT_FILE } from './view/run-folder.js';
 
 /** A summary plus where the run's files went. */
 export interface TrainResult extends TrainSummary {
@@ -26,6 +27,8 @@ export interface TrainResult extends TrainSummary {
   generator: string;
   /** The exported generator as an ONNX model (OUT/generator.onnx). */
   generatorOnnx: string;
+  /** The run's static page (OUT/report.html; `ganpool view OUT` serves the live one). */
+  report: string;
   /** The step the run resumed from, or null for a fresh run. */
   resumedFrom: number | null;
 }
@@ -152,6 +155,7 @@ async function trainLocked(
     return {
       ...summary, out, latestGrid: files.latestGrid,
       checkpoint: join(out, CHECKPOINT_DIR), generator: join(out, GENERATOR_DIR), generatorOnnx: join(out, GENERATOR_ONNX),
+      report: join(out, REPORT_FILE),
       resumedFrom: checkpoint?.state.stepsDone ?? null,
     };
   } finally {
