@@ -185,7 +185,7 @@ browserTest('the interpolation slider changes the image, from the grid of seed A
   await page.close();
 });
 
-browserTest('the live view picks up a step appended to metrics.jsonl within 2 s; a torn line waits', async (t) => {
+browserTest('the live view picks up a step appended to metrics.jsonl, and a new grid, within 2 s; a torn line waits', async (t) => {
   const live = join(tmp, 'live');
   cpSync(out, live, { recursive: true });
   const liveServer = await startViewServer({ dir: live, port: 0 });
@@ -204,6 +204,17 @@ browserTest('the live view picks up a step appended to metrics.jsonl within 2 s;
     t.log(`the appended step was drawn after ${ms} ms`);
     t.true(ms <= 2000, `${ms} ms`);
     t.regex(await page.$eval('#metrics-note', (e) => e.textContent!), new RegExp(`^${STEPS + 1} steps logged`));
+    // A new grid: the step slider gains it (and follows it), and latest.png is reloaded.
+    const latestBefore = await page.$eval('#grid-latest', (e) => e.getAttribute('src'));
+    const g0 = Date.now();
+    cpSync(join(live, 'samples', 'step-000100.png'), join(live, 'samples', 'step-000400.png'));
+    cpSync(join(live, 'samples', 'step-000100.png'), join(live, 'samples', 'latest.png'));
+    await page.waitForFunction(`document.getElementById('grid-step-label').textContent === 'step 400 (4 of 4)'`, { timeout: 5000, polling: 50 });
+    await page.waitForFunction(`document.getElementById('grid-latest').getAttribute('src') !== ${JSON.stringify(latestBefore)}`, { timeout: 5000, polling: 50 });
+    const gms = Date.now() - g0;
+    t.log(`the new grid was shown after ${gms} ms`);
+    t.true(gms <= 2000, `${gms} ms`);
+    t.regex(await page.$eval('#grid-at-step', (e) => e.getAttribute('src')!), /\/files\/samples\/step-000400\.png$/);
     t.deepEqual(problems, []);
     await page.close();
   } finally {
