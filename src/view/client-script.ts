@@ -137,6 +137,13 @@ export const CLIENT_SCRIPT = String.raw`
     }
     return out;
   }
+  /** [min, max] of vs (a loop: spreading 100k values into Math.min overflows the stack), or [lo, hi] when empty. */
+  function range(vs, lo, hi) {
+    if (!vs.length) return [lo, hi];
+    var min = Infinity, max = -Infinity;
+    for (var i = 0; i < vs.length; i++) { if (vs[i] < min) min = vs[i]; if (vs[i] > max) max = vs[i]; }
+    return [min, max];
+  }
   /** series: [{ name, kind, color, xs, ys, opacity, width }] */
   function drawChart(box, opts) {
     var W = 560, H = 270, L = 58, R = 24, T = 40, B = 38;
@@ -151,8 +158,8 @@ export const CLIENT_SCRIPT = String.raw`
     if (!xs.length) {
       parts.push('<text x="' + (W / 2) + '" y="' + (H / 2) + '" text-anchor="middle" class="empty">' + esc(opts.empty || 'no data yet') + '</text>');
     }
-    var xt = niceTicks(xs.length ? Math.min.apply(null, xs) : 0, xs.length ? Math.max.apply(null, xs) : 1, 6);
-    var yt = niceTicks(ys.length ? Math.min.apply(null, ys) : 0, ys.length ? Math.max.apply(null, ys) : 1, 5);
+    var xr = range(xs, 0, 1), yr = range(ys, 0, 1);
+    var xt = niceTicks(xr[0], xr[1], 6), yt = niceTicks(yr[0], yr[1], 5);
     var x0 = xt[0], x1 = xt[xt.length - 1], y0 = yt[0], y1 = yt[yt.length - 1];
     var px = function (x) { return L + (x - x0) / (x1 - x0 || 1) * (W - L - R); };
     var py = function (y) { return H - B - (y - y0) / (y1 - y0 || 1) * (H - T - B); };
