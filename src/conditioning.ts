@@ -1,6 +1,9 @@
 /**
  * A conditional generator's input rows: each row's latent vector followed by
  * the one-hot code of its class, [z, one-hot(y)] (see ModelPreset.classes).
+ *
+ * This module imports nothing and uses nothing of Node: the page of `ganpool
+ * view` loads it in the browser (src/view/browser-modules.ts). Keep it that way.
  */
 
 /**

@@ -501,3 +501,31 @@ export function augmentRatioTooSmall(ratio: number, realCount: number): GanpoolU
     '--augment-ratio',
   );
 }
+
+// ---- ganpool view (src/view/, src/commands/view.ts) ----
+
+/** `ganpool view OUT` where OUT is not a folder. */
+export function viewFolderMissing(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid OUT: ${JSON.stringify(dir)} is not a folder; expected a run folder (the --out of 'ganpool train') or a folder of runs`, 'OUT');
+}
+
+/** The view server cannot listen on the port asked for. */
+export function viewPortInUse(port: number, host: string, code: string): GanpoolUsageError {
+  const why = code === 'EACCES' ? 'needs privileges' : 'is in use';
+  return new GanpoolUsageError(`invalid --port: ${port} on ${host} ${why}; choose another port (--port 0 picks a free one)`, '--port');
+}
+
+/** `ganpool view` without the folder to show. */
+export function viewMissingFolder(): GanpoolUsageError {
+  return new GanpoolUsageError("missing OUT: ganpool view needs a run folder (the --out of 'ganpool train') or a folder of runs; see 'ganpool view --help'", 'OUT');
+}
+
+/** `ganpool view` given more than one folder. */
+export function viewExtraArgument(extra: string): GanpoolUsageError {
+  return new GanpoolUsageError(`unexpected argument ${JSON.stringify(extra)}: ganpool view takes one folder (a run, or a folder of runs); see 'ganpool view --help'`, 'OUT');
+}
+
+/** `ganpool view OUT` where OUT holds no run (nor any subfolder that is one): nothing to export. */
+export function viewNoRuns(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid OUT: ${JSON.stringify(dir)} holds no run (no config.json or metrics.jsonl, nor any subfolder with one); nothing to export`, 'OUT');
+}

@@ -44,4 +44,9 @@ export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
 export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
 export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench.js';
 export { runBenchCommand, type BenchCommandOptions } from './commands/bench.js';
+export {
+  startViewServer, DEFAULT_VIEW_PORT, DEFAULT_VIEW_HOST, type ViewServer, type ViewServerOptions,
+} from './view/server.js';
+export { buildReport, writeReport, type ReportLimits, type ReportData, type ReportRun } from './view/report.js';
+export { findRuns, runFacts, runSamples, readMetrics, type RunEntry, type RunFacts, type RunSamples, type MetricsChunk } from './view/run-folder.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';

@@ -1,13 +1,17 @@
 /**
  * What a training run leaves on disk: OUT/config.json, OUT/metrics.jsonl,
- * OUT/samples/step-NNNNNN.png + latest.png, OUT/summary.json. Every file
- * but the append-only metrics log is written atomically.
+ * OUT/samples/step-NNNNNN.png + latest.png, OUT/summary.json (with the
+ * machine it ran on) and OUT/report.html (the static page of `ganpool view`).
+ * Every file but the append-only metrics log is written atomically.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { gridPng } from './grid.js';
 import { outDirInUse, writeFailed } from './errors.js';
+import { machineFacts } from './machine.js';
+import { writeReport } from './view/report.js';
+import { REPORT_FILE } from './view/run-folder.js';
 import type { ResolvedConfig } from './config.js';
 import type { SampleEvent, StepInfo, TrainSummary } from './trainer.js';
 
@@ -72,8 +76,13 @@ export class RunFiles {
     return path;
   }
 
-  /** Writes the end-of-run summary. */
+  /** Writes the end-of-run summary, with the machine it ran on (`machine`: see machine.ts) for `ganpool view`. */
   async summary(summary: TrainSummary): Promise<void> {
-    await writeFileAtomic(join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    await writeFileAtomic(join(this.dir, 'summary.json'), JSON.stringify({ ...summary, machine: machineFacts() }, null, 2) + '\n');
+  }
+
+  /** Writes OUT/report.html, the static page of the run (src/view/report.ts), once the summary is written. */
+  async report(): Promise<void> {
+    await writeReport(this.dir, join(this.dir, REPORT_FILE));
   }
 }

@@ -13,6 +13,7 @@ import { resumeConfig } from './resume.js';
 import { acquireRunLock, assertNotLocked } from './run-lock.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
+import { REPORT_FILE } from './view/run-folder.js';
 
 /** A summary plus where the run's files went. */
 export interface TrainResult extends TrainSummary {
@@ -26,6 +27,8 @@ export interface TrainResult extends TrainSummary {
   generator: string;
   /** The exported generator as an ONNX model (OUT/generator.onnx). */
   generatorOnnx: string;
+  /** The run's static page (OUT/report.html; `ganpool view OUT` serves the live one). */
+  report: string;
   /** The step the run resumed from, or null for a fresh run. */
   resumedFrom: number | null;
 }
@@ -84,7 +87,8 @@ function restore(trainer: GanTrainer, checkpoint: Checkpoint): void {
 /**
  * Trains with `config`, writing the run's files; resolves to the summary.
  * A checkpoint and the exported generator are written every `checkpointEvery`
- * steps and at the end (also when stopped by the signal). With `resume: OUT`
+ * steps and at the end (also when stopped by the signal), then the summary
+ * and OUT/report.html (the static page of `ganpool view`). With `resume: OUT`
  * the run in OUT continues from its checkpoint until `steps` in total. The
  * run holds OUT/.lock throughout: a second run into OUT is refused while
  * this one lives (see run-lock.ts).
@@ -144,12 +148,14 @@ async function trainLocked(
     // After a fault midway through a step the last periodic checkpoint stays the last good one.
     if (savedAt !== trainer.stepsDone && trainer.atStepBoundary) await saveCheckpoint(trainer);
     await files.summary(summary);
+    await files.report();
     // Diverged or a persistent fault: the checkpoint and the summary are written; the caller learns why.
     if (trainer.stopError) throw trainer.stopError;
     const out = files.dir;
     return {
       ...summary, out, latestGrid: files.latestGrid,
       checkpoint: join(out, CHECKPOINT_DIR), generator: join(out, GENERATOR_DIR), generatorOnnx: join(out, GENERATOR_ONNX),
+      report: join(out, REPORT_FILE),
       resumedFrom: checkpoint?.state.stepsDone ?? null,
     };
   } finally {

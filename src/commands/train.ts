@@ -79,6 +79,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     `(${result.samplesPerSec.toFixed(0)} samples/s, ${(result.outsideShare * 100).toFixed(1)}% of each step outside the workers)\n` +
     `run:          ${result.out}\nsample grid:  ${result.latestGrid}\ncheckpoint:   ${result.checkpoint}\n` +
     `generator:    ${result.generator} (TensorFlow.js) and ${result.generatorOnnx} (ONNX)\n` +
+    `report:       ${result.report} (live page: ganpool view ${result.out})\n` +
     (result.eval ? qualityLines(result.eval, result.evalFloor ?? null) : ''));
   return 0;
 }
