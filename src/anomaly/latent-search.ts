@@ -1,0 +1,94 @@
+/**
+ * The AnoGAN latent search on one batch of images, on one thread: for each
+ * image, `starts` seeded latent vectors each take `steps` Adam steps down the
+ * objective recon = (1 − λ)·pixel + λ·feature (src/engines/engine.ts,
+ * LatentOutput); the image keeps the lowest recon seen at any start and step,
+ * with its two distances and G(z). All starts of all images run as one batch
+ * through the engine. Every row's numbers depend only on its image, its noise
+ * key and the settings, so no batching or worker count changes a score.
+ */
+import { latentNoise } from '../rng.js';
+import type { Engine } from '../engines/engine.js';
+import type { ScoreResult } from '../protocol.js';
+
+/** Adam's constants for z (the learning rate is a setting). */
+const BETA1 = 0.9, BETA2 = 0.999, EPSILON = 1e-8;
+
+/** What one search needs beside the engine. */
+export interface LatentSearch {
+  /** The images, count × H×W×C, NHWC, in [-1, 1]. */
+  images: Float32Array;
+  count: number;
+  /** Each image's noise key. */
+  keys: ArrayLike<number>;
+  /** rng.ts NoiseStream of the starts. */
+  stream: number;
+  seed: number;
+  steps: number;
+  starts: number;
+  lambda: number;
+  lr: number;
+  latentDim: number;
+  gBn: Float32Array;
+  dBn: Float32Array;
+}
+
+/** Start s of every image, row r·starts + s: latent noise (seed, s, stream, key_r). */
+export function searchStarts(keys: ArrayLike<number>, starts: number, seed: number, stream: number, latentDim: number): Float32Array {
+  const z = new Float32Array(keys.length * starts * latentDim);
+  for (let r = 0; r < keys.length; r++) {
+    for (let s = 0; s < starts; s++) {
+      const row = r * starts + s;
+      latentNoise(z.subarray(row * latentDim, (row + 1) * latentDim), seed, s, stream as 0, keys[r]!, latentDim);
+    }
+  }
+  return z;
+}
+
+/** Runs the search (see the module doc); D's logits come from `engine.discriminate`. */
+export async function latentSearch(engine: Engine, q: LatentSearch): Promise<ScoreResult> {
+  const { count, starts, latentDim: L } = q;
+  const P = q.images.length / count;
+  const { logits, features } = await engine.discriminate(q.images, count, q.dBn);
+  const F = features.length / count;
+  const rows = count * starts;
+  const target = new Float32Array(rows * P), targetFeatures = new Float32Array(rows * F);
+  for (let r = 0; r < count; r++) {
+    for (let s = 0; s < starts; s++) {
+      target.set(q.images.subarray(r * P, (r + 1) * P), (r * starts + s) * P);
+      targetFeatures.set(features.subarray(r * F, (r + 1) * F), (r * starts + s) * F);
+    }
+  }
+  const z = searchStarts(q.keys, starts, q.seed, q.stream, L);
+  const m = new Float64Array(z.length), v = new Float64Array(z.length);
+  const out: ScoreResult = {
+    dLogit: Float32Array.from(logits),
+    pixel: new Float32Array(count), feature: new Float32Array(count), recon: new Float32Array(count).fill(Infinity),
+    images: new Float32Array(count * P), initialRecon: new Float32Array(count).fill(Infinity),
+  };
+  for (let step = 0; step <= q.steps; step++) {
+    const e = await engine.latent({ count: rows, z, target, targetFeatures, lambda: q.lambda }, q.gBn, q.dBn);
+    for (let row = 0; row < rows; row++) {
+      const r = Math.floor(row / starts);
+      const value = e.recon[row]!;
+      if (step === 0 && value < out.initialRecon[r]!) out.initialRecon[r] = value;
+      // Strictly lower: ties keep the earlier step and start, so the choice is deterministic.
+      if (value < out.recon[r]!) {
+        out.recon[r] = value;
+        out.pixel[r] = e.pixel[row]!;
+        out.feature[r] = e.feature[row]!;
+        out.images.set(e.images.subarray(row * P, (row + 1) * P), r * P);
+      }
+    }
+    if (step === q.steps) break;
+    const t = step + 1;
+    const c1 = 1 - BETA1 ** t, c2 = 1 - BETA2 ** t;
+    for (let i = 0; i < z.length; i++) {
+      const g = e.dz[i]!;
+      m[i] = BETA1 * m[i]! + (1 - BETA1) * g;
+      v[i] = BETA2 * v[i]! + (1 - BETA2) * g * g;
+      z[i] = z[i]! - (q.lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + EPSILON);
+    }
+  }
+  return out;
+}
