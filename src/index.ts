@@ -44,4 +44,10 @@ export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
 export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
 export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench.js';
 export { runBenchCommand, type BenchCommandOptions } from './commands/bench.js';
+export {
+  scoreImages, SCORE_DEFAULTS, SCORE_CHUNK, CALIBRATION_ROWS,
+  type ScoreOptions, type ScoreRow, type ScoreReport, type ScoreMoments,
+} from './anomaly/score.js';
+export { scoreLines, writeScores, topGrid, topRows, SCORE_FIELDS } from './anomaly/score-file.js';
+export { runScore, parseScoreArgs, type ScoreArgs } from './commands/score.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';
