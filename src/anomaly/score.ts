@@ -31,7 +31,7 @@ export const CALIBRATION_ROWS = 128;
 const CALIBRATION_DRAW = 0xca1b;
 
 /** The latent search's defaults (see the README's "Anomaly scores" for what they cost). */
-export const SCORE_DEFAULTS = { steps: 50, starts: 2, lambda: 0.1, lr: 0.05, seed: 1 } as const;
+export const SCORE_DEFAULTS = { steps: 50, starts: 2, lambda: 0.1, lr: 0.1, seed: 1 } as const;
 
 /** How to score. */
 export interface ScoreOptions {
