@@ -7,7 +7,7 @@
  * through the engine. Every row's numbers depend only on its image, its noise
  * key and the settings, so no batching or worker count changes a score.
  */
-import { latentNoise } from '../rng.js';
+import { latentNoise, type NoiseStream } from '../rng.js';
 import type { Engine } from '../engines/engine.js';
 import type { ScoreResult } from '../protocol.js';
 
@@ -39,7 +39,7 @@ export function searchStarts(keys: ArrayLike<number>, starts: number, seed: numb
   for (let r = 0; r < keys.length; r++) {
     for (let s = 0; s < starts; s++) {
       const row = r * starts + s;
-      latentNoise(z.subarray(row * latentDim, (row + 1) * latentDim), seed, s, stream as 0, keys[r]!, latentDim);
+      latentNoise(z.subarray(row * latentDim, (row + 1) * latentDim), seed, s, stream as NoiseStream, keys[r]!, latentDim);
     }
   }
   return z;
