@@ -101,6 +101,8 @@ export interface ScoreTask {
   lambda: number;
   /** Adam's learning rate on z. */
   lr: number;
+  /** Run every batch at this many images (the chunk size), padding a shorter chunk. */
+  padTo: number;
 }
 
 /** Report the worker's tensor count without doing any work. */

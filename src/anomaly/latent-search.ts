@@ -4,8 +4,12 @@
  * objective recon = (1 − λ)·pixel + λ·feature (src/engines/engine.ts,
  * LatentOutput); the image keeps the lowest recon seen at any start and step,
  * with its two distances and G(z). All starts of all images run as one batch
- * through the engine. Every row's numbers depend only on its image, its noise
- * key and the settings, so no batching or worker count changes a score.
+ * through the engine, padded to `padTo` images (copies of the last one, whose
+ * results are dropped): ONNX Runtime's matrix kernels round a batch's last
+ * rows differently when the batch is not a multiple of their block, so a
+ * fixed batch size keeps an image's numbers independent of how many images
+ * its chunk holds. Every row's numbers then depend only on its image, its
+ * position in the chunk, its noise key and the settings.
  */
 import { latentNoise, type NoiseStream } from '../rng.js';
 import type { Engine } from '../engines/engine.js';
@@ -28,6 +32,8 @@ export interface LatentSearch {
   starts: number;
   lambda: number;
   lr: number;
+  /** Pad the batch to this many images (at least `count`; default `count`). */
+  padTo?: number;
   latentDim: number;
   gBn: Float32Array;
   dBn: Float32Array;
@@ -47,8 +53,30 @@ export function searchStarts(keys: ArrayLike<number>, starts: number, seed: numb
 
 /** Runs the search (see the module doc); D's logits come from `engine.discriminate`. */
 export async function latentSearch(engine: Engine, q: LatentSearch): Promise<ScoreResult> {
-  const { count, starts, latentDim: L } = q;
-  const P = q.images.length / count;
+  const { starts, latentDim: L } = q;
+  const P = q.images.length / q.count;
+  const padded = padImages(q.images, q.count, Math.max(q.count, q.padTo ?? q.count), P);
+  const r = await searchBatch(engine, { ...q, images: padded.images, count: padded.count, keys: padded.keys(q.keys) }, P, starts, L);
+  if (padded.count === q.count) return r;
+  const n = q.count;
+  return {
+    dLogit: r.dLogit.slice(0, n), pixel: r.pixel.slice(0, n), feature: r.feature.slice(0, n), recon: r.recon.slice(0, n),
+    images: r.images.slice(0, n * P), initialRecon: r.initialRecon.slice(0, n),
+  };
+}
+
+/** `images` (count × P) padded to `to` images with copies of the last, and the keys padded the same way. */
+function padImages(images: Float32Array, count: number, to: number, P: number): { images: Float32Array; count: number; keys: (k: ArrayLike<number>) => ArrayLike<number> } {
+  if (to === count) return { images, count, keys: (k) => k };
+  const out = new Float32Array(to * P);
+  out.set(images);
+  for (let r = count; r < to; r++) out.copyWithin(r * P, (count - 1) * P, count * P);
+  return { images: out, count: to, keys: (k) => Array.from({ length: to }, (_, r) => k[Math.min(r, count - 1)]!) };
+}
+
+/** The search on exactly the batch given. */
+async function searchBatch(engine: Engine, q: LatentSearch, P: number, starts: number, L: number): Promise<ScoreResult> {
+  const { count } = q;
   const { logits, features } = await engine.discriminate(q.images, count, q.dBn);
   const F = features.length / count;
   const rows = count * starts;

@@ -23,7 +23,10 @@ import {
 import { loadScoringModel, type ScoringModel, type ScoringNet } from './run-model.js';
 import type { ScoreResult, ScoreTask, WorkerInit } from '../protocol.js';
 
-/** Images per score task: fixed, so the work (and every number) is the same for any worker count. */
+/**
+ * Images per score task: fixed (a shorter last chunk is padded to it), so the work, and every
+ * number, is the same for any worker count and any number of images scored.
+ */
 export const SCORE_CHUNK = 64;
 /** Training images in the calibration sample of the combined score. */
 export const CALIBRATION_ROWS = 128;
@@ -197,7 +200,7 @@ export async function scoreImages(options: ScoreOptions): Promise<ScoreReport> {
       const m = Math.min(SCORE_CHUNK, count - f);
       tasks.push({
         kind: 'score', first: first + f, count: m, keys: Uint32Array.from({ length: m }, (_, i) => key(f + i)),
-        stream, seed, steps, starts, lambda, lr,
+        stream, seed, steps, starts, lambda, lr, padTo: SCORE_CHUNK,
       });
     }
   };
