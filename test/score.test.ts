@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { train } from '../src/index.js';
+import { GanpoolUsageError, train } from '../src/index.js';
 import { createEngine, type Discrimination, type LatentInput, type LatentOutput } from '../src/engines/engine.js';
 import { bnLayers, modelPreset, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type NetSpec } from '../src/models.js';
 import type { BackendName } from '../src/backend.js';
@@ -309,4 +309,15 @@ test('bad input exits 2 naming the flag and the path: a missing run, wrong image
   t.is(text.code, 2);
   t.regex(text.stderr, /invalid --images: "idx:.*notes\.txt" cannot be read as a data set \(.*not an IDX file/);
   t.false(existsSync(join(run, 'scores.jsonl')), 'nothing written');
+});
+
+test('a conditional run is refused, naming --run (its D needs labels; anomaly scores must not use them)', async (t) => {
+  const conditional = join(dir, 'conditional');
+  await train({
+    dataset: `idx:${trainImages}`, model: 'probe-mlp', conditional: true, backend: 'onnx', finalEval: false, workers: 1,
+    batchSize: 8, steps: 2, seed: 3, out: conditional, sampleEvery: 10_000, checkpointEvery: 10_000,
+  });
+  const e = await t.throwsAsync(scoreImages({ run: conditional, images: 'mnist', limit: 1 }), { instanceOf: GanpoolUsageError });
+  t.is(e?.field, '--run');
+  t.regex(e?.message ?? '', /invalid --run: ".*conditional" is a conditional run/);
 });
