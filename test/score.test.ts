@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -178,7 +178,7 @@ test.before(async () => {
   const t = gather(trainRows);
   writeIdx(trainImages, t.images, t.labels, [trainRows.length, 28, 28]);
   await train({
-    dataset: `idx:${trainImages}`, model: 'probe-dcgan', backend: 'onnx', finalEval: false, workers: 2, batchSize: 32,
+    dataset: `idx:${trainImages}`, model: 'probe-dcgan', backend: 'onnx', finalEval: false, workers: 1, batchSize: 32,
     steps: 300, seed: 3, out: run, sampleEvery: 10_000, checkpointEvery: 10_000,
   });
 });
@@ -241,7 +241,7 @@ function realAndNoise(real: number, noise: number): ImageSet {
 }
 
 test('uniform noise scores as more anomalous than held-out digits (32 of each): every score\'s AUROC ≥ 0.95, means apart', async (t) => {
-  const report = await scoreImages({ run, images: realAndNoise(32, 32), workers: 2, steps: 20, starts: 1 });
+  const report = await scoreImages({ run, images: realAndNoise(32, 32), workers: 1, steps: 20, starts: 1 });
   const by = (noise: boolean, f: keyof ScoreRow): number[] => report.rows.filter((r) => (r.label === 1) === noise).map((r) => r[f] as number);
   const lines: string[] = [];
   for (const f of ['dScore', 'pixel', 'feature', 'recon', 'combined'] as const) {
@@ -312,11 +312,12 @@ test('bad input exits 2 naming the flag and the path: a missing run, wrong image
 });
 
 test('a conditional run is refused, naming --run (its D needs labels; anomaly scores must not use them)', async (t) => {
+  // The run's checkpoint with `conditional` set in its manifest's config: the refusal comes before any weight is used.
   const conditional = join(dir, 'conditional');
-  await train({
-    dataset: `idx:${trainImages}`, model: 'probe-mlp', conditional: true, backend: 'onnx', finalEval: false, workers: 1,
-    batchSize: 8, steps: 2, seed: 3, out: conditional, sampleEvery: 10_000, checkpointEvery: 10_000,
-  });
+  cpSync(join(run, 'checkpoint'), join(conditional, 'checkpoint'), { recursive: true });
+  const manifest = join(conditional, 'checkpoint', 'manifest.json');
+  const m = JSON.parse(readFileSync(manifest, 'utf8')) as { config: { conditional: boolean; classes: number } };
+  writeFileSync(manifest, JSON.stringify({ ...m, config: { ...m.config, conditional: true, classes: 10 } }));
   const e = await t.throwsAsync(scoreImages({ run: conditional, images: 'mnist', limit: 1 }), { instanceOf: GanpoolUsageError });
   t.is(e?.field, '--run');
   t.regex(e?.message ?? '', /invalid --run: ".*conditional" is a conditional run/);
