@@ -13,6 +13,7 @@ import { classifierCommand } from './commands/classifier.js';
 import { evalCommand } from './commands/eval.js';
 import { benchCommand } from './commands/bench.js';
 import { viewCommand } from './commands/view.js';
+import { scoreCommand } from './commands/score.js';
 
 /** A subcommand: one help line and its runner. */
 interface Command {
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   sample: { summary: 'draw images from an exported generator (OUT/generator)', run: sampleCommand },
   classifier: { summary: 'train the evaluation classifier of a data set (classifier train)', run: classifierCommand },
   eval: { summary: 'score a generator: FCD, classifier score, class coverage', run: evalCommand },
+  score: { summary: 'anomaly scores of a data set\'s images with a trained GAN (JSON lines)', run: scoreCommand },
   bench: { summary: 'measure how training scales with the worker count (table, JSON, plot)', run: benchCommand },
   view: { summary: 'watch a run in the browser: live curves, grids, its generator; --export a static report', run: viewCommand },
 };

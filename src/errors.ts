@@ -529,3 +529,48 @@ export function viewExtraArgument(extra: string): GanpoolUsageError {
 export function viewNoRuns(dir: string): GanpoolUsageError {
   return new GanpoolUsageError(`invalid OUT: ${JSON.stringify(dir)} holds no run (no config.json or metrics.jsonl, nor any subfolder with one); nothing to export`, 'OUT');
 }
+
+// ---- Anomaly scores: `ganpool score` (src/anomaly/, src/commands/score.ts) ----
+
+/** --run names no folder with a training run's checkpoint. */
+export function scoreRunMissing(path: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --run: ${JSON.stringify(path)} holds no checkpoint/ folder; expected the OUT folder of a 'ganpool train' run ` +
+      '(runs write OUT/checkpoint every --checkpoint-every steps and at the end)',
+    '--run',
+  );
+}
+
+/** A conditional run: its D needs each image's class, and anomaly scores must not use labels. */
+export function scoreConditionalRun(path: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --run: ${JSON.stringify(path)} is a conditional run; ganpool score scores images with unconditional runs only ` +
+      '(a conditional D needs each image\'s class, and an anomaly score must not use labels)',
+    '--run',
+  );
+}
+
+/** The --images data set cannot be read (unknown spec, missing or non-image file…); `cause` says why. */
+export function scoreImagesUnreadable(spec: string, cause: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --images: ${JSON.stringify(spec)} cannot be read as a data set (${cause}); expected mnist, fashion-mnist, idx:PATH or folder:DIR`,
+    '--images',
+  );
+}
+
+/** --images holds images of another shape than the run's. */
+export function scoreImagesShape(spec: string, found: readonly number[], expected: readonly number[]): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --images: ${JSON.stringify(spec)} holds ${found.join('×')} images but the run was trained on ${expected.join('×')} images; ` +
+      'score images of the shape the run was trained on',
+    '--images',
+  );
+}
+
+/** The run's own training data (the calibration sample of the combined score) cannot be loaded. */
+export function scoreCalibrationUnreadable(run: string, dataset: string, cause: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --run: the training data of ${JSON.stringify(run)} (${dataset}) cannot be read for the combined score's calibration sample (${cause})`,
+    '--run',
+  );
+}

@@ -49,4 +49,10 @@ export {
 } from './view/server.js';
 export { buildReport, writeReport, type ReportLimits, type ReportData, type ReportRun } from './view/report.js';
 export { findRuns, runFacts, runSamples, readMetrics, type RunEntry, type RunFacts, type RunSamples, type MetricsChunk } from './view/run-folder.js';
+export {
+  scoreImages, SCORE_DEFAULTS, SCORE_CHUNK, CALIBRATION_ROWS,
+  type ScoreOptions, type ScoreRow, type ScoreReport, type ScoreMoments,
+} from './anomaly/score.js';
+export { scoreLines, writeScores, topGrid, topRows, SCORE_FIELDS } from './anomaly/score-file.js';
+export { runScore, parseScoreArgs, type ScoreArgs } from './commands/score.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';

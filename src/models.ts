@@ -362,3 +362,22 @@ export function initParams(net: NetSpec, seed: number, stream: number, out: Floa
     offset += n;
   });
 }
+
+/**
+ * A discriminator split before its last dense or projection layer: `features`
+ * maps an image to D's penultimate features (the activation that layer reads,
+ * [F]), `head` maps those to the logit. The parameters of `features` are the
+ * first `featureParams` of D's (paramShapes order), the head's the rest; the
+ * head holds no batch norm, so `features` uses D's moving statistics as they are.
+ */
+export function splitDiscriminator(net: NetSpec): { features: NetSpec; head: NetSpec; featureParams: number; featureSize: number } {
+  let last = -1;
+  net.layers.forEach((l, i) => { if (l.kind === 'dense' || l.kind === 'projection') last = i; });
+  if (last < 0) throw new Error('internal: a discriminator without a final dense or projection layer');
+  const features: NetSpec = { ...net, layers: net.layers.slice(0, last) };
+  const shape = features.layers.reduce((s, l) => outputShape(l, s), [...net.inputShape]);
+  if (shape.length !== 1) throw new Error(`internal: D's penultimate activation is not flat ([${shape}])`);
+  const head: NetSpec = { ...net, inputShape: shape, layers: net.layers.slice(last) };
+  if (bnLayers(head).length > 0) throw new Error('internal: batch norm after D\'s last dense layer');
+  return { features, head, featureParams: paramShapes(features).length, featureSize: shape[0]! };
+}

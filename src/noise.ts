@@ -10,7 +10,7 @@
  */
 
 /** Which stream a latent batch is drawn from. */
-export const NoiseStream = { Discriminator: 0, Generator: 1, Sample: 2 } as const;
+export const NoiseStream = { Discriminator: 0, Generator: 1, Sample: 2, Score: 3, Calibration: 4 } as const;
 /** One of the values of {@link NoiseStream}. */
 export type NoiseStream = (typeof NoiseStream)[keyof typeof NoiseStream];
 

@@ -81,13 +81,37 @@ export interface SampleTask {
   labels?: Int32Array;
 }
 
+/**
+ * Score `count` images (`ganpool score`, src/anomaly/): rows [first, first + count) of the
+ * shared images. Per image: D's logit and the AnoGAN latent search, `starts` starts of `steps`
+ * Adam steps on z each, start s of the image with noise key `keys[r]` drawn as latent noise
+ * (seed, step s, `stream`, key). G and D are the shared parameters, batch norm in inference mode.
+ */
+export interface ScoreTask {
+  kind: 'score';
+  first: number;
+  count: number;
+  /** Each image's noise key (its index in the scored set, or its row in the training set for calibration). */
+  keys: Uint32Array;
+  /** The noise stream of the starts (rng.ts NoiseStream.Score or .Calibration). */
+  stream: number;
+  seed: number;
+  steps: number;
+  starts: number;
+  lambda: number;
+  /** Adam's learning rate on z. */
+  lr: number;
+  /** Run every batch at this many images (the chunk size), padding a shorter chunk. */
+  padTo: number;
+}
+
 /** Report the worker's tensor count without doing any work. */
 export interface ProbeTask {
   kind: 'probe';
 }
 
 /** Any task a worker runs. */
-export type Task = GradTask | ApplyTask | SampleTask | ProbeTask;
+export type Task = GradTask | ApplyTask | SampleTask | ScoreTask | ProbeTask;
 
 /** What a grad task returns. */
 export interface GradResult {
@@ -112,6 +136,20 @@ export interface ApplyResult {
 /** What a sample task returns: n images, values in [-1, 1], NHWC. */
 export interface SampleResult {
   images: Float32Array;
+}
+
+/**
+ * What a score task returns, per image: D's logit, and at the best z found (the lowest `recon`
+ * over every start and step) the objective, its two distances and G(z) (count × H×W×C).
+ */
+export interface ScoreResult {
+  dLogit: Float32Array;
+  pixel: Float32Array;
+  feature: Float32Array;
+  recon: Float32Array;
+  images: Float32Array;
+  /** recon at the starts' initial z, per image (the best start's), to see what the search gained. */
+  initialRecon: Float32Array;
 }
 
 /** What a probe task returns. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { outputShape, paramShapes, sizeOf, type LayerSpec, type NetSpec } from '../src/models.js';
+import { bnStatsSize, outputShape, paramShapes, sizeOf, type LayerSpec, type NetSpec } from '../src/models.js';
 import { BATCH, GraphBuilder } from '../src/engines/onnx/graph.js';
 import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, gradFromTf, toTf, type BnMode } from '../src/engines/onnx/layers.js';
 import { relErr } from './helpers.js';
@@ -36,7 +36,7 @@ async function checkNet(t: import('ava').ExecutionContext, label: string, layers
   const shapes = paramShapes(net);
   const out = finalShape(net);
   const { x, params, dy } = caseData(net, label.length * 7 + layers.length);
-  const bnSize = layers.filter((l) => l.kind === 'batchNorm').length * 2 * inputShape[inputShape.length - 1]!;
+  const bnSize = bnStatsSize(net);
   const moving = Float32Array.from(uniform(bnSize, 5, 0.5, 1.5).map((v, i) => (Math.floor(i / (bnSize / 2 || 1)) % 2 === 0 ? v - 1 : v)));
 
   const g = new GraphBuilder();
@@ -48,14 +48,12 @@ async function checkNet(t: import('ava').ExecutionContext, label: string, layers
   const feeds: Record<string, import('onnxruntime-node').Tensor> = { x: feed(x, [N, ...inputShape]) };
   shapes.forEach((p, i) => { feeds[`p.${i}`] = feed(params[i]!, p.shape); });
   if (infer) feeds.moving = feed(moving, [bnSize]);
-  else {
-    const dyIn = g.input('dy', [BATCH, ...out]);
-    const b = backwardNet(pass, gradFromTf(g, dyIn, pass.out), shapes.length, { input: true, params: true });
-    g.output('dx', b.dx!);
-    b.grads.forEach((v, i) => g.output(`grad.${i}`, v!));
-    if (pass.stats) g.output('stats', pass.stats);
-    feeds.dy = feed(dy, [N, ...out]);
-  }
+  const dyIn = g.input('dy', [BATCH, ...out]);
+  const b = backwardNet(pass, gradFromTf(g, dyIn, pass.out), shapes.length, { input: true, params: true });
+  g.output('dx', b.dx!);
+  b.grads.forEach((v, i) => g.output(`grad.${i}`, v!));
+  if (pass.stats) g.output('stats', pass.stats);
+  feeds.dy = feed(dy, [N, ...out]);
   const res = await (await session(g.toModel())).run(feeds);
 
   const xv = tf.variable(tf.tensor(x, [N, ...inputShape]));
@@ -76,14 +74,13 @@ async function checkNet(t: import('ava').ExecutionContext, label: string, layers
     t.true(e <= TOL, `${label} ${what}: ${e}`);
   };
   check('y', res.y!.data as Float32Array, yRef.dataSync());
-  if (!infer) {
-    check('dx', res.dx!.data as Float32Array, grads[xv.name]!.dataSync());
-    shapes.forEach((p, i) => {
-      t.deepEqual(res[`grad.${i}`]!.dims, p.shape, `${label} grad.${i} shape`);
-      check(p.role, res[`grad.${i}`]!.data as Float32Array, grads[pv[i]!.name]!.dataSync());
-    });
-    if (stats.length > 0) check('stats', res.stats!.data as Float32Array, flatValues(stats));
-  }
+  // Inference mode too: the moving statistics are constants, the gradient flows through γ·invstd.
+  check('dx', res.dx!.data as Float32Array, grads[xv.name]!.dataSync());
+  shapes.forEach((p, i) => {
+    t.deepEqual(res[`grad.${i}`]!.dims, p.shape, `${label} grad.${i} shape`);
+    check(p.role, res[`grad.${i}`]!.data as Float32Array, grads[pv[i]!.name]!.dataSync());
+  });
+  if (!infer && stats.length > 0) check('stats', res.stats!.data as Float32Array, flatValues(stats));
   t.log(`${label}: ${errs.join(', ')}`);
   tf.dispose([xv, ...pv, dyT, yRef, ...stats, ...Object.values(grads)]);
 }
@@ -114,13 +111,15 @@ test('conv2dTranspose: k4 s2 same (out = in·s), k3 s2, k2 s3 (output padding)',
   await checkNet(t, 'convT k2s3 3x2', [convT(2, 2, 3)], [3, 2, 2]);
 });
 
-test('batchNorm: training mode (batch mean, biased variance) on 4-D and 2-D inputs, inference mode with moving statistics', async (t) => {
+test('batchNorm: training mode (batch mean, biased variance) on 4-D and 2-D inputs, inference mode with moving statistics (forward and backward)', async (t) => {
   await checkNet(t, 'bn 4D train', [bn], [4, 3, 5]);
   await checkNet(t, 'bn 2D train', [bn], [6]);
   // A conv in front keeps the batch norm's input NCHW inside the graph.
   await checkNet(t, 'conv+bn 4D train', [conv(4, 4, 2, 'linear', false), bn], [6, 6, 2]);
   await checkNet(t, 'bn 4D infer', [bn], [4, 3, 5], true);
   await checkNet(t, 'bn 2D infer', [bn], [6], true);
+  // The backward through an inference-mode batch norm (the latent search of ganpool score), NCHW inside the graph.
+  await checkNet(t, 'conv+bn 4D infer', [conv(4, 4, 2, 'linear', false), bn], [6, 6, 2], true);
 });
 
 test('activations: relu, tanh, sigmoid, leakyRelu', async (t) => {

@@ -12,13 +12,14 @@ import { updateEma } from '../src/ema.js';
 import { wasmAdam, type WasmAdam } from '../src/adam-wasm.js';
 import { createEngine, type Engine, type NetName } from '../src/engines/engine.js';
 import { faultFires } from '../src/faults.js';
+import { latentSearch } from '../src/anomaly/latent-search.js';
 import type {
-  ApplyResult, ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, Task, WorkerInit,
+  ApplyResult, ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, ScoreResult, ScoreTask, Task, WorkerInit,
 } from '../src/protocol.js';
 
 /** A worker that runs tasks against its engine's copies of G and D. */
 export interface ShardWorker {
-  run(task: Task): Promise<GradResult | SampleResult> | ApplyResult | ProbeResult;
+  run(task: Task): Promise<GradResult | SampleResult | ScoreResult> | ApplyResult | ProbeResult;
 }
 
 interface Net {
@@ -146,12 +147,28 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     return { images: await engine.sample(z, task.n, bnView(nets.g.shared).slice()) };
   };
 
+  /**
+   * The latent search on rows [first, first + count) of the shared images, with the shared
+   * parameters (a scoring pool holds the weights to score with there, version 0) and moving statistics.
+   */
+  const score = async (task: ScoreTask): Promise<ScoreResult> => {
+    reload('g', 0);
+    reload('d', 0);
+    const rows = Uint32Array.from({ length: task.count }, (_, r) => task.first + r);
+    return latentSearch(engine, {
+      images: realImages(rows), count: task.count, keys: task.keys, stream: task.stream, seed: task.seed,
+      steps: task.steps, starts: task.starts, lambda: task.lambda, lr: task.lr, padTo: task.padTo, latentDim: latent,
+      gBn: bnView(nets.g.shared).slice(), dBn: bnView(nets.d.shared).slice(),
+    });
+  };
+
   return {
     run(task: Task) {
       switch (task.kind) {
         case 'grad': return grad(task);
         case 'apply': return applyAdam(task);
         case 'sample': return sample(task);
+        case 'score': return score(task);
         case 'probe': return { numTensors: engine.liveObjects(), threadId, backend: engine.backend, heapUsed: getHeapStatistics().used_heap_size };
       }
     },

@@ -54,6 +54,47 @@ export interface PhaseOutput {
   bnStats: BnPassStats[];
 }
 
+/**
+ * One evaluation of the latent search's objective (`ganpool score`, src/anomaly/) on
+ * `count` rows: row r asks how well G(z_r) reproduces the image `target_r`.
+ * Unconditional presets only.
+ */
+export interface LatentInput {
+  count: number;
+  /** G's input, count × latentDim. */
+  z: Float32Array;
+  /** The images to reproduce, count × H×W×C, NHWC, scaled to [-1, 1]. */
+  target: Float32Array;
+  /** D's penultimate features of each target image (see {@link Engine.discriminate}), count × F. */
+  targetFeatures: Float32Array;
+  /** The objective's weight of the feature distance, in [0, 1]. */
+  lambda: number;
+}
+
+/**
+ * Per row r, with G and D in inference mode (batch norm on the moving statistics):
+ * pixel_r = mean over the H·W·C values of (G(z_r) − target_r)²,
+ * feature_r = mean over the F features of (f(G(z_r)) − targetFeatures_r)², f = D's penultimate features,
+ * recon_r = (1 − λ)·pixel_r + λ·feature_r (the objective), and d recon_r / d z_r.
+ */
+export interface LatentOutput {
+  recon: Float32Array;
+  pixel: Float32Array;
+  feature: Float32Array;
+  /** d recon_r / d z_r, count × latentDim (rows are independent: the gradient of Σ recon). */
+  dz: Float32Array;
+  /** G(z), count × H×W×C, NHWC. */
+  images: Float32Array;
+}
+
+/** D's inference-mode view of some images. */
+export interface Discrimination {
+  /** D's logit per image. */
+  logits: Float32Array;
+  /** D's penultimate features (the activation its last dense layer reads), n × F. */
+  features: Float32Array;
+}
+
 /** A backend's compute for one thread. */
 export interface Engine {
   /** The backend it runs on. */
@@ -71,6 +112,16 @@ export interface Engine {
    * in inference mode with the moving statistics `gBn` (bnLayers layout).
    */
   sample(z: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array>;
+  /**
+   * D's logits and penultimate features for `n` images (NHWC, [-1, 1]), batch norm in inference
+   * mode with the moving statistics `dBn`. Unconditional presets only.
+   */
+  discriminate(images: Float32Array, n: number, dBn: Float32Array): Promise<Discrimination>;
+  /**
+   * The latent search's objective and its gradient in z (see {@link LatentOutput}), G with moving
+   * statistics `gBn`, D with `dBn`. Unconditional presets only.
+   */
+  latent(input: LatentInput, gBn: Float32Array, dBn: Float32Array): Promise<LatentOutput>;
   /** Live backend objects (tfjs tensors; 0 where the engine allocates none that outlive a call), for leak checks. */
   liveObjects(): number;
 }

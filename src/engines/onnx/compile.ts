@@ -14,10 +14,10 @@
  * per training-mode pass through a network with batch norm, see
  * `statsPasses`), `images` [N,H,W,C]. The batch dimension is symbolic ('N').
  */
-import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type NetSpec } from '../../models.js';
+import { bnStatsSize, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type NetSpec } from '../../models.js';
 import { attr, BATCH, GraphBuilder } from './graph.js';
 import { DEFAULT_GAN_LOSS, type GanLoss } from '../../losses.js';
-import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, hasBatchNorm, toLayout, toTf, type Act } from './layers.js';
+import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, gradFromTf, hasBatchNorm, toLayout, toTf, type Act, type BnMode } from './layers.js';
 
 /** A compiled training phase. */
 export interface PhaseGraph {
@@ -188,4 +188,79 @@ export function generatorOnnx(preset: ModelPreset, gParams: Float32Array, gBn: F
   const moving = size > 0 ? g.initializer('g.bn', gBn, [size]) : null;
   inferenceGraph(g, preset, params, moving, preset.classes > 0 ? conditionedInputs(g, preset) : undefined);
   return g.toModel(metadata);
+}
+
+/** A network's moving statistics input `<prefix>.bn` as a batch-norm mode (training mode, unused, for a network without batch norm). */
+function movingInput(g: GraphBuilder, net: NetSpec, prefix: 'g' | 'd'): BnMode {
+  const size = bnStatsSize(net);
+  return size > 0 ? { kind: 'infer', moving: g.input(`${prefix}.bn`, [size]) } : TRAIN;
+}
+
+function unconditionalOnly(preset: ModelPreset, what: string): void {
+  if (preset.classes > 0) throw new Error(`internal: ${what} supports unconditional presets only`);
+}
+
+/**
+ * D in inference mode on `images` [N,H,W,C] (inputs `d.*`, `d.bn` when D has
+ * batch norm): outputs `logits` [N,1] and `features` [N,F], D's penultimate
+ * activation (see splitDiscriminator). Unconditional presets only.
+ */
+export function compileDiscriminate(preset: ModelPreset): { model: Uint8Array } {
+  unconditionalOnly(preset, 'compileDiscriminate');
+  const D = preset.discriminator;
+  const split = splitDiscriminator(D);
+  const g = new GraphBuilder('ganpool-discriminate');
+  const images = fromTf(g.input('images', [BATCH, ...preset.imageShape]), [...preset.imageShape]);
+  const dp = paramInputs(g, D, 'd');
+  const feat = forwardNet(g, split.features, images, dp.slice(0, split.featureParams), movingInput(g, D, 'd'));
+  const head = forwardNet(g, split.head, feat.out, dp.slice(split.featureParams), TRAIN);
+  g.output('features', feat.out.name, [BATCH, split.featureSize]);
+  g.output('logits', head.out.name, [BATCH, 1]);
+  return { model: g.toModel() };
+}
+
+/**
+ * One evaluation of the latent search (src/engines/engine.ts, LatentOutput):
+ * inputs `z` [N,latentDim], `target` [N,H,W,C], `target.features` [N,F],
+ * `lambda` [1], `g.*`, `d.*` and the moving statistics `g.bn`, `d.bn` (when
+ * the network has batch norm); outputs `recon`, `pixel`, `feature` [N], `dz`
+ * [N,latentDim] and `images` [N,H,W,C]. G and D run in inference mode; the
+ * gradient of Σ recon flows back from G(z)'s pixels and from D's features of
+ * G(z) (only D's feature layers run) to z. Unconditional presets only.
+ */
+export function compileLatent(preset: ModelPreset): { model: Uint8Array } {
+  unconditionalOnly(preset, 'compileLatent');
+  const G = preset.generator, D = preset.discriminator;
+  const split = splitDiscriminator(D);
+  const [h, w, c] = preset.imageShape;
+  const pixels = h * w * c, F = split.featureSize;
+  const g = new GraphBuilder('ganpool-latent');
+  const z = latentInput(g, preset);
+  const target = g.input('target', [BATCH, ...preset.imageShape]);
+  const targetFeatures = g.input('target.features', [BATCH, F]);
+  const lambda = g.input('lambda', [1]);
+  // Only D's feature layers run: the head's parameters are no inputs.
+  const gp = paramInputs(g, G, 'g'), dp = paramInputs(g, split.features, 'd');
+  const gPass = forwardNet(g, G, z, gp, movingInput(g, G, 'g'));
+  const images = toTf(g, gPass.out);
+  const fPass = forwardNet(g, split.features, gPass.out, dp, movingInput(g, D, 'd'));
+  const one = g.floatConst(1);
+  const keep = g.node('Sub', [one, lambda]);
+  const diff = g.node('Sub', [images, target]);
+  const pixel = g.node('ReduceMean', [g.node('Mul', [diff, diff])], { axes: attr.ints([1, 2, 3]), keepdims: attr.int(0) });
+  const fdiff = g.node('Sub', [fPass.out.name, targetFeatures]);
+  const feature = g.node('ReduceMean', [g.node('Mul', [fdiff, fdiff])], { axes: attr.ints([1]), keepdims: attr.int(0) });
+  const recon = g.node('Add', [g.node('Mul', [keep, pixel]), g.node('Mul', [lambda, feature])]);
+  // d recon / d G(z) = 2(1−λ)/P · diff (pixels) + D's feature layers' input gradient of 2λ/F · fdiff.
+  const dFeat = g.node('Mul', [fdiff, g.node('Mul', [lambda, g.floatConst(2 / F)])]);
+  const viaD = backwardNet(fPass, dFeat, split.featureParams, { input: true, params: false }).dx!;
+  const viaPixels = gradFromTf(g, g.node('Mul', [diff, g.node('Mul', [keep, g.floatConst(2 / pixels)])]), gPass.out);
+  const dImages = g.node('Add', [viaPixels, viaD]);
+  const dz = backwardNet(gPass, dImages, gp.length, { input: true, params: false }).dx!;
+  g.output('recon', recon, [BATCH]);
+  g.output('pixel', pixel, [BATCH]);
+  g.output('feature', feature, [BATCH]);
+  g.output('dz', dz, [BATCH, G.inputShape[0]!]);
+  g.output('images', images, [BATCH, ...preset.imageShape]);
+  return { model: g.toModel() };
 }

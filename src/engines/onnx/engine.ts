@@ -10,9 +10,9 @@
  * aborts the process): the executor's close() waits for running tasks.
  */
 import type * as Ort from 'onnxruntime-node';
-import { bnStatsSize, paramShapes, sizeOf, type ModelPreset, type ParamShape } from '../../models.js';
-import type { BnPassStats, Engine, EngineOptions, NetName, PhaseInput, PhaseOutput } from '../engine.js';
-import { compileDPhase, compileGPhase, compileInference } from './compile.js';
+import { bnStatsSize, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type ParamShape } from '../../models.js';
+import type { BnPassStats, Discrimination, Engine, EngineOptions, LatentInput, LatentOutput, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+import { compileDiscriminate, compileDPhase, compileGPhase, compileInference, compileLatent } from './compile.js';
 import { oneHotRows, phaseLabels } from '../one-hot.js';
 
 /** Session options of every training session: one thread, sequential (the pool supplies the parallelism). */
@@ -58,6 +58,26 @@ export async function createOnnxEngine(preset: ModelPreset, options: EngineOptio
   };
   const gBnSize = bnStatsSize(preset.generator);
 
+  const dBnSize = bnStatsSize(preset.discriminator);
+  /** The scoring sessions (ganpool score), compiled on first use so training never pays for them. */
+  let scoring: Promise<{ discriminate: Ort.InferenceSession; latent: Ort.InferenceSession }> | null = null;
+  const scoringSessions = (): NonNullable<typeof scoring> => scoring ??= (async () => {
+    const [discriminate, latent] = await Promise.all([
+      ort.InferenceSession.create(compileDiscriminate(preset).model, ONNX_SESSION_OPTIONS),
+      ort.InferenceSession.create(compileLatent(preset).model, ONNX_SESSION_OPTIONS),
+    ]);
+    return { discriminate, latent };
+  })();
+  /** The parameter and moving-statistics feeds a session declares as inputs. */
+  const netFeeds = (session: Ort.InferenceSession, gBn: Float32Array | null, dBn: Float32Array): Record<string, Ort.Tensor> => {
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const name of session.inputNames) if (paramFeeds[name]) feeds[name] = paramFeeds[name]!;
+    if (gBn && gBnSize > 0) feeds['g.bn'] = new ort.Tensor('float32', gBn, [gBnSize]);
+    if (dBnSize > 0) feeds['d.bn'] = new ort.Tensor('float32', dBn, [dBnSize]);
+    return feeds;
+  };
+  const featureSize = preset.classes > 0 ? 0 : splitDiscriminator(preset.discriminator).featureSize;
+
   const floats = (t: Ort.Tensor | undefined, name: string): Float32Array => {
     if (!t) throw new Error(`internal: the onnx graph has no output '${name}'`);
     return t.data as Float32Array;
@@ -102,6 +122,29 @@ export async function createOnnxEngine(preset: ModelPreset, options: EngineOptio
       if (gBnSize > 0) feeds['g.bn'] = new ort.Tensor('float32', gBn, [gBnSize]);
       const out = await sampleSession.run(feeds);
       return floats(out.images, 'images');
+    },
+
+    async discriminate(images: Float32Array, n: number, dBn: Float32Array): Promise<Discrimination> {
+      const { discriminate } = await scoringSessions();
+      const feeds = netFeeds(discriminate, null, dBn);
+      feeds.images = new ort.Tensor('float32', images, [n, ...preset.imageShape]);
+      const out = await discriminate.run(feeds);
+      return { logits: floats(out.logits, 'logits'), features: floats(out.features, 'features') };
+    },
+
+    async latent(input: LatentInput, gBn: Float32Array, dBn: Float32Array): Promise<LatentOutput> {
+      const { latent } = await scoringSessions();
+      const n = input.count;
+      const feeds = netFeeds(latent, gBn, dBn);
+      feeds.z = new ort.Tensor('float32', input.z, [n, gIn]);
+      feeds.target = new ort.Tensor('float32', input.target, [n, ...preset.imageShape]);
+      feeds['target.features'] = new ort.Tensor('float32', input.targetFeatures, [n, featureSize]);
+      feeds.lambda = new ort.Tensor('float32', Float32Array.of(input.lambda), [1]);
+      const out = await latent.run(feeds);
+      return {
+        recon: floats(out.recon, 'recon'), pixel: floats(out.pixel, 'pixel'), feature: floats(out.feature, 'feature'),
+        dz: floats(out.dz, 'dz'), images: floats(out.images, 'images'),
+      };
     },
 
     liveObjects: () => 0,

@@ -265,6 +265,7 @@ const CONV2D_TRANSPOSE: Op<ConvCfg, { x: string; inSize: [number, number]; pads:
 
 /** How a batch norm normalises: batch statistics (training) or the moving statistics at `offset` in `moving` (inference). */
 type BnCfg = { epsilon: number; mode: { kind: 'train' } | { kind: 'infer'; moving: string; offset: number } };
+/** What a batch norm's backward needs: training mode x−μ and 1/√(σ²+ε) of the batch; inference mode the same of the moving statistics. */
 type BnSaved = { xc: string; invstd: string; axes: number[]; rank4: boolean; x: string; channels: number; training: boolean };
 
 /**
@@ -284,9 +285,11 @@ const BATCH_NORM: Op<BnCfg, BnSaved> = {
       const slice = (from: number): string => channelVector(g,
         g.node('Slice', [mode.moving, g.int64Const([from]), g.int64Const([from + channels]), g.int64Const([0])]), rank4);
       const mean = slice(mode.offset), variance = slice(mode.offset + channels);
-      const scale = g.node('Mul', [gm, g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, eps])])])]);
-      const y = g.node('Add', [g.node('Mul', [g.node('Sub', [x.name, mean]), scale]), bt]);
-      return { y: out(y), saved: { xc: '', invstd: '', axes, rank4, x: x.name, channels, training: false } };
+      const invstd = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, eps])])]);
+      const scale = g.node('Mul', [gm, invstd]);
+      const xc = g.node('Sub', [x.name, mean]);
+      const y = g.node('Add', [g.node('Mul', [xc, scale]), bt]);
+      return { y: out(y), saved: { xc, invstd, axes, rank4, x: x.name, channels, training: false } };
     }
     const mean = g.node('ReduceMean', [x.name], { axes: attr.ints(axes), keepdims: attr.int(1) });
     const xc = g.node('Sub', [x.name, mean]);
@@ -296,7 +299,16 @@ const BATCH_NORM: Op<BnCfg, BnSaved> = {
     return { y: out(y), saved: { xc, invstd, axes, rank4, x: x.name, channels, training: true }, stats: [mean, variance] };
   },
   backward(g, dy, { xc, invstd, axes, rank4, x, channels, training }, _cfg, [gamma], need) {
-    if (!training) throw new Error('internal: no backward pass through an inference-mode batch norm');
+    if (!training) {
+      // The statistics are constants: y = γ·invstd·(x−μ) + β is affine per channel.
+      // dx = dy·γ·invstd; dγ = Σdy·(x−μ)·invstd; dβ = Σdy.
+      const dx = need.dx ? g.node('Mul', [dy, g.node('Mul', [channelVector(g, gamma!, rank4), invstd])]) : null;
+      const grads = need.params ? [
+        reduceSum(g, g.node('Mul', [dy, g.node('Mul', [xc, invstd])]), axes, false),
+        reduceSum(g, dy, axes, false),
+      ] : [];
+      return { dx, grads };
+    }
     // x̂ = (x−μ)·invstd; dβ = Σdy, dγ = Σdy·x̂, dx = γ·invstd·(dy − dβ/M − x̂·dγ/M), M = values per channel.
     const xhat = g.node('Mul', [xc, invstd]);
     const dbeta = reduceSum(g, dy, axes, true);

@@ -6,9 +6,9 @@
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend, type Tf } from './tf-backend.js';
 import { opsForward } from './ops-forward.js';
-import { bnLayers, paramShapes, type ModelPreset, type NetSpec } from '../../models.js';
+import { bnLayers, paramShapes, splitDiscriminator, type ModelPreset, type NetSpec } from '../../models.js';
 import type { BackendName } from '../../backend.js';
-import type { BnPassStats, Engine, EngineOptions, NetName, PhaseInput, PhaseOutput } from '../engine.js';
+import type { BnPassStats, Discrimination, Engine, EngineOptions, LatentInput, LatentOutput, NetName, PhaseInput, PhaseOutput } from '../engine.js';
 import { oneHotRows, phaseLabels } from '../one-hot.js';
 import { TF_GAN_LOSSES, type TfLossTerm } from './losses.js';
 
@@ -48,6 +48,12 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
   };
   /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
   const gIn = preset.generator.inputShape[0]!;
+
+  /** D split before its last dense layer (ganpool score's features); unconditional presets only. */
+  const discriminatorSplit = (): ReturnType<typeof splitDiscriminator> => {
+    if (preset.classes > 0) throw new Error('internal: discriminate and latent support unconditional presets only');
+    return splitDiscriminator(preset.discriminator);
+  };
 
   const lossTerms = TF_GAN_LOSSES[options.loss];
   const term = (fn: TfLossTerm, logits: Tensor): Tensor => tf.tidy(() => fn(tf, logits));
@@ -129,6 +135,44 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
       const images = tf.tidy(() => opsForward(tf, g.spec, g.vars, tf.tensor2d(zValues, [n, gIn]), { training: false, moving: gBn }));
       const out = images.dataSync() as Float32Array;
       images.dispose();
+      return out;
+    },
+
+    async discriminate(images: Float32Array, n: number, dBn: Float32Array): Promise<Discrimination> {
+      const split = discriminatorSplit();
+      const d = nets.d;
+      const [logits, features] = tf.tidy(() => {
+        const x = tf.tensor4d(images, [n, ...preset.imageShape]);
+        const f = opsForward(tf, split.features, d.vars.slice(0, split.featureParams), x, { training: false, moving: dBn });
+        return [opsForward(tf, split.head, d.vars.slice(split.featureParams), f), f];
+      });
+      const out = { logits: logits.dataSync() as Float32Array, features: features.dataSync() as Float32Array };
+      tf.dispose([logits, features]);
+      return out;
+    },
+
+    async latent(input: LatentInput, gBn: Float32Array, dBn: Float32Array): Promise<LatentOutput> {
+      const split = discriminatorSplit();
+      const g = nets.g, d = nets.d;
+      const n = input.count;
+      const kept: Tensor[] = [];
+      const dz = tf.tidy(() => {
+        const target = tf.tensor4d(input.target, [n, ...preset.imageShape]);
+        const targetFeatures = tf.tensor2d(input.targetFeatures, [n, split.featureSize]);
+        const objective = (z: Tensor): Tensor => {
+          const images = opsForward(tf, g.spec, g.vars, z, { training: false, moving: gBn });
+          const f = opsForward(tf, split.features, d.vars.slice(0, split.featureParams), images, { training: false, moving: dBn });
+          const pixel = tf.mean(tf.square(tf.sub(images, target)), [1, 2, 3]);
+          const feature = tf.mean(tf.square(tf.sub(f, targetFeatures)), 1);
+          const recon = tf.add(tf.mul(1 - input.lambda, pixel), tf.mul(input.lambda, feature));
+          kept.push(tf.keep(recon), tf.keep(pixel), tf.keep(feature), tf.keep(images));
+          return tf.sum(recon);
+        };
+        return tf.grad(objective)(tf.tensor2d(input.z, [n, gIn]));
+      });
+      const [recon, pixel, feature, images] = kept.map((t) => t.dataSync() as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const out = { recon, pixel, feature, images, dz: dz.dataSync() as Float32Array };
+      tf.dispose([dz, ...kept]);
       return out;
     },
 
