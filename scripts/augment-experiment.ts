@@ -21,6 +21,10 @@
  * continues where it stopped. Results go to docs/augment.json and a markdown
  * table (mean ± sd over the seeds) to stdout.
  *
+ * Each cell also records how often the evaluation classifier of `ganpool eval`
+ * agrees with the generated images' labels (`generatedAgreement`), which
+ * says how clean the labels mixed in were.
+ *
  * Flags: --cells mnist:100,mnist:500,mnist:1000,fashion-mnist:1000
  * --seeds 1,2,3 --ratios 1,4 --gan-steps 1200 --per-class 1000
  * --clf-steps 600 --clf-batch 64 --workers 2 --workdir DIR --out FILE
@@ -34,6 +38,9 @@ import { loadSplit, type DataSplit } from '../src/eval/splits.js';
 import { ClassifierTrainer } from '../src/eval/classifier-train.js';
 import { loadAugmentSet, augmentTarget } from '../src/eval/augment-set.js';
 import { epochPermutation } from '../src/rng.js';
+import { loadOrTrainClassifier } from '../src/eval/classifier-store.js';
+import { classify as classifyImages, toFloatImages } from '../src/eval/evaluate.js';
+import { classAgreement } from '../src/metrics/frechet.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -73,6 +80,12 @@ interface CellResult {
   testCount: number;
   ganSeconds: number;
   classifierSeconds: number;
+  /**
+   * The share of generated images the data set's evaluation classifier (trained on all its
+   * training images) assigns to the class they were drawn for, mean over classes: how often
+   * a generated label is right.
+   */
+  generatedAgreement?: number;
 }
 
 const CLASSES = 10;
@@ -159,6 +172,21 @@ for (const { dataset, labels } of cells) {
   }
 }
 
+// How clean the generated labels were: the evaluation classifier's agreement with them.
+for (const dataset of [...new Set(cells.map((c) => c.dataset))]) {
+  const pending = results.filter((r) => r.dataset === dataset && r.generatedAgreement === undefined);
+  if (pending.length === 0) continue;
+  const { extractor } = await loadOrTrainClassifier(dataset);
+  for (const cell of pending) {
+    const dir = join(workdir, `${dataset}-${cell.labels}-s${cell.seed}`);
+    const set = await loadAugmentSet(join(dir, 'generated'), augmentTarget((await loadSplit(dataset)).train.set));
+    const rows = Uint32Array.from({ length: set.count }, (_, i) => i);
+    const { probs } = classifyImages(extractor, toFloatImages(set, rows), set.count);
+    cell.generatedAgreement = classAgreement(probs, set.count, CLASSES, set.labels).mean;
+    writeFileSync(join(workdir, `${dataset}-${cell.labels}-s${cell.seed}.json`), JSON.stringify(cell, null, 2));
+  }
+}
+
 const stats = (xs: number[]): { mean: number; sd: number } => {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
@@ -166,15 +194,16 @@ const stats = (xs: number[]): { mean: number; sd: number } => {
 };
 const pct = ({ mean, sd }: { mean: number; sd: number }): string => `${(100 * mean).toFixed(1)} ± ${(100 * sd).toFixed(1)}`;
 const rowsOut: string[] = [];
-rowsOut.push(`| data set | labels | real only | ${ratios.map((r) => `+ generated, R = ${r}`).join(' | ')} |`);
-rowsOut.push(`|---|---:|---:|${ratios.map(() => '---:').join('|')}|`);
+rowsOut.push(`| data set | labels | real only | ${ratios.map((r) => `+ generated, R = ${r}`).join(' | ')} | generated labels right |`);
+rowsOut.push(`|---|---:|---:|${ratios.map(() => '---:').join('|')}|---:|`);
 const summary = [];
 for (const { dataset, labels } of cells) {
   const mine = results.filter((r) => r.dataset === dataset && r.labels === labels);
   const real = stats(mine.map((r) => r.realOnly));
   const aug = Object.fromEntries(ratios.map((r) => [String(r), stats(mine.map((c) => c.augmented[String(r)]!))]));
-  rowsOut.push(`| ${dataset} | ${labels} | ${pct(real)} | ${ratios.map((r) => pct(aug[String(r)]!)).join(' | ')} |`);
-  summary.push({ dataset, labels, seeds: mine.length, realOnly: real, augmented: aug });
+  const agree = stats(mine.map((r) => r.generatedAgreement ?? NaN));
+  rowsOut.push(`| ${dataset} | ${labels} | ${pct(real)} | ${ratios.map((r) => pct(aug[String(r)]!)).join(' | ')} | ${pct(agree)} |`);
+  summary.push({ dataset, labels, seeds: mine.length, realOnly: real, augmented: aug, generatedAgreement: agree });
 }
 writeFileSync(flags.out!, JSON.stringify({
   protocol: { seeds, ratios, ganSteps, perClass, clfSteps, clfBatch, workers }, summary, cells: results,
