@@ -14,23 +14,10 @@ import { modelPreset, paramShapes, sizeOf, type ModelName, type ModelPreset, typ
 import type { BackendName } from '../src/backend.js';
 import { oneHotRows } from '../src/engines/one-hot.js';
 import { maxAbsDiff, relErr } from './helpers.js';
-import { feed, normal, session, tf, uniform, useFastConv2DBackpropFilter } from './onnx-reference.js';
+import { feed, normal, seededParams, session, tf, uniform, useFastConv2DBackpropFilter } from './onnx-reference.js';
 
 const CLASSES = 10;
 const TOL = 1e-5;
-
-/** Seeded parameters of `net` at a Glorot-like scale (gammas near 1), flat in paramShapes order. */
-function seededParams(net: NetSpec, seed: number): Float32Array {
-  const parts = paramShapes(net).map((p, i) => {
-    const s = Math.sqrt(6 / (p.fanIn + p.fanOut));
-    const v = uniform(sizeOf(p.shape), seed * 100 + i, -s, s);
-    return p.role === 'gamma' ? v.map((a) => 1 + a) : v;
-  });
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
 
 /** G's input rows: seeded latent noise, then each row's one-hot label. */
 function gInput(preset: ModelPreset, labels: Int32Array, seed: number): Float32Array {

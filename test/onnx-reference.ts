@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as ort from 'onnxruntime-node';
-import type { NetSpec } from '../src/models.js';
+import { paramShapes, sizeOf, type NetSpec } from '../src/models.js';
 import { opsForward, type BnMode } from '../src/engines/tfjs/ops-forward.js';
 import { hashInts, sfc32 } from '../src/rng.js';
 
@@ -31,6 +31,19 @@ export function feed(data: Float32Array, dims: number[]): ort.Tensor {
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const next = sfc32(hashInts(seed, 0x0e7e));
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * next());
+}
+
+/** Seeded parameters of `net` at a Glorot-like scale (gammas near 1), flat in paramShapes order. */
+export function seededParams(net: NetSpec, seed: number): Float32Array {
+  const parts = paramShapes(net).map((p, i) => {
+    const s = Math.sqrt(6 / (p.fanIn + p.fanOut));
+    const v = uniform(sizeOf(p.shape), seed * 100 + i, -s, s);
+    return p.role === 'gamma' ? v.map((a) => 1 + a) : v;
+  });
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
 }
 
 /** Seeded normal values (Box–Muller). */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { GanpoolUsageError, train } from '../src/index.js';
 import { createEngine, type Discrimination, type LatentInput, type LatentOutput } from '../src/engines/engine.js';
-import { bnLayers, modelPreset, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type NetSpec } from '../src/models.js';
+import { bnLayers, modelPreset, splitDiscriminator, type ModelPreset, type NetSpec } from '../src/models.js';
 import type { BackendName } from '../src/backend.js';
 import { SCORE_CHUNK, scoreImages, type ScoreRow } from '../src/anomaly/score.js';
 import { SCORE_FIELDS } from '../src/anomaly/score-file.js';
@@ -23,26 +23,13 @@ import { idxHeader, labelsNameFor } from '../src/datasets/idx.js';
 import { sharedBytes, type ImageSet } from '../src/datasets/image-set.js';
 import { gridSize } from '../src/grid.js';
 import { mnistData, relErr } from './helpers.js';
-import { normal, tf, uniform } from './onnx-reference.js';
+import { normal, seededParams, tf, uniform } from './onnx-reference.js';
 
 const TOL = 1e-5;
 
 // ---------------------------------------------------------------------------
 // Engine.discriminate and Engine.latent: onnx and tfjs-wasm against tfjs cpu.
 // ---------------------------------------------------------------------------
-
-/** Seeded parameters at a Glorot-like scale (gammas near 1), flat in paramShapes order. */
-function seededParams(net: NetSpec, seed: number): Float32Array {
-  const parts = paramShapes(net).map((p, i) => {
-    const s = Math.sqrt(6 / (p.fanIn + p.fanOut));
-    const v = uniform(sizeOf(p.shape), seed * 100 + i, -s, s);
-    return p.role === 'gamma' ? v.map((a) => 1 + a) : v;
-  });
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
 
 /** Moving statistics that are not the identity: means in ±0.3, variances in [0.5, 1.5]. */
 function seededMoving(net: NetSpec, seed: number): Float32Array {
