@@ -51,8 +51,8 @@ const workers = Number(flags.workers);
 const testN = Number(flags['test-n']);
 const workdir = flags.workdir!;
 const scoreArgs = flags['score-args']!.split(' ').filter((s) => s !== '');
-/** The per-image scores `ganpool score` writes, higher = more anomalous. */
-const SCORES = ['dScore', 'recon', 'combined'] as const;
+/** The per-image scores `ganpool score` writes, higher = more anomalous (pixel and feature are recon's two parts). */
+const SCORES = ['dScore', 'pixel', 'feature', 'recon', 'combined'] as const;
 mkdirSync(workdir, { recursive: true });
 
 function ganpool(args: string[]): number {
