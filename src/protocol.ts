@@ -87,22 +87,29 @@ export interface SampleTask {
  * Adam steps on z each, start s of the image with noise key `keys[r]` drawn as latent noise
  * (seed, step s, `stream`, key). G and D are the shared parameters, batch norm in inference mode.
  */
-export interface ScoreTask {
+export interface ScoreTask extends SearchSettings {
   kind: 'score';
   first: number;
   count: number;
   /** Each image's noise key (its index in the scored set, or its row in the training set for calibration). */
   keys: Uint32Array;
+  /** Run every batch at this many images (the chunk size), padding a shorter chunk. */
+  padTo: number;
+}
+
+/** The AnoGAN latent search's settings, shared by a score task and the search it runs (src/anomaly/latent-search.ts). */
+export interface SearchSettings {
   /** The noise stream of the starts (rng.ts NoiseStream.Score or .Calibration). */
   stream: number;
   seed: number;
+  /** Adam steps on z per start. */
   steps: number;
+  /** Seeded starts per image. */
   starts: number;
+  /** Weight of the feature distance in the objective. */
   lambda: number;
   /** Adam's learning rate on z. */
   lr: number;
-  /** Run every batch at this many images (the chunk size), padding a shorter chunk. */
-  padTo: number;
 }
 
 /** Report the worker's tensor count without doing any work. */

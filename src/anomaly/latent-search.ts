@@ -13,25 +13,18 @@
  */
 import { latentNoise, type NoiseStream } from '../rng.js';
 import type { Engine } from '../engines/engine.js';
-import type { ScoreResult } from '../protocol.js';
+import type { ScoreResult, SearchSettings } from '../protocol.js';
 
 /** Adam's constants for z (the learning rate is a setting). */
 const BETA1 = 0.9, BETA2 = 0.999, EPSILON = 1e-8;
 
 /** What one search needs beside the engine. */
-export interface LatentSearch {
+export interface LatentSearch extends SearchSettings {
   /** The images, count × H×W×C, NHWC, in [-1, 1]. */
   images: Float32Array;
   count: number;
   /** Each image's noise key. */
   keys: ArrayLike<number>;
-  /** rng.ts NoiseStream of the starts. */
-  stream: number;
-  seed: number;
-  steps: number;
-  starts: number;
-  lambda: number;
-  lr: number;
   /** Pad the batch to this many images (at least `count`; default `count`). */
   padTo?: number;
   latentDim: number;
