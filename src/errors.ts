@@ -228,6 +228,7 @@ const WRITE_REASONS: Record<string, string> = {
   ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied',
   EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOTDIR: 'a part of the path is not a folder',
   EISDIR: 'a folder is in the way', EMFILE: 'too many open files',
+  ENOENT: 'its folder does not exist, or was removed while writing',
 };
 
 /**
