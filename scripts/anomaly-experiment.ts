@@ -10,7 +10,12 @@
  *  2. score a fixed held-out set that holds all ten classes (mnist: the 2,000
  *     held-out digits; fashion-mnist: 2,000 seeded rows of t10k) with
  *     `ganpool score`;
- *  3. report the AUROC of finding class d (the positives) for each score.
+ *  3. report the AUROC of finding class d (the positives) for each score,
+ *     and for one derived here: `recon/complexity`, recon divided by the
+ *     image's input complexity (the deflate length of its up-filtered bytes,
+ *     as a PNG encoder would compress it), the correction of Serrà et al.,
+ *     "Input complexity and out-of-distribution detection with likelihood-based
+ *     generative models" (ICLR 2020), for scores that favour simple images.
  * Phases can run apart (`--phase train`, then `--phase score`); finished
  * steps are kept in WORKDIR, so an interrupted run continues.
  *
@@ -23,6 +28,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { idxHeader, labelsNameFor } from '../src/datasets/idx.js';
 import { loadSplit, type DataSplit } from '../src/eval/splits.js';
@@ -52,7 +58,7 @@ const testN = Number(flags['test-n']);
 const workdir = flags.workdir!;
 const scoreArgs = flags['score-args']!.split(' ').filter((s) => s !== '');
 /** The per-image scores `ganpool score` writes, higher = more anomalous (pixel and feature are recon's two parts). */
-const SCORES = ['dScore', 'pixel', 'feature', 'recon', 'combined'] as const;
+const SCORES = ['dScore', 'pixel', 'feature', 'recon', 'combined', 'recon/complexity'] as const;
 mkdirSync(workdir, { recursive: true });
 
 function ganpool(args: string[]): number {
@@ -77,6 +83,28 @@ function writeIdx(set: DataSplit['train']['set'], rows: ArrayLike<number>, dir: 
   return `idx:${join(dir, name)}`;
 }
 
+/**
+ * Each image's input complexity in bytes: the deflate (level 9) length of its
+ * rows after PNG's Up filter (each byte minus the byte above it), read from
+ * the IDX images file of an `idx:` spec.
+ */
+function complexities(spec: string): Float64Array {
+  const buf = readFileSync(spec.slice('idx:'.length));
+  const dims = Array.from({ length: buf[3]! }, (_, i) => buf.readUInt32BE(4 + 4 * i));
+  const [n, ...rest] = dims as [number, ...number[]];
+  const rowBytes = rest.slice(1).reduce((a, b) => a * b, 1);
+  const px = rest.reduce((a, b) => a * b, 1);
+  const data = buf.subarray(4 + 4 * dims.length);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const img = data.subarray(i * px, (i + 1) * px);
+    const up = new Uint8Array(px);
+    for (let j = 0; j < px; j++) up[j] = (img[j]! - (j >= rowBytes ? img[j - rowBytes]! : 0)) & 255;
+    out[i] = deflateSync(up, { level: 9 }).length;
+  }
+  return out;
+}
+
 /** The scored set: all of the test split when it is small, else `testN` rows of a seeded permutation of it. */
 function heldOut(split: DataSplit, dataset: string): string {
   const dir = join(workdir, dataset, 'held-out');
@@ -94,6 +122,7 @@ const results: ClassResult[] = [];
 for (const dataset of datasets) {
   const split = await loadSplit(dataset);
   const testSpec = heldOut(split, dataset);
+  const complexity = complexities(testSpec);
   for (const d of classes) {
     const dir = join(workdir, dataset, `without-${d}`);
     const run = join(dir, 'gan');
@@ -116,6 +145,7 @@ for (const dataset of datasets) {
       writeFileSync(doneScore, JSON.stringify({ scoreSeconds }));
     } else scoreSeconds = (JSON.parse(readFileSync(doneScore, 'utf8')) as { scoreSeconds: number }).scoreSeconds;
     const lines = readFileSync(scoresFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    for (const l of lines) l['recon/complexity'] = l.recon! / complexity[l.index!]!;
     const positive = lines.map((l) => l.label === d);
     const au = Object.fromEntries(SCORES.map((s) => [s, auroc(lines.map((l) => l[s]!), positive)]));
     console.error(`${dataset} without ${d}: AUROC ${SCORES.map((s) => `${s} ${au[s]!.toFixed(3)}`).join(', ')}`);
