@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { idxHeader, labelsNameFor } from '../src/datasets/idx.js';
+import { idxHeader, labelsNameFor, readIdx } from '../src/datasets/idx.js';
 import { loadSplit, type DataSplit } from '../src/eval/splits.js';
 import { epochPermutation } from '../src/rng.js';
 import { auroc } from '../src/metrics/auroc.js';
@@ -89,12 +89,10 @@ function writeIdx(set: DataSplit['train']['set'], rows: ArrayLike<number>, dir: 
  * the IDX images file of an `idx:` spec.
  */
 function complexities(spec: string): Float64Array {
-  const buf = readFileSync(spec.slice('idx:'.length));
-  const dims = Array.from({ length: buf[3]! }, (_, i) => buf.readUInt32BE(4 + 4 * i));
+  const { dims, data } = readIdx(spec.slice('idx:'.length));
   const [n, ...rest] = dims as [number, ...number[]];
   const rowBytes = rest.slice(1).reduce((a, b) => a * b, 1);
   const px = rest.reduce((a, b) => a * b, 1);
-  const data = buf.subarray(4 + 4 * dims.length);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const img = data.subarray(i * px, (i + 1) * px);
