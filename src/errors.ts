@@ -559,6 +559,12 @@ export function scoreImagesUnreadable(spec: string, cause: string): GanpoolUsage
   );
 }
 
+/** `ganpool score --top` without its two values (K FILE), or given twice. */
+export function scoreTopInvalid(twice: boolean): GanpoolUsageError {
+  return new GanpoolUsageError(twice ? 'invalid --top: given twice'
+    : 'invalid --top: expected two values, K FILE (the K most anomalous images and the PNG grid to write)', '--top');
+}
+
 /** --images holds images of another shape than the run's. */
 export function scoreImagesShape(spec: string, found: readonly number[], expected: readonly number[]): GanpoolUsageError {
   return new GanpoolUsageError(

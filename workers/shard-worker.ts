@@ -156,9 +156,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     reload('d', 0);
     const rows = Uint32Array.from({ length: task.count }, (_, r) => task.first + r);
     return latentSearch(engine, {
-      images: realImages(rows), count: task.count, keys: task.keys, stream: task.stream, seed: task.seed,
-      steps: task.steps, starts: task.starts, lambda: task.lambda, lr: task.lr, padTo: task.padTo, latentDim: latent,
-      gBn: bnView(nets.g.shared).slice(), dBn: bnView(nets.d.shared).slice(),
+      ...task, images: realImages(rows), latentDim: latent, gBn: bnView(nets.g.shared).slice(), dBn: bnView(nets.d.shared).slice(),
     });
   };
 

@@ -18,7 +18,7 @@ import { allocSharedNet, bnView, paramsView, type SharedNetBuffers } from '../sh
 import { epochPermutation, NoiseStream } from '../rng.js';
 import { paramCount, bnStatsSize } from '../models.js';
 import {
-  GanpoolDataError, GanpoolUsageError, scoreCalibrationUnreadable, scoreImagesShape, scoreImagesUnreadable,
+  badValue, GanpoolDataError, GanpoolUsageError, scoreCalibrationUnreadable, scoreImagesShape, scoreImagesUnreadable,
 } from '../errors.js';
 import { loadScoringModel, type ScoringModel, type ScoringNet } from './run-model.js';
 import type { ScoreResult, ScoreTask, WorkerInit } from '../protocol.js';
@@ -159,10 +159,31 @@ function zScore(x: number, m: ScoreMoments): number {
   return (x - m.mean) / Math.max(m.std, 1e-12);
 }
 
-/** Checks a setting: a whole number (or any number with `real`) in [min, max]. */
-function setting(name: string, value: number, min: number, max: number, real = false): number {
-  if (!Number.isFinite(value) || (!real && !Number.isInteger(value)) || value < min || value > max) {
-    throw new GanpoolUsageError(`invalid ${name}: ${JSON.stringify(value)}; expected ${real ? 'a number' : 'a whole number'} from ${min} to ${max}`, name);
+/** A numeric setting's range: whole numbers unless `real`; `above` leaves `min` itself out. */
+interface SettingRange { min: number; max: number; real?: boolean; above?: boolean }
+
+/** The range of every numeric setting of `ganpool score` (one table for {@link scoreImages} and the CLI's flags). */
+export const SCORE_RANGES = {
+  steps: { min: 0, max: 100_000 },
+  starts: { min: 1, max: 1000 },
+  seed: { min: 0, max: 2 ** 32 - 1 },
+  lambda: { min: 0, max: 1, real: true },
+  lr: { min: 0, max: 100, real: true, above: true },
+  limit: { min: 1, max: 2 ** 31 },
+  workers: { min: 1, max: 256 },
+  top: { min: 1, max: 10_000 },
+} as const satisfies Record<string, SettingRange>;
+
+/**
+ * Checks setting `name` against {@link SCORE_RANGES}; a value out of range is a usage error
+ * naming `--name` and showing `shown` (the flag's text where it came from the command line).
+ */
+export function checkSetting(name: keyof typeof SCORE_RANGES, value: number, shown: unknown = value): number {
+  const r: SettingRange = SCORE_RANGES[name];
+  const low = r.above ? value <= r.min : value < r.min;
+  if (!Number.isFinite(value) || (!r.real && !Number.isInteger(value)) || low || value > r.max) {
+    const allowed = !r.real ? `a whole number from ${r.min} to ${r.max}` : r.above ? `a number above ${r.min} and at most ${r.max}` : `a number from ${r.min} to ${r.max}`;
+    throw badValue(`--${name}`, shown, allowed);
   }
   return value;
 }
@@ -174,17 +195,17 @@ function setting(name: string, value: number, min: number, max: number, real = f
  */
 export async function scoreImages(options: ScoreOptions): Promise<ScoreReport> {
   const model = loadScoringModel(options.run);
-  const steps = setting('--steps', options.steps ?? SCORE_DEFAULTS.steps, 0, 100_000);
-  const starts = setting('--starts', options.starts ?? SCORE_DEFAULTS.starts, 1, 1000);
-  const seed = setting('--seed', options.seed ?? SCORE_DEFAULTS.seed, 0, 2 ** 32 - 1);
-  const lambda = setting('--lambda', options.lambda ?? SCORE_DEFAULTS.lambda, 0, 1, true);
-  const lr = setting('--lr', options.lr ?? SCORE_DEFAULTS.lr, 1e-9, 100, true);
+  const steps = checkSetting('steps', options.steps ?? SCORE_DEFAULTS.steps);
+  const starts = checkSetting('starts', options.starts ?? SCORE_DEFAULTS.starts);
+  const seed = checkSetting('seed', options.seed ?? SCORE_DEFAULTS.seed);
+  const lambda = checkSetting('lambda', options.lambda ?? SCORE_DEFAULTS.lambda);
+  const lr = checkSetting('lr', options.lr ?? SCORE_DEFAULTS.lr);
   const spec = typeof options.images === 'string' ? options.images : options.images.name;
   const loaded = typeof options.images === 'string' ? await loadImages(options.images, model) : options.images;
   const shape: [number, number, number] = [loaded.height, loaded.width, loaded.channels];
   const expected = model.config.imageShape!;
   if (shape.join() !== expected.join()) throw scoreImagesShape(spec, shape, expected);
-  const n = Math.min(loaded.count, options.limit === undefined ? Infinity : setting('--limit', options.limit, 1, 2 ** 31));
+  const n = Math.min(loaded.count, options.limit === undefined ? Infinity : checkSetting('limit', options.limit));
   const calibration = await calibrationSet(options.run, model, seed);
   const c = calibration.rows.length;
   const P = shape[0] * shape[1] * shape[2];
@@ -208,7 +229,7 @@ export async function scoreImages(options: ScoreOptions): Promise<ScoreReport> {
   chunk(n, c, NoiseStream.Calibration, (i) => calibration.rows[i]!);
 
   const backend = resolveBackend(options.backend ?? model.config.backend);
-  const workers = setting('--workers', options.workers ?? Math.min(availableParallelism(), tasks.length), 1, 256);
+  const workers = checkSetting('workers', options.workers ?? Math.min(availableParallelism(), tasks.length));
   const { preset } = model;
   const init: WorkerInit = {
     backend, preset, loss: model.config.loss, seed,

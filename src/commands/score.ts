@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { parseFlags } from '../cli-args.js';
 import { BACKEND_NAMES, type BackendChoice } from '../backend.js';
 import { writeFileAtomic } from '../atomic.js';
-import { badValue, GanpoolUsageError, missingFlag } from '../errors.js';
+import { badValue, missingFlag, scoreTopInvalid } from '../errors.js';
 import { createProgress } from '../progress.js';
-import { CALIBRATION_ROWS, SCORE_CHUNK, SCORE_DEFAULTS, scoreImages, type ScoreReport } from '../anomaly/score.js';
+import { CALIBRATION_ROWS, checkSetting, SCORE_CHUNK, SCORE_DEFAULTS, SCORE_RANGES, scoreImages, type ScoreReport } from '../anomaly/score.js';
 import { topGrid, writeScores } from '../anomaly/score-file.js';
 
 /** Parsed `ganpool score` flags. */
@@ -74,18 +74,10 @@ Images are scored in chunks of ${SCORE_CHUNK}, each start keyed by the seed and 
 image's index: the scores do not depend on --workers.
 `;
 
-function whole(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
+/** A numeric flag's value, checked against its range in SCORE_RANGES (errors show the flag's text). */
+function numeric(name: keyof typeof SCORE_RANGES, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const n = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw badValue(flag, raw, `a whole number from ${min} to ${max}`);
-  return n;
-}
-
-function real(flag: string, raw: string | undefined, min: number, max: number, minOpen = false): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(n) || n > max || (minOpen ? n <= min : n < min)) throw badValue(flag, raw, `a number ${minOpen ? 'above' : 'from'} ${min}${minOpen ? ` and at most ${max}` : ` to ${max}`}`);
-  return n;
+  return checkSetting(name, raw.trim() === '' ? NaN : Number(raw), raw);
 }
 
 /** Takes `--top K FILE` (two values, which node's parser cannot) out of `argv`. */
@@ -94,11 +86,11 @@ function takeTop(argv: string[]): { rest: string[]; top: ScoreArgs['top'] } {
   if (i < 0) return { rest: argv, top: null };
   const [k, file] = [argv[i + 1], argv[i + 2]];
   if (k === undefined || file === undefined || file.startsWith('-') || file === '') {
-    throw new GanpoolUsageError('invalid --top: expected two values, K FILE (the K most anomalous images and the PNG grid to write)', '--top');
+    throw scoreTopInvalid(false);
   }
   const rest = [...argv.slice(0, i), ...argv.slice(i + 3)];
-  if (rest.includes('--top')) throw new GanpoolUsageError('invalid --top: given twice', '--top');
-  return { rest, top: { k: whole('--top', k, 1, 10_000)!, file } };
+  if (rest.includes('--top')) throw scoreTopInvalid(true);
+  return { rest, top: { k: numeric('top', k)!, file } };
 }
 
 /** Parses `ganpool score` arguments; throws GanpoolUsageError naming the flag. Null means --help. */
@@ -117,14 +109,14 @@ export function parseScoreArgs(argv: string[]): ScoreArgs | null {
   if (v.out === '') throw badValue('--out', v.out, 'a file path');
   return {
     run: v.run, images: v.images, out: v.out ?? join(v.run, 'scores.jsonl'), top,
-    workers: whole('--workers', v.workers, 1, 256),
+    workers: numeric('workers', v.workers),
     backend: v.backend as BackendChoice | undefined,
-    steps: whole('--steps', v.steps, 0, 100_000) ?? D.steps,
-    starts: whole('--starts', v.starts, 1, 1000) ?? D.starts,
-    seed: whole('--seed', v.seed, 0, 2 ** 32 - 1) ?? D.seed,
-    lambda: real('--lambda', v.lambda, 0, 1) ?? D.lambda,
-    lr: real('--lr', v.lr, 0, 100, true) ?? D.lr,
-    limit: whole('--limit', v.limit, 1, 2 ** 31),
+    steps: numeric('steps', v.steps) ?? D.steps,
+    starts: numeric('starts', v.starts) ?? D.starts,
+    seed: numeric('seed', v.seed) ?? D.seed,
+    lambda: numeric('lambda', v.lambda) ?? D.lambda,
+    lr: numeric('lr', v.lr) ?? D.lr,
+    limit: numeric('limit', v.limit),
   };
 }
 
