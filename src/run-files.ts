@@ -11,7 +11,7 @@ import { gridPng } from './grid.js';
 import { outDirInUse, writeFailed } from './errors.js';
 import { machineFacts } from './machine.js';
 import { writeReport } from './view/report.js';
-import { REPORT_FILE } from './view/run-folder.js';
+import { CONFIG_FILE, gridFileName, LATEST_GRID, METRICS_FILE, REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE } from './run-layout.js';
 import type { ResolvedConfig } from './config.js';
 import type { SampleEvent, StepInfo, TrainSummary } from './trainer.js';
 
@@ -24,7 +24,7 @@ export class RunFiles {
 
   /** Refuses a directory that already holds a run (it would mix two runs' metrics). */
   static check(dir: string): void {
-    if (existsSync(join(dir, 'metrics.jsonl'))) throw outDirInUse(dir);
+    if (existsSync(join(dir, METRICS_FILE))) throw outDirInUse(dir);
   }
 
   /**
@@ -35,15 +35,15 @@ export class RunFiles {
   static async open(config: ResolvedConfig, resumeStep?: number): Promise<RunFiles> {
     if (resumeStep === undefined) RunFiles.check(config.out);
     else await RunFiles.truncateMetrics(config.out, resumeStep);
-    mkdirSync(join(config.out, 'samples'), { recursive: true });
+    mkdirSync(join(config.out, SAMPLES_DIR), { recursive: true });
     const files = new RunFiles(config.out);
-    await writeFileAtomic(join(config.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    await writeFileAtomic(join(config.out, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
     return files;
   }
 
   /** Drops metrics lines with step > `step` (and any torn last line), atomically. */
   private static async truncateMetrics(dir: string, step: number): Promise<void> {
-    const file = join(dir, 'metrics.jsonl');
+    const file = join(dir, METRICS_FILE);
     if (!existsSync(file)) return;
     const kept = readFileSync(file, 'utf8').split('\n').filter((line) => {
       try {
@@ -58,7 +58,7 @@ export class RunFiles {
   /** Appends one step's metrics line (a refused step: `{"step", "skipped", "phase"}`). */
   step(info: StepInfo): void {
     const line = info.skipped ? { step: info.step, skipped: info.skipped.reason, phase: info.skipped.phase } : info;
-    const file = join(this.dir, 'metrics.jsonl');
+    const file = join(this.dir, METRICS_FILE);
     try {
       appendFileSync(file, JSON.stringify(line) + '\n');
     } catch (e) {
@@ -69,16 +69,16 @@ export class RunFiles {
   /** Writes a sample grid as step-NNNNNN.png and latest.png. */
   async sample(event: SampleEvent): Promise<string> {
     const png = await gridPng(event.images, event.shape);
-    const path = join(this.dir, 'samples', `step-${String(event.step).padStart(6, '0')}.png`);
+    const path = join(this.dir, SAMPLES_DIR, gridFileName(event.step));
     await writeFileAtomic(path, png);
-    await writeFileAtomic(join(this.dir, 'samples', 'latest.png'), png);
+    await writeFileAtomic(join(this.dir, SAMPLES_DIR, LATEST_GRID), png);
     this.latestGrid = path;
     return path;
   }
 
   /** Writes the end-of-run summary, with the machine it ran on (`machine`: see machine.ts) for `ganpool view`. */
   async summary(summary: TrainSummary): Promise<void> {
-    await writeFileAtomic(join(this.dir, 'summary.json'), JSON.stringify({ ...summary, machine: machineFacts() }, null, 2) + '\n');
+    await writeFileAtomic(join(this.dir, SUMMARY_FILE), JSON.stringify({ ...summary, machine: machineFacts() }, null, 2) + '\n');
   }
 
   /** Writes OUT/report.html, the static page of the run (src/view/report.ts), once the summary is written. */

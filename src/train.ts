@@ -13,7 +13,7 @@ import { resumeConfig } from './resume.js';
 import { acquireRunLock, assertNotLocked } from './run-lock.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from './errors.js';
 import { TrainingEval, type TrainEvalOptions } from './eval/train-eval.js';
-import { REPORT_FILE } from './view/run-folder.js';
+import { REPORT_FILE } from './run-layout.js';
 
 /** A summary plus where the run's files went. */
 export interface TrainResult extends TrainSummary {

@@ -6,6 +6,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { METRICS_FILE } from '../run-layout.js';
 import type { GanTrainer } from '../trainer.js';
 import type { ResolvedConfig } from '../config.js';
 import { balancedLabels, Evaluator, type EvalMetrics } from './evaluate.js';
@@ -52,7 +53,7 @@ export class TrainingEval {
     const images = await trainer.sample(this.n, trainer.config.seed, labels);
     const metrics = this.evaluator.metrics(images, this.n, labels);
     const event: EvalEvent = { step, eval: { ...metrics, ms: performance.now() - t0 }, floor: this.evaluator.floor };
-    appendFileSync(join(trainer.config.out, 'metrics.jsonl'), JSON.stringify(event) + '\n');
+    appendFileSync(join(trainer.config.out, METRICS_FILE), JSON.stringify(event) + '\n');
     this.lastStep = step;
     this.latest = event;
     return event;

@@ -10,13 +10,8 @@ import { basename, join } from 'node:path';
 import { CHECKPOINT_DIR, MANIFEST } from '../checkpoint.js';
 import { GENERATOR_DIR, GENERATOR_ONNX } from '../export.js';
 import { LOCK_FILE } from '../run-lock.js';
+import { CONFIG_FILE, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from '../run-layout.js';
 
-/** The metrics log of a run. */
-export const METRICS_FILE = 'metrics.jsonl';
-/** The folder of a run's sample grids. */
-export const SAMPLES_DIR = 'samples';
-/** The static report a run writes at its end (and `ganpool view --export` writes anywhere). */
-export const REPORT_FILE = 'report.html';
 
 /** One run found under the viewed folder. */
 export interface RunEntry {
@@ -84,7 +79,7 @@ export const METRICS_CHUNK_BYTES = 8 * 2 ** 20;
 
 /** Whether `dir` holds a run (its config or metrics log). */
 export function isRunDir(dir: string): boolean {
-  return existsSync(join(dir, 'config.json')) || existsSync(join(dir, METRICS_FILE));
+  return existsSync(join(dir, CONFIG_FILE)) || existsSync(join(dir, METRICS_FILE));
 }
 
 /**
@@ -113,14 +108,14 @@ function readJson(file: string): unknown {
 
 /** The facts of one run. */
 export function runFacts(run: RunEntry): RunFacts {
-  const summary = readJson(join(run.dir, 'summary.json'));
+  const summary = readJson(join(run.dir, SUMMARY_FILE));
   const manifest = readJson(join(run.dir, CHECKPOINT_DIR, MANIFEST)) as Record<string, unknown> | null;
   const checkpoint = manifest && typeof manifest === 'object' ? Object.fromEntries(Object.entries(manifest).filter(([k]) => k !== 'config' && k !== 'files')) : null;
   const model = readJson(join(run.dir, GENERATOR_DIR, 'model.json')) as { userDefinedMetadata?: { ganpool?: unknown } } | null;
   const status: RunStatus = summary !== null ? 'finished' : existsSync(join(run.dir, LOCK_FILE)) ? 'training' : 'incomplete';
   return {
     id: run.id, name: run.name, status,
-    config: readJson(join(run.dir, 'config.json')),
+    config: readJson(join(run.dir, CONFIG_FILE)),
     summary, checkpoint,
     generator: model?.userDefinedMetadata?.ganpool ?? null,
     hasGenerator: model !== null,
@@ -143,7 +138,7 @@ export function runSamples(run: RunEntry): RunSamples {
   }).sort((a, b) => a.step - b.step);
   let latest: RunSamples['latest'] = null;
   try {
-    latest = { file: `${SAMPLES_DIR}/latest.png`, mtimeMs: statSync(join(dir, 'latest.png')).mtimeMs };
+    latest = { file: `${SAMPLES_DIR}/${LATEST_GRID}`, mtimeMs: statSync(join(dir, LATEST_GRID)).mtimeMs };
   } catch {
     // no grid yet
   }
