@@ -5,11 +5,11 @@
  * `ganpool view OUT --export FILE` writes it; a run writes OUT/report.html
  * at its end.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
-import { viewFolderMissing, viewNoRuns } from '../errors.js';
-import { findRuns, readMetrics, runFacts, runSamples, type RunEntry, type RunFacts, type SampleGrid } from './run-folder.js';
+import { viewNoRuns } from '../errors.js';
+import { findRuns, readMetrics, runFacts, runSamples, viewedFolder, type RunEntry, type RunFacts, type SampleGrid } from './run-folder.js';
 import { pageHtml } from './page.js';
 
 /** Limits that keep a report small for long runs. */
@@ -99,14 +99,7 @@ function reportRun(run: RunEntry, limits: Required<ReportLimits>): ReportRun {
  * self-contained HTML document. A missing folder, or one without runs, is a usage error.
  */
 export function buildReport(dir: string, limits: ReportLimits = {}): string {
-  const root = resolve(dir);
-  let isDir = false;
-  try {
-    isDir = statSync(root).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir) throw viewFolderMissing(dir);
+  const root = viewedFolder(dir);
   const runs = findRuns(root);
   if (runs.length === 0) throw viewNoRuns(dir);
   const all = { maxGrids: limits.maxGrids ?? 24, maxSteps: limits.maxSteps ?? 5000 };

@@ -6,10 +6,11 @@
  * which is left for the next read).
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { CHECKPOINT_DIR, MANIFEST } from '../checkpoint.js';
 import { GENERATOR_DIR, GENERATOR_ONNX } from '../export.js';
 import { LOCK_FILE } from '../run-lock.js';
+import { viewFolderMissing } from '../errors.js';
 import { CONFIG_FILE, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from '../run-layout.js';
 
 
@@ -76,6 +77,19 @@ export interface MetricsChunk {
 
 /** The most bytes of metrics one read returns. */
 export const METRICS_CHUNK_BYTES = 8 * 2 ** 20;
+
+/** The absolute path of the folder `ganpool view` was given; a usage error naming it when it is not a folder. */
+export function viewedFolder(dir: string): string {
+  const root = resolve(dir);
+  let isDir = false;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw viewFolderMissing(dir);
+  return root;
+}
 
 /** Whether `dir` holds a run (its config or metrics log). */
 export function isRunDir(dir: string): boolean {

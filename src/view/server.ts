@@ -18,13 +18,13 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { findRuns, readMetrics, runFacts, runSamples, type RunEntry } from './run-folder.js';
+import { findRuns, readMetrics, runFacts, runSamples, viewedFolder, type RunEntry } from './run-folder.js';
 import { resolveInside } from './safe-path.js';
 import { browserModuleSource } from './browser-modules.js';
 import { pageHtml } from './page.js';
-import { viewFolderMissing, viewPortInUse } from '../errors.js';
+import { viewPortInUse } from '../errors.js';
 
 /** Where {@link startViewServer} listens and what it shows. */
 export interface ViewServerOptions {
@@ -132,14 +132,7 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
  * a GanpoolUsageError naming it.
  */
 export async function startViewServer(options: ViewServerOptions): Promise<ViewServer> {
-  const root = resolve(options.dir);
-  let isDir = false;
-  try {
-    isDir = statSync(root).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir) throw viewFolderMissing(options.dir);
+  const root = viewedFolder(options.dir);
   const host = options.host ?? DEFAULT_VIEW_HOST;
   const port = options.port ?? DEFAULT_VIEW_PORT;
   const server: Server = createServer((req, res) => {
