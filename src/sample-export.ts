@@ -38,8 +38,6 @@ export const MANIFEST_KIND = 'ganpool generated data set';
 export const IDX_IMAGES_NAME = 'images-idx3-ubyte';
 /** The IDX labels file of an `idx` export: the name `idx:DIR/images-idx3-ubyte` finds its labels under. */
 export const IDX_LABELS_NAME = labelsNameFor(IDX_IMAGES_NAME);
-/** Sizes the `folder:` reader decodes to; a PNG export of other sizes reads back resized. */
-const FOLDER_SIZES: readonly number[] = FOLDER_IMAGE_SIZES;
 /** IDX labels and folder classes are one byte per image. */
 const MAX_CLASSES = 256;
 /** The most images one export writes (the manifest lists every file). */
@@ -236,7 +234,8 @@ async function writeIdx(gen: LoadedGenerator, opts: ExportOptions, labels: Int32
 /** How the export reads back through ganpool's loaders. */
 function readBack(format: ExportFormat, dir: string, [h, w, c]: readonly number[]): ExportManifest['readBack'] {
   if (format === 'idx') return { dataset: `idx:${join(dir, IDX_IMAGES_NAME)}`, exact: true };
-  const exact = h === w && FOLDER_SIZES.includes(h!);
+  // folder: decodes to FOLDER_IMAGE_SIZES only; a PNG export of another size reads back resized.
+  const exact = h === w && (FOLDER_IMAGE_SIZES as readonly number[]).includes(h!);
   return {
     dataset: `folder:${dir}`, channels: c!, imageSize: exact ? h! : 32, exact,
     ...(exact ? {} : { note: `folder: decodes to 28×28, 32×32 or 64×64 only, so these ${h}×${w} images read back resized; the idx format reads back exactly` }),
