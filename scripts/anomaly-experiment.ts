@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { idxHeader, labelsNameFor, readIdx } from '../src/datasets/idx.js';
+import { labelsNameFor, readIdx, writeIdxRows } from '../src/datasets/idx.js';
 import { loadSplit, type DataSplit } from '../src/eval/splits.js';
 import { epochPermutation } from '../src/rng.js';
 import { auroc } from '../src/metrics/auroc.js';
@@ -70,17 +70,7 @@ function ganpool(args: string[]): number {
 
 /** Writes `rows` of `set` as an IDX images + labels pair under `dir`; returns the `idx:` spec. */
 function writeIdx(set: DataSplit['train']['set'], rows: ArrayLike<number>, dir: string): string {
-  const px = set.height * set.width * set.channels;
-  const n = rows.length;
-  const images = new Uint8Array(n * px);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) { const row = rows[i]!; images.set(set.images.subarray(row * px, (row + 1) * px), i * px); labels[i] = set.labels[row]!; }
-  mkdirSync(dir, { recursive: true });
-  const dims = set.channels === 1 ? [n, set.height, set.width] : [n, set.height, set.width, set.channels];
-  const name = 'images-idx3-ubyte';
-  writeFileSync(join(dir, name), Buffer.concat([idxHeader(dims), images]));
-  writeFileSync(join(dir, labelsNameFor(name)), Buffer.concat([idxHeader([n]), labels]));
-  return `idx:${join(dir, name)}`;
+  return `idx:${writeIdxRows(set, rows, dir)}`;
 }
 
 /**

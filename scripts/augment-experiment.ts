@@ -33,7 +33,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { idxHeader, labelsNameFor } from '../src/datasets/idx.js';
+import { writeIdxRows } from '../src/datasets/idx.js';
 import { loadSplit, type DataSplit } from '../src/eval/splits.js';
 import { ClassifierTrainer } from '../src/eval/classifier-train.js';
 import { loadAugmentSet, augmentTarget } from '../src/eval/augment-set.js';
@@ -107,19 +107,9 @@ function pickLabelled(split: DataSplit, n: number, seed: number): Uint32Array {
   return Uint32Array.from(rows);
 }
 
-/** Writes rows of a labelled set as an IDX images + labels pair; returns the images path. */
+/** Writes rows of a labelled set's training split as an IDX images + labels pair; returns the images path. */
 function writeIdxSubset(split: DataSplit, rows: Uint32Array, dir: string): string {
-  const { set } = split.train;
-  const px = set.height * set.width * set.channels;
-  const images = new Uint8Array(rows.length * px);
-  const labels = new Uint8Array(rows.length);
-  rows.forEach((row, i) => { images.set(set.images.subarray(row * px, (row + 1) * px), i * px); labels[i] = set.labels[row]!; });
-  mkdirSync(dir, { recursive: true });
-  const dims = set.channels === 1 ? [rows.length, set.height, set.width] : [rows.length, set.height, set.width, set.channels];
-  const name = 'images-idx3-ubyte';
-  writeFileSync(join(dir, name), Buffer.concat([idxHeader(dims), images]));
-  writeFileSync(join(dir, labelsNameFor(name)), Buffer.concat([idxHeader([rows.length]), labels]));
-  return join(dir, name);
+  return writeIdxRows(split.train.set, rows, dir);
 }
 
 function ganpool(args: string[]): void {

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { loadIdxImages, readIdx, resolveIdxDataset, SYSTEM_FASHION_MNIST_DIR } from '../src/datasets/idx.js';
+import { loadIdxImages, readIdx, resolveIdxDataset, SYSTEM_FASHION_MNIST_DIR, writeIdxRows } from '../src/datasets/idx.js';
+import { loadDataset } from '../src/dataset.js';
 import { GanpoolDataError, GanpoolUsageError } from '../src/errors.js';
 
 const haveData = existsSync(SYSTEM_FASHION_MNIST_DIR);
@@ -116,4 +117,19 @@ test('fashion-mnist prefers --data-dir', (t) => {
   const dir = mkdtempSync(join(tmp, 'dd-'));
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxBytes([1, 1, 1], Uint8Array.of(9)));
   t.is(resolveIdxDataset('fashion-mnist', dir).images, join(dir, 'train-images-idx3-ubyte'));
+});
+
+test('writeIdxRows writes the chosen rows of a labelled set as an IDX pair that idx: reads back, in the order given', async (t) => {
+  const set = await loadDataset('mnist');
+  const rows = [9999, 3, 3, 500];
+  const dir = join(mkdtempSync(join(tmpdir(), 'ganpool-idx-rows-')), 'part');
+  const path = writeIdxRows(set, rows, dir);
+  const back = await loadDataset(`idx:${path}`);
+  t.is(back.count, rows.length);
+  t.deepEqual([back.height, back.width, back.channels], [28, 28, 1]);
+  const px = 28 * 28;
+  rows.forEach((row, i) => {
+    t.deepEqual(back.images.subarray(i * px, (i + 1) * px), set.images.subarray(row * px, (row + 1) * px), `image ${i}`);
+    t.is(back.labels![i], set.labels![row], `label ${i}`);
+  });
 });

@@ -3,7 +3,7 @@
  * the header of the unsigned-byte IDX files ganpool writes, and the resolution
  * of data set names to IDX files on disk.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
@@ -44,6 +44,31 @@ export function idxHeader(dims: readonly number[]): Uint8Array {
   const view = new DataView(header.buffer);
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
   return header;
+}
+
+/**
+ * Writes rows `rows` of a labelled set as an IDX pair under `dir` (created):
+ * `images-idx3-ubyte` (N×H×W, or N×H×W×C for colour) and the labels file
+ * {@link resolveIdxDataset} finds beside it. Returns the images file's path
+ * (`idx:` + it is a data set spec). For scripts that cut a data set into parts.
+ */
+export function writeIdxRows(set: ImageSet, rows: ArrayLike<number>, dir: string): string {
+  if (!set.labels) throw new Error('internal: writeIdxRows needs a labelled set');
+  const px = set.height * set.width * set.channels;
+  const n = rows.length;
+  const images = new Uint8Array(n * px);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!;
+    images.set(set.images.subarray(row * px, (row + 1) * px), i * px);
+    labels[i] = set.labels[row]!;
+  }
+  mkdirSync(dir, { recursive: true });
+  const dims = set.channels === 1 ? [n, set.height, set.width] : [n, set.height, set.width, set.channels];
+  const name = 'images-idx3-ubyte';
+  writeFileSync(join(dir, name), Buffer.concat([idxHeader(dims), images]));
+  writeFileSync(join(dir, labelsNameFor(name)), Buffer.concat([idxHeader([n]), labels]));
+  return join(dir, name);
 }
 
 /** The labels file name that {@link resolveIdxDataset} finds beside an images file named `imagesName` (`images-idx3` → `labels-idx1`). */
