@@ -30,9 +30,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { labelsNameFor, readIdx, writeIdxRows } from '../src/datasets/idx.js';
+import { labelsNameFor, readIdx, writeIdxRows } from '../src/data/idx.js';
 import { loadSplit, type DataSplit } from '../src/eval/splits.js';
-import { epochPermutation } from '../src/rng.js';
+import { epochPermutation } from '../src/util/rng.js';
 import { auroc } from '../src/metrics/auroc.js';
 
 const { values: flags } = parseArgs({
@@ -63,7 +63,7 @@ mkdirSync(workdir, { recursive: true });
 
 function ganpool(args: string[]): number {
   const t0 = performance.now();
-  const r = spawnSync('npx', ['tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync('npx', ['tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`ganpool ${args.join(' ')} exited ${r.status}`);
   return (performance.now() - t0) / 1000;
 }

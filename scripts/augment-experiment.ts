@@ -33,11 +33,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeIdxRows } from '../src/datasets/idx.js';
+import { writeIdxRows } from '../src/data/idx.js';
 import { loadSplit, type DataSplit } from '../src/eval/splits.js';
 import { ClassifierTrainer } from '../src/eval/classifier-train.js';
 import { loadAugmentSet, augmentTarget } from '../src/eval/augment-set.js';
-import { epochPermutation } from '../src/rng.js';
+import { epochPermutation } from '../src/util/rng.js';
 import { loadOrTrainClassifier } from '../src/eval/classifier-store.js';
 import { classify as classifyImages, toFloatImages } from '../src/eval/evaluate.js';
 import { classAgreement } from '../src/metrics/frechet.js';
@@ -113,7 +113,7 @@ function writeIdxSubset(split: DataSplit, rows: Uint32Array, dir: string): strin
 }
 
 function ganpool(args: string[]): void {
-  const r = spawnSync('npx', ['tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync('npx', ['tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`ganpool ${args.join(' ')} exited ${r.status}`);
 }
 

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { cachePath, loadImageFolder } from '../src/datasets/image-folder.js';
-import { loadIdxImages, resolveIdxDataset } from '../src/datasets/idx.js';
+import { cachePath, loadImageFolder } from '../src/data/image-folder.js';
+import { loadIdxImages, resolveIdxDataset } from '../src/data/idx.js';
 
 /** One measurement as a child reports it. */
 interface Sample {

@@ -29,11 +29,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runTrainerBench, type BenchRow } from '../src/bench.js';
-import { onnxAvailability, type BackendName } from '../src/backend.js';
-import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
-import { MODEL_NAMES, type ModelName } from '../src/models.js';
-import { createProgress } from '../src/progress.js';
+import { runTrainerBench, type BenchRow } from '../src/bench/bench.js';
+import { onnxAvailability, type BackendName } from '../src/engines/backend.js';
+import { loadEmbeddedMnist } from '../src/data/mnist.js';
+import { MODEL_NAMES, type ModelName } from '../src/models/presets.js';
+import { createProgress } from '../src/cli/progress.js';
 import {
   runTorchReference, torchAvailable, torchMarkdown, type TorchConfig, type TorchReference,
 } from './torch-reference.js';

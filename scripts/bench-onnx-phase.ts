@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { initParams, modelPreset, paramCount, paramShapes, sizeOf, PRESET_IMAGE_SIZE, type ModelName } from '../src/models.js';
+import { initParams, modelPreset, paramCount, paramShapes, sizeOf, PRESET_IMAGE_SIZE, type ModelName } from '../src/models/presets.js';
 import { compileDPhase, compileGPhase } from '../src/engines/onnx/compile.js';
 
 const { values } = parseArgs({

@@ -7,10 +7,10 @@
  * (n = 2,000, the shared batch-norm moving statistics). The README's EMA
  * table came from `npx tsx scripts/ema-sweep.ts 32 1600 400,800,1200`.
  */
-import { GanTrainer } from '../src/trainer.js';
+import { GanTrainer } from '../src/training/trainer.js';
 import { createEngine } from '../src/engines/engine.js';
-import { emaDecayAt, updateEma } from '../src/ema.js';
-import { latentNoise, NoiseStream } from '../src/rng.js';
+import { emaDecayAt, updateEma } from '../src/optim/ema.js';
+import { latentNoise, NoiseStream } from '../src/util/rng.js';
 import { Evaluator } from '../src/eval/evaluate.js';
 const batch = Number(process.argv[2] ?? 32), steps = Number(process.argv[3] ?? 1200);
 const checkAt = new Set((process.argv[4] ?? '').split(',').filter(Boolean).map(Number).concat([steps]));

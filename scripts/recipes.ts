@@ -53,7 +53,7 @@ if (!(minutes > 0) || !(n >= 2) || chosen.length === 0) {
 const common = ['--workers', workers, '--batch-size', '32', '--seed', '1'];
 
 function ganpool(args: string[]): void {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`ganpool ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
 }
 

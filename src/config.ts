@@ -3,13 +3,13 @@
  * resolved form recorded in OUT/config.json. Every check names the field.
  */
 import { availableParallelism } from 'node:os';
-import { BACKEND_NAMES, onnxAvailability, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './backend.js';
-import { MODEL_NAMES, type ModelName } from './models.js';
+import { BACKEND_NAMES, onnxAvailability, resolveBackend, tfjsNodeAvailable, type BackendChoice, type BackendName } from './engines/backend.js';
+import { MODEL_NAMES, type ModelName } from './models/presets.js';
 import { badValue, onnxUnavailable, tensorflowNeedsOneWorker, tensorflowMissing, conflictingFields, folderOnlyField, conditionalUnlabeled } from './errors.js';
-import { parseDatasetSpec } from './dataset.js';
-import { FOLDER_IMAGE_SIZES } from './datasets/image-set.js';
-import { shippedClassifierDir } from './eval/shipped.js';
-import { DEFAULT_GAN_LOSS, GAN_LOSSES, type GanLoss } from './losses.js';
+import { parseDatasetSpec } from './data/dataset.js';
+import { FOLDER_IMAGE_SIZES } from './data/image-set.js';
+import { shippedClassifierDir } from './data/shipped-classifiers.js';
+import { DEFAULT_GAN_LOSS, GAN_LOSSES, type GanLoss } from './models/losses.js';
 
 /** The data sets ganpool knows by name. */
 export const DATASET_NAMES = ['mnist', 'fashion-mnist'] as const;

@@ -2,31 +2,31 @@
  * ganpool's public API. Everything a user imports comes from here; other
  * modules are internal.
  */
-export { shippedClassifierDir, SHIPPED_CLASSIFIER_COMMAND } from './eval/shipped.js';
-export { train, planRun, type TrainResult, type RunPlan, type TrainRunOptions } from './train.js';
+export { shippedClassifierDir, SHIPPED_CLASSIFIER_COMMAND } from './data/shipped-classifiers.js';
+export { train, planRun, type TrainResult, type RunPlan, type TrainRunOptions } from './app/train.js';
 export {
   loadCheckpoint, writeCheckpoint, CHECKPOINT_DIR, CHECKPOINT_FORMAT_VERSION, type Checkpoint,
-} from './checkpoint.js';
+} from './run/checkpoint.js';
 export {
   GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata, type GeneratorWeights,
-} from './export.js';
-export { runSample, runSampleExport, samplePlan, type SampleArgs } from './commands/sample.js';
+} from './generator/export.js';
+export { runSample, runSampleExport, samplePlan, type SampleArgs } from './cli/commands/sample.js';
 export {
   exportDataset, EXPORT_FORMATS, MANIFEST_NAME, IDX_IMAGES_NAME, IDX_LABELS_NAME,
   type ExportFormat, type ExportManifest, type ExportOptions,
-} from './sample-export.js';
-export { loadDataset, parseDatasetSpec, type DatasetSpec, type DatasetOptions } from './dataset.js';
-export { RESUME_CHANGEABLE } from './resume.js';
+} from './generator/sample-export.js';
+export { loadDataset, parseDatasetSpec, type DatasetSpec, type DatasetOptions } from './data/dataset.js';
+export { RESUME_CHANGEABLE } from './run/resume.js';
 export {
   GanTrainer, GRID_SAMPLES, GRID_COLUMNS,
   type TrainerOptions, type TrainSummary, type StepInfo, type SampleEvent, type TrainingState, type NetSnapshot,
-} from './trainer.js';
+} from './training/trainer.js';
 export { resolveConfig, DATASET_NAMES, type TrainConfig, type ResolvedConfig } from './config.js';
-export { MODEL_NAMES, type ModelName } from './models.js';
-export { GAN_LOSSES, DEFAULT_GAN_LOSS, type GanLoss } from './losses.js';
-export { BACKEND_NAMES, DISABLE_ONNX_ENV, onnxAvailability, resolveBackendWithNotice, type BackendName, type BackendChoice, type BackendResolution } from './backend.js';
-export type { ImageSet } from './datasets/image-set.js';
-export { gridPng } from './grid.js';
+export { MODEL_NAMES, type ModelName } from './models/presets.js';
+export { GAN_LOSSES, DEFAULT_GAN_LOSS, type GanLoss } from './models/losses.js';
+export { BACKEND_NAMES, DISABLE_ONNX_ENV, onnxAvailability, resolveBackendWithNotice, type BackendName, type BackendChoice, type BackendResolution } from './engines/backend.js';
+export type { ImageSet } from './data/image-set.js';
+export { gridPng } from './generator/grid.js';
 export { Evaluator, classify, DEFAULT_REAL_N, type EvalMetrics } from './eval/evaluate.js';
 export {
   loadOrTrainClassifier, loadClassifier, trainClassifier, saveClassifier, classifierDir, DEFAULT_CACHE_DIR,
@@ -37,13 +37,13 @@ export type { GeneratedMix } from './eval/classifier-train.js';
 export { loadAugmentSet, augmentTarget, parseAugmentSpec, type AugmentSpec, type AugmentTarget } from './eval/augment-set.js';
 export { mixedEpochRows, generatedDraw, generatedPerEpoch, type GeneratedRows } from './eval/augment-mix.js';
 export { loadSplit, type DataSplit } from './eval/splits.js';
-export { loadGenerator, generateImages, imageBatches, type LoadedGenerator, type GeneratorProvenance, type ImageBatch } from './generator.js';
-export { conditionedInput, perClassLabels } from './conditioning.js';
-export { randomLabels } from './rng.js';
-export type { EvalEvent, TrainEvalOptions } from './eval/train-eval.js';
+export { loadGenerator, generateImages, imageBatches, type LoadedGenerator, type GeneratorProvenance, type ImageBatch } from './generator/load.js';
+export { conditionedInput, perClassLabels } from './models/conditioning.js';
+export { randomLabels } from './util/rng.js';
+export type { EvalEvent, TrainEvalOptions } from './app/train-eval.js';
 export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
-export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench.js';
-export { runBenchCommand, type BenchCommandOptions } from './commands/bench.js';
+export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench/bench.js';
+export { runBenchCommand, type BenchCommandOptions } from './cli/commands/bench.js';
 export {
   startViewServer, DEFAULT_VIEW_PORT, DEFAULT_VIEW_HOST, type ViewServer, type ViewServerOptions,
 } from './view/server.js';
@@ -54,5 +54,5 @@ export {
   type ScoreOptions, type ScoreRow, type ScoreReport, type ScoreMoments,
 } from './anomaly/score.js';
 export { scoreLines, writeScores, topGrid, topRows, SCORE_FIELDS } from './anomaly/score-file.js';
-export { runScore, parseScoreArgs, type ScoreArgs } from './commands/score.js';
+export { runScore, parseScoreArgs, type ScoreArgs } from './cli/commands/score.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';

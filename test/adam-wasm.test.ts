@@ -1,6 +1,6 @@
 import test from 'ava';
-import { adamUpdate } from '../src/adam.js';
-import { sharedMemory, wasmAdam } from '../src/adam-wasm.js';
+import { adamUpdate } from '../src/optim/adam.js';
+import { sharedMemory, wasmAdam } from '../src/optim/adam-wasm.js';
 import { relErr } from './helpers.js';
 
 const opts = { lr: 2e-3, beta1: 0.5, beta2: 0.999, epsilon: 1e-7 };

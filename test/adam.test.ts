@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { adamUpdate, splitRange } from '../src/adam.js';
+import { adamUpdate, splitRange } from '../src/optim/adam.js';
 import { relErr } from './helpers.js';
 
 test('splitRange covers [0, n) with cache-line aligned, non-overlapping ranges', (t) => {

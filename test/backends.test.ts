@@ -1,7 +1,7 @@
 import test from 'ava';
 import { GanTrainer, resolveConfig, GanpoolUsageError } from '../src/index.js';
 import { mnistData, relErr } from './helpers.js';
-import { DISABLE_ONNX_ENV, resolveBackendWithNotice } from '../src/backend.js';
+import { DISABLE_ONNX_ENV, resolveBackendWithNotice } from '../src/engines/backend.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +46,7 @@ test('auto picks onnx where onnxruntime-node loads, else wasm with a notice; ten
 
 test('CLI: with onnxruntime-node unloadable, --backend auto trains on wasm and prints the notice', (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-fallback-')), 'run');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--steps', '3', '--batch-size', '8', '--workers', '2', '--model', 'seed', '--out', out],
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--steps', '3', '--batch-size', '8', '--workers', '2', '--model', 'seed', '--out', out],
     { encoding: 'utf8', timeout: 240_000, env: { ...process.env, [DISABLE_ONNX_ENV]: '1' } });
   t.is(r.status, 0, r.stderr);
   t.regex(r.stderr, /warning: onnxruntime-node cannot be loaded \(GANPOOL_DISABLE_ONNX is set\); training on the wasm backend/);

@@ -4,16 +4,16 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { scalingRows, sweepCases, type BenchRow } from '../src/bench.js';
-import { benchTable, SCALING_PLOT_SIZE } from '../src/bench-report.js';
-import { MODEL_NAMES } from '../src/models.js';
-import { parseBenchArgs, resolveBenchOptions } from '../src/commands/bench.js';
-import { asFlagError } from '../src/cli-args.js';
+import { scalingRows, sweepCases, type BenchRow } from '../src/bench/bench.js';
+import { benchTable, SCALING_PLOT_SIZE } from '../src/bench/report.js';
+import { MODEL_NAMES } from '../src/models/presets.js';
+import { parseBenchArgs, resolveBenchOptions } from '../src/cli/commands/bench.js';
+import { asFlagError } from '../src/cli/args.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
+import { loadEmbeddedMnist } from '../src/data/mnist.js';
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { foldBatchStats, initMovingStats } from '../src/bn-stats.js';
-import type { BnLayer } from '../src/models.js';
-import { sfc32 } from '../src/rng.js';
+import { foldBatchStats, initMovingStats } from '../src/training/bn-stats.js';
+import type { BnLayer } from '../src/models/presets.js';
+import { sfc32 } from '../src/util/rng.js';
 
 /** Per-channel mean and biased variance of `rows` (each row: spatial × channels values, channel last). */
 function stats(rows: Float64Array[], spatial: number, c: number): { mean: number[]; variance: number[] } {

@@ -3,13 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../src/train.js';
+import { train } from '../src/app/train.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import {
   loadCheckpoint, moveCheckpointAside, stageCheckpoint, writeCheckpoint, CHECKPOINT_ASIDE, CHECKPOINT_DIR,
-} from '../src/checkpoint.js';
-import { resumeConfig } from '../src/resume.js';
-import type { TrainingState } from '../src/coordinator.js';
+} from '../src/run/checkpoint.js';
+import { resumeConfig } from '../src/run/resume.js';
+import type { TrainingState } from '../src/training/coordinator.js';
 import { GanpoolDataError, GanpoolUsageError } from '../src/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-ckpt-'));
@@ -77,7 +77,7 @@ test.serial('resume drops metrics lines past the checkpoint (crash after a check
 
 test.serial('CLI: train --steps 4, then --resume --steps 8 equals one 8-step run', (t) => {
   const cli = (args: string[]): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', ...args], { encoding: 'utf8', timeout: 240_000 });
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', ...args], { encoding: 'utf8', timeout: 240_000 });
   const flags = ['--model', 'seed', '--workers', '2', '--batch-size', '16', '--seed', '3'];
   const one = join(tmp, 'cli-one'), two = join(tmp, 'cli-two');
   for (const r of [cli([...flags, '--steps', '8', '--out', one]), cli([...flags, '--steps', '4', '--out', two]), cli(['--resume', two, '--steps', '8'])]) {

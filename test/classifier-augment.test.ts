@@ -12,10 +12,10 @@ import { generatedPerEpoch, mixedEpochRows } from '../src/eval/augment-mix.js';
 import { augmentTarget, loadAugmentSet } from '../src/eval/augment-set.js';
 import { holdout } from '../src/eval/splits.js';
 import { toFloatImages } from '../src/eval/evaluate.js';
-import { sharedBytes, type ImageSet } from '../src/datasets/image-set.js';
-import { epochPermutation } from '../src/rng.js';
+import { sharedBytes, type ImageSet } from '../src/data/image-set.js';
+import { epochPermutation } from '../src/util/rng.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { classifierCommand } from '../src/commands/classifier.js';
+import { classifierCommand } from '../src/cli/commands/classifier.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { mnistData, relErr } from './helpers.js';
 
@@ -272,7 +272,7 @@ test('--augment refusals name the flag: no manifest, missing path, shape, labels
 /** Runs the CLI; resolves to its exit code and stderr. */
 function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'classifier', 'train', '--cache-dir', join(tmp, 'cache'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'classifier', 'train', '--cache-dir', join(tmp, 'cache'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     p.on('close', (code) => resolve({ code, stderr }));

@@ -19,24 +19,24 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { GanTrainer } from '../src/trainer.js';
-import { train } from '../src/train.js';
-import { loadDataset } from '../src/dataset.js';
-import { loadImageFolder } from '../src/datasets/image-folder.js';
+import { GanTrainer } from '../src/training/trainer.js';
+import { train } from '../src/app/train.js';
+import { loadDataset } from '../src/data/dataset.js';
+import { loadImageFolder } from '../src/data/image-folder.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
-import { loadCheckpoint } from '../src/checkpoint.js';
-import { resumeConfig } from '../src/resume.js';
-import { writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from '../src/export.js';
-import { generateImages, loadGenerator } from '../src/generator.js';
-import { parseSampleArgs, runSample, samplePlan } from '../src/commands/sample.js';
-import { conditionedInput, perClassLabels } from '../src/conditioning.js';
-import { epochPermutation, latentNoise, NoiseStream, randomLabels } from '../src/rng.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
+import { resumeConfig } from '../src/run/resume.js';
+import { writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from '../src/generator/export.js';
+import { generateImages, loadGenerator } from '../src/generator/load.js';
+import { parseSampleArgs, runSample, samplePlan } from '../src/cli/commands/sample.js';
+import { conditionedInput, perClassLabels } from '../src/models/conditioning.js';
+import { epochPermutation, latentNoise, NoiseStream, randomLabels } from '../src/util/rng.js';
 import { createEngine } from '../src/engines/engine.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
-import { paramCount } from '../src/models.js';
-import { gridSize } from '../src/grid.js';
+import { paramCount } from '../src/models/presets.js';
+import { gridSize } from '../src/generator/grid.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import type { ImageSet } from '../src/datasets/image-set.js';
+import type { ImageSet } from '../src/data/image-set.js';
 import { maxAbsDiff, relErr } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-cond-'));
@@ -293,7 +293,7 @@ test.serial('resume of a conditional run is exact (params, Adam states), and its
 test('--conditional on unlabelled data is a usage error naming --conditional (CLI exit code 2); the API names the field', async (t) => {
   t.throws(() => resolveConfig({ ...base, dataset: `folder:${flat}` }, 4, [32, 32, 1], 0), { instanceOf: GanpoolUsageError, message: /^invalid conditional:/ });
   const r = spawnSync(process.execPath, [
-    '--import', 'tsx', 'src/cli.ts', 'train', '--dataset', `folder:${flat}`, '--channels', '1', '--conditional',
+    '--import', 'tsx', 'src/cli/main.ts', 'train', '--dataset', `folder:${flat}`, '--channels', '1', '--conditional',
     '--model', 'probe-mlp', '--batch-size', '2', '--workers', '1', '--steps', '1', '--backend', 'cpu', '--out', join(tmp, 'unlabelled-run'),
   ], { encoding: 'utf8', timeout: 120_000 });
   t.is(r.status, 2, r.stderr);

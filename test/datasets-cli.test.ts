@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { loadDataset, parseDatasetSpec } from '../src/dataset.js';
+import { loadDataset, parseDatasetSpec } from '../src/data/dataset.js';
 import { resolveConfig } from '../src/config.js';
-import { SYSTEM_FASHION_MNIST_DIR } from '../src/datasets/idx.js';
+import { SYSTEM_FASHION_MNIST_DIR } from '../src/data/idx.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { gridSize } from '../src/grid.js';
+import { gridSize } from '../src/generator/grid.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-data-'));
 const haveFashion = existsSync(join(SYSTEM_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', ...args], { encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', ...args], { encoding: 'utf8', timeout: 240_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const small = ['--steps', '3', '--workers', '2', '--batch-size', '8', '--sample-every', '1000'];

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { GanTrainer, GanpoolUsageError } from '../src/index.js';
-import { MODEL_NAMES, PRESET_IMAGE_SIZE, initParams, modelPreset, paramCount, paramShapes, sizeOf, type ModelName } from '../src/models.js';
+import { MODEL_NAMES, PRESET_IMAGE_SIZE, initParams, modelPreset, paramCount, paramShapes, sizeOf, type ModelName } from '../src/models/presets.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { buildNet } from '../src/engines/tfjs/build-model.js';
-import { gridSize } from '../src/grid.js';
+import { gridSize } from '../src/generator/grid.js';
 import { mnistData, relErr } from './helpers.js';
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 240_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -3,7 +3,7 @@ import { readFileSync, mkdtempSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseTrainArgs } from '../src/cli-args.js';
+import { parseTrainArgs } from '../src/cli/args.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_STEPS, defaultModel, resolveConfig, type TrainConfig } from '../src/config.js';
 import type { EvalMetrics } from '../src/eval/evaluate.js';
 import { GanpoolUsageError } from '../src/errors.js';
@@ -14,7 +14,7 @@ const MNIST: [number, number, number] = [28, 28, 1];
 function startArgs(): string[] {
   const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
   const m = /^tsx src\/cli\.ts train(?<rest>(?: \S+)*)$/.exec(start);
-  if (!m) throw new Error(`npm start is not 'tsx src/cli.ts train [flags]': ${start}`);
+  if (!m) throw new Error(`npm start is not 'tsx src/cli/main.ts train [flags]': ${start}`);
   return m.groups!.rest!.trim().split(/\s+/).filter(Boolean);
 }
 
@@ -29,7 +29,7 @@ test('npm start trains with the documented CLI defaults, and the README states t
   const m = /`npm start` runs `ganpool train` with its defaults: model `(\w+)`, (\d+) steps at batch (\d+)/.exec(readme);
   t.truthy(m, 'the README says what npm start trains');
   t.deepEqual([m![1], Number(m![2]), Number(m![3])], [fromDefaults.model, fromDefaults.steps, fromDefaults.batchSize]);
-  const help = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--help'], { encoding: 'utf8' }).stdout;
+  const help = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--help'], { encoding: 'utf8' }).stdout;
   t.regex(help, new RegExp(`--batch-size N +.*\\[${DEFAULT_BATCH_SIZE}\\]`));
   t.regex(help, new RegExp(`--steps N +.*\\[${DEFAULT_STEPS}\\]`));
   t.regex(help, /--model X +.*\[dcgan for 28×28 images, mlp for other sizes\]/);
@@ -59,7 +59,7 @@ test('the final evaluation is on by default only where the classifier ships (mni
 
 test.serial('a run with the final evaluation logs its scores beside the real held-out floor, and the CLI prints both', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-final-')), 'run');
-  const c = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--model', 'seed', '--workers', '2', '--batch-size', '16',
+  const c = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '3', '--eval-n', '300', '--out', out], { encoding: 'utf8', timeout: 120_000 });
   t.is(c.status, 0, c.stderr);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { eval: EvalMetrics; evalFloor: EvalMetrics };

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../src/checkpoint.js';
-import { writeFileAtomic } from '../src/atomic.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
 import { GanpoolDataError } from '../src/errors.js';
 
 // Root ignores read-only permissions (CI runs as root), so the failing write is made another way:
@@ -12,7 +12,7 @@ import { GanpoolDataError } from '../src/errors.js';
 // ENOENT when the grid's temp file was written into the folder just before it was removed (a race the test cannot rule out).
 test('a write that fails mid-run stops the run with exit 1 naming the file, and the previous checkpoint loads', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-disk-')), 'run');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '100000', '--checkpoint-every', '20', '--sample-every', '50', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });

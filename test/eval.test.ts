@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { holdout, type DataSplit } from '../src/eval/splits.js';
 import { loadClassifier } from '../src/eval/classifier-store.js';
-import { shippedClassifierDir } from '../src/eval/shipped.js';
+import { shippedClassifierDir } from '../src/data/shipped-classifiers.js';
 import { Evaluator, toFloatImages } from '../src/eval/evaluate.js';
-import { evalCommand, type EvalReport } from '../src/commands/eval.js';
-import { saveLayersModel } from '../src/model-io.js';
-import { train } from '../src/train.js';
+import { evalCommand, type EvalReport } from '../src/cli/commands/eval.js';
+import { saveLayersModel } from '../src/engines/tfjs/model-io.js';
+import { train } from '../src/app/train.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { hashInts, sfc32 } from '../src/rng.js';
+import { hashInts, sfc32 } from '../src/util/rng.js';
 import { mnistData } from './helpers.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'ganpool-eval-'));

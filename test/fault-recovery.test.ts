@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../src/train.js';
-import { loadCheckpoint } from '../src/checkpoint.js';
-import { INJECT_FAULT_ENV } from '../src/faults.js';
+import { train } from '../src/app/train.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
+import { INJECT_FAULT_ENV } from '../src/training/faults.js';
 import type { TrainConfig } from '../src/config.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-faults-'));
@@ -48,7 +48,7 @@ for (const [fault, task] of [['grad@3', 'grad'], ['apply@3', 'apply'], ['exit@3'
 
 test.serial('a fault that outlasts --max-retries stops the run: exit 1 naming step, task and error; summary with the reason; the checkpoint of the last good step', (t) => {
   const out = join(tmp, 'persistent');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '6', '--max-retries', '0', '--out', out], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, [INJECT_FAULT_ENV]: 'grad@3' } });
   t.is(r.status, 1, r.stderr);
   t.regex(r.stderr, /step 3: a grad task of the D phase failed 1 times \(last error: injected fault: grad task of step 3\); the run stopped/);

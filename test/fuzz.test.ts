@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { readIdx, loadIdxImages } from '../src/datasets/idx.js';
-import { loadImageFolder, cachePath } from '../src/datasets/image-folder.js';
-import { loadCheckpoint, writeCheckpoint } from '../src/checkpoint.js';
+import { readIdx, loadIdxImages } from '../src/data/idx.js';
+import { loadImageFolder, cachePath } from '../src/data/image-folder.js';
+import { loadCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
 import { resolveConfig } from '../src/config.js';
 import { GanpoolDataError, GanpoolUsageError } from '../src/errors.js';
-import { sfc32 } from '../src/rng.js';
+import { sfc32 } from '../src/util/rng.js';
 
 const CASES = Number(process.env.GANPOOL_FUZZ_CASES ?? 500);
 const MAX_CASE_MS = 5000;

@@ -1,6 +1,6 @@
 /** Shared test utilities: error measures and a cached copy of the embedded data. */
-import { loadEmbeddedMnist } from '../src/datasets/mnist.js';
-import type { ImageSet } from '../src/datasets/image-set.js';
+import { loadEmbeddedMnist } from '../src/data/mnist.js';
+import type { ImageSet } from '../src/data/image-set.js';
 
 /** max|a-b| / max|b|: relative to the reference's largest magnitude. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { loadIdxImages, readIdx, resolveIdxDataset, SYSTEM_FASHION_MNIST_DIR, writeIdxRows } from '../src/datasets/idx.js';
-import { loadDataset } from '../src/dataset.js';
+import { loadIdxImages, readIdx, resolveIdxDataset, SYSTEM_FASHION_MNIST_DIR, writeIdxRows } from '../src/data/idx.js';
+import { loadDataset } from '../src/data/dataset.js';
 import { GanpoolDataError, GanpoolUsageError } from '../src/errors.js';
 
 const haveData = existsSync(SYSTEM_FASHION_MNIST_DIR);

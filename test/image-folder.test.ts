@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { cachePath, loadImageFolder } from '../src/datasets/image-folder.js';
+import { cachePath, loadImageFolder } from '../src/data/image-folder.js';
 import { GanpoolDataError } from '../src/errors.js';
 
 type Rgb = { r: number; g: number; b: number };

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../src/train.js';
-import { loadCheckpoint } from '../src/checkpoint.js';
+import { train } from '../src/app/train.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
 
 const ROUNDS = 6;
 const STEPS = 200;
@@ -13,7 +13,7 @@ const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a
 
 /** Runs the CLI; with `killAfterMs`, SIGKILLs it that long after its first checkpoint exists (or it ends first). */
 async function cli(args: string[], out: string, killAfterMs: number | null): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   child.stdout.resume();

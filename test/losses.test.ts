@@ -4,20 +4,20 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { GAN_LOSSES, type GanLoss } from '../src/losses.js';
+import { GAN_LOSSES, type GanLoss } from '../src/models/losses.js';
 import { GAN_LOSS_TERMS, type LossTerm } from '../src/engines/onnx/layers.js';
 import { TF_GAN_LOSSES, type TfLossTerm } from '../src/engines/tfjs/losses.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { createEngine, type PhaseInput } from '../src/engines/engine.js';
 import { BATCH, GraphBuilder } from '../src/engines/onnx/graph.js';
-import { initParams, modelPreset, paramCount, paramShapes, sizeOf, type ModelPreset } from '../src/models.js';
-import type { BackendName } from '../src/backend.js';
+import { initParams, modelPreset, paramCount, paramShapes, sizeOf, type ModelPreset } from '../src/models/presets.js';
+import type { BackendName } from '../src/engines/backend.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
-import { resumeConfig } from '../src/resume.js';
-import { asFlagError, parseTrainArgs } from '../src/cli-args.js';
+import { resumeConfig } from '../src/run/resume.js';
+import { asFlagError, parseTrainArgs } from '../src/cli/args.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { train } from '../src/train.js';
-import { loadCheckpoint } from '../src/checkpoint.js';
+import { train } from '../src/app/train.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
 import { opsForward } from '../src/engines/tfjs/ops-forward.js';
 import { feed, normal, session, uniform, useFastConv2DBackpropFilter } from './onnx-reference.js';
 import { maxAbsDiff } from './helpers.js';
@@ -341,7 +341,7 @@ test.serial('config: loss defaults to ns, a bad loss names the field (and the fl
 
 test.serial('CLI: --loss is in train --help; a bad --loss exits 2 naming the flag and writes nothing', (t) => {
   const cli = (args: string[]): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', ...args], { encoding: 'utf8', timeout: 120_000 });
   const help = cli(['--help']);
   t.is(help.status, 0);
   t.regex(String(help.stdout), /--loss X +GAN loss: ns \(non-saturating\) \| hinge \| lsgan/);

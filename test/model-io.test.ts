@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dirLoader, dirSaver, loadLayersModel, saveLayersModel } from '../src/model-io.js';
+import { dirLoader, dirSaver, loadLayersModel, saveLayersModel } from '../src/engines/tfjs/model-io.js';
 import { GanpoolDataError } from '../src/errors.js';
 
 test.before(async () => {

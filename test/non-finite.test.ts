@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GanTrainer, type TrainConfig } from '../src/index.js';
-import { INJECT_FAULT_ENV, faultFromEnv } from '../src/faults.js';
-import { loadCheckpoint } from '../src/checkpoint.js';
+import { INJECT_FAULT_ENV, faultFromEnv } from '../src/training/faults.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
 import { mnistData } from './helpers.js';
 
 const config: TrainConfig = { model: 'seed', workers: 2, batchSize: 16, seed: 4 };
@@ -41,7 +41,7 @@ test.serial('nan@3: step 3 is refused with its parameters untouched, so 3 inject
 
 test.serial('nan@1+ with --max-skips 3: the run stops with advice to lower the learning rate, exit 1, a finite checkpoint, a summary with the reason, and the skips logged', (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-nan-')), 'run');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '50', '--max-skips', '3', '--out', out], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, [INJECT_FAULT_ENV]: 'nan@1+' } });
   t.is(r.status, 1, r.stderr);
   t.regex(r.stderr, /training diverged: 3 steps in a row up to step 3 .* Try a lower learning rate \(--lr\)/);

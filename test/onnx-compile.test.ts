@@ -3,7 +3,7 @@ import test, { type ExecutionContext } from 'ava';
 import {
   MODEL_NAMES, PRESET_IMAGE_SIZE, bnLayers, bnStatsSize, initParams, modelPreset, paramCount, paramShapes, sizeOf,
   type ModelName, type ModelPreset, type NetSpec,
-} from '../src/models.js';
+} from '../src/models/presets.js';
 import { compileDPhase, compileGPhase, compileInference, generatorOnnx } from '../src/engines/onnx/compile.js';
 import { relErr } from './helpers.js';
 import {

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { GanTrainer, type TrainConfig } from '../src/index.js';
-import { MODEL_NAMES, PRESET_IMAGE_SIZE, bnLayers, modelPreset, type ModelName } from '../src/models.js';
-import { sharedBytes, type ImageSet } from '../src/datasets/image-set.js';
+import { MODEL_NAMES, PRESET_IMAGE_SIZE, bnLayers, modelPreset, type ModelName } from '../src/models/presets.js';
+import { sharedBytes, type ImageSet } from '../src/data/image-set.js';
 import { maxAbsDiff, mnistData, relErr } from './helpers.js';
-import { sfc32 } from '../src/rng.js';
+import { sfc32 } from '../src/util/rng.js';
 
 /**
  * A tiny seeded noise image set of `size`×`size`×`channels` (for presets built for 32/64-pixel images).

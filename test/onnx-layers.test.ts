@@ -1,5 +1,5 @@
 import test from 'ava';
-import { bnStatsSize, outputShape, paramShapes, sizeOf, type LayerSpec, type NetSpec } from '../src/models.js';
+import { bnStatsSize, outputShape, paramShapes, sizeOf, type LayerSpec, type NetSpec } from '../src/models/presets.js';
 import { BATCH, GraphBuilder } from '../src/engines/onnx/graph.js';
 import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, gradFromTf, toTf, type BnMode } from '../src/engines/onnx/layers.js';
 import { relErr } from './helpers.js';

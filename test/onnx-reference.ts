@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import * as ort from 'onnxruntime-node';
-import { paramShapes, sizeOf, type NetSpec } from '../src/models.js';
+import { paramShapes, sizeOf, type NetSpec } from '../src/models/presets.js';
 import { opsForward, type BnMode } from '../src/engines/tfjs/ops-forward.js';
-import { hashInts, sfc32 } from '../src/rng.js';
+import { hashInts, sfc32 } from '../src/util/rng.js';
 
 export { tf, ort };
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { GanpoolUsageError } from '../src/errors.js';
-import { escapeXml, lossPlotSvg, niceTicks, renderLinePlot, speedupPlotSvg, writePlotPng } from '../src/plot.js';
+import { escapeXml, lossPlotSvg, niceTicks, renderLinePlot, speedupPlotSvg, writePlotPng } from '../src/bench/plot.js';
 
 /** True when `v` is 1, 2 or 5 times a power of ten. */
 function isNiceStep(v: number): boolean {

@@ -3,11 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../src/train.js';
-import { acquireRunLock, LOCK_FILE } from '../src/run-lock.js';
+import { train } from '../src/app/train.js';
+import { acquireRunLock, LOCK_FILE } from '../src/run/lock.js';
 import { GanpoolUsageError } from '../src/errors.js';
 
-const cliArgs = (args: string[]): string[] => ['--import', 'tsx', 'src/cli.ts', ...args];
+const cliArgs = (args: string[]): string[] => ['--import', 'tsx', 'src/cli/main.ts', ...args];
 
 test.serial('a second train or --resume into a folder a live run holds exits 2 naming its pid; the first run is unharmed', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-lock-')), 'run');

@@ -16,17 +16,17 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { train } from '../src/train.js';
-import { writeGeneratorOnnx } from '../src/export.js';
-import { bnStatsSize, initParams, modelPreset, paramCount } from '../src/models.js';
-import { loadDataset } from '../src/dataset.js';
-import { generateImages, loadGenerator } from '../src/generator.js';
-import { perClassLabels } from '../src/conditioning.js';
-import { parseSampleArgs, runSampleExport } from '../src/commands/sample.js';
-import { checkExportable, IDX_IMAGES_NAME, IDX_LABELS_NAME, MANIFEST_NAME, type ExportManifest } from '../src/sample-export.js';
+import { train } from '../src/app/train.js';
+import { writeGeneratorOnnx } from '../src/generator/export.js';
+import { bnStatsSize, initParams, modelPreset, paramCount } from '../src/models/presets.js';
+import { loadDataset } from '../src/data/dataset.js';
+import { generateImages, loadGenerator } from '../src/generator/load.js';
+import { perClassLabels } from '../src/models/conditioning.js';
+import { parseSampleArgs, runSampleExport } from '../src/cli/commands/sample.js';
+import { checkExportable, IDX_IMAGES_NAME, IDX_LABELS_NAME, MANIFEST_NAME, type ExportManifest } from '../src/generator/sample-export.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { openFileAtomic } from '../src/atomic.js';
-import type { ImageSet } from '../src/datasets/image-set.js';
+import { openFileAtomic } from '../src/util/atomic.js';
+import type { ImageSet } from '../src/data/image-set.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-export-'));
 const CLASSES = 3, PER_CLASS = 3, SIZE = 32, RUN_SEED = 7, STEPS = 2;
@@ -41,7 +41,7 @@ const toByte = (v: number): number => Math.max(0, Math.min(255, Math.round((v + 
 /** `ganpool sample ARGS` in a child process: its exit code and stderr. */
 function cli(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sample', ...args], { encoding: 'utf8', timeout: 120_000 }, (_e, _out, stderr) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sample', ...args], { encoding: 'utf8', timeout: 120_000 }, (_e, _out, stderr) => {
       done({ code: child.exitCode, stderr });
     });
   });

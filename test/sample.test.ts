@@ -4,11 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { train } from '../src/train.js';
-import { parseSampleArgs } from '../src/commands/sample.js';
+import { train } from '../src/app/train.js';
+import { parseSampleArgs } from '../src/cli/commands/sample.js';
 import { GanpoolUsageError } from '../src/errors.js';
-import { gridSize } from '../src/grid.js';
-import { generateImages, loadGenerator } from '../src/generator.js';
+import { gridSize } from '../src/generator/grid.js';
+import { generateImages, loadGenerator } from '../src/generator/load.js';
 import { maxAbsDiff } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-sample-'));
@@ -17,7 +17,7 @@ const generator = join(run, 'generator');
 const generatorOnnx = join(run, 'generator.onnx');
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sample', ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sample', ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -12,16 +12,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { GanpoolUsageError, train } from '../src/index.js';
 import { createEngine, type Discrimination, type LatentInput, type LatentOutput } from '../src/engines/engine.js';
-import { bnLayers, modelPreset, splitDiscriminator, type ModelPreset, type NetSpec } from '../src/models.js';
-import type { BackendName } from '../src/backend.js';
+import { bnLayers, modelPreset, splitDiscriminator, type ModelPreset, type NetSpec } from '../src/models/presets.js';
+import type { BackendName } from '../src/engines/backend.js';
 import { SCORE_CHUNK, scoreImages, type ScoreRow } from '../src/anomaly/score.js';
 import { SCORE_FIELDS } from '../src/anomaly/score-file.js';
-import { latentSearch } from '../src/anomaly/latent-search.js';
+import { latentSearch } from '../src/training/latent-search.js';
 import { loadScoringModel } from '../src/anomaly/run-model.js';
-import { NoiseStream, sfc32 } from '../src/rng.js';
-import { idxHeader, labelsNameFor } from '../src/datasets/idx.js';
-import { sharedBytes, type ImageSet } from '../src/datasets/image-set.js';
-import { gridSize } from '../src/grid.js';
+import { NoiseStream, sfc32 } from '../src/util/rng.js';
+import { idxHeader, labelsNameFor } from '../src/data/idx.js';
+import { sharedBytes, type ImageSet } from '../src/data/image-set.js';
+import { gridSize } from '../src/generator/grid.js';
 import { mnistData, relErr } from './helpers.js';
 import { normal, seededParams, tf, uniform } from './onnx-reference.js';
 
@@ -255,7 +255,7 @@ test('1 and 2 workers give identical scores and reconstructions (70 images: a fu
 });
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'score', ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'score', ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

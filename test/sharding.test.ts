@@ -1,6 +1,6 @@
 import test from 'ava';
 import { GanTrainer } from '../src/index.js';
-import { splitBatch } from '../src/coordinator.js';
+import { splitBatch } from '../src/training/coordinator.js';
 import { mnistData, relErr } from './helpers.js';
 
 test('splitBatch covers the batch with shards differing by at most one', (t) => {

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClassifier, loadOrTrainClassifier, trainClassifier, classifierReady } from '../src/eval/classifier-store.js';
-import { SHIPPED_CLASSIFIER_COMMAND, shippedClassifierDir } from '../src/eval/shipped.js';
+import { SHIPPED_CLASSIFIER_COMMAND, shippedClassifierDir } from '../src/data/shipped-classifiers.js';
 import { classify, toFloatImages } from '../src/eval/evaluate.js';
 import { loadSplit } from '../src/eval/splits.js';
 import { CLASSES } from '../src/eval/classifier-spec.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 test('Ctrl-C (SIGINT) stops after the current step, writes samples and summary, exits 0', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-sigint-')), 'run');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--steps', '100000', '--batch-size', '16',
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--steps', '100000', '--batch-size', '16',
     '--workers', '2', '--model', 'seed', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '', stdout = '';
   child.stdout.on('data', (d) => { stdout += d; });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GanTrainer } from '../src/index.js';
-import { loadCheckpoint } from '../src/checkpoint.js';
+import { loadCheckpoint } from '../src/run/checkpoint.js';
 import { mnistData } from './helpers.js';
 
 const ROUNDS = 5;
@@ -12,7 +12,7 @@ const ROUNDS = 5;
 /** Starts a 2-worker dcgan run on onnx, sends `signal` at a random moment once steps are running; resolves to its exit code and output. */
 async function signalRun(signal: 'SIGINT' | 'SIGTERM', round: number): Promise<{ code: number | null; stderr: string; out: string; delay: number }> {
   const out = join(mkdtempSync(join(tmpdir(), `ganpool-${signal}-`)), 'run');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'train', '--final-eval', 'off', '--model', 'dcgan', '--workers', '2', '--backend', 'onnx',
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--model', 'dcgan', '--workers', '2', '--backend', 'onnx',
     '--batch-size', '64', '--steps', '100000', '--seed', String(round + 1), '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import sharp from 'sharp';
-import { train } from '../src/train.js';
-import { runSample } from '../src/commands/sample.js';
+import { train } from '../src/app/train.js';
+import { runSample } from '../src/cli/commands/sample.js';
 import { startViewServer, type ViewServer } from '../src/view/server.js';
-import { writeGenerator } from '../src/export.js';
-import { initParams, modelPreset, paramCount } from '../src/models.js';
+import { writeGenerator } from '../src/generator/export.js';
+import { initParams, modelPreset, paramCount } from '../src/models/presets.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 
 /** Where a chromium may be installed (Debian's package first); CHROMIUM_PATH overrides. */

@@ -5,13 +5,13 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gridPng } from '../src/grid.js';
-import { tileGrid } from '../src/grid-layout.js';
-import { latentNoise, NoiseStream, randomLabels } from '../src/rng.js';
-import { perClassLabels } from '../src/conditioning.js';
+import { gridPng } from '../src/generator/grid.js';
+import { tileGrid } from '../src/generator/grid-layout.js';
+import { latentNoise, NoiseStream, randomLabels } from '../src/util/rng.js';
+import { perClassLabels } from '../src/models/conditioning.js';
 import { startViewServer, tfjsBrowserBuild, type ViewServer } from '../src/view/server.js';
 import { buildReport } from '../src/view/report.js';
-import { viewCommand } from '../src/commands/view.js';
+import { viewCommand } from '../src/cli/commands/view.js';
 import { GanpoolUsageError } from '../src/errors.js';
 
 /** A synthetic run folder, written here so every number served can be checked against what was written. */
@@ -246,7 +246,7 @@ test('the report is one self-contained HTML file: grids as data: URLs, the metri
 
 /** Runs the CLI with tsx, as the package's own users would run `ganpool`. */
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -291,7 +291,7 @@ test('ganpool view refuses bad arguments with a usage error naming the field', a
 });
 
 test('ganpool view OUT --port 0 prints the URL it serves and stops on SIGTERM with exit 0', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'view', out, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'view', out, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise<string>((ok, fail) => {
     let text = '';
     child.stdout.on('data', (c: Buffer) => {

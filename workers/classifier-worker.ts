@@ -3,7 +3,7 @@
  * thread, gradients into shared slots (see workers/classifier-shard.ts).
  */
 import { workerData } from 'piscina';
-import { createClassifierShard } from './classifier-shard.js';
+import { createClassifierShard } from '../src/eval/classifier-shard.js';
 import type { ClassifierInit, ClassifierTask } from '../src/eval/classifier-protocol.js';
 
 const shard = await createClassifierShard(workerData as ClassifierInit);

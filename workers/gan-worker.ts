@@ -6,8 +6,8 @@
  */
 import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
-import { createShardWorker } from './shard-worker.js';
-import type { Task, WorkerInit } from '../src/protocol.js';
+import { createShardWorker } from '../src/training/shard.js';
+import type { Task, WorkerInit } from '../src/training/protocol.js';
 
 const worker = await createShardWorker(workerData as WorkerInit, threadId);
 

@@ -5,10 +5,10 @@
  * statistics, and the preset and loss from the checkpoint's config.
  */
 import { existsSync } from 'node:fs';
-import { hasCheckpoint, loadCheckpoint } from '../checkpoint.js';
-import { bnLayers, bnStatsSize, modelPreset, type ModelPreset, type NetSpec } from '../models.js';
-import { initMovingStats } from '../bn-stats.js';
-import { DEFAULT_GAN_LOSS } from '../losses.js';
+import { hasCheckpoint, loadCheckpoint } from '../run/checkpoint.js';
+import { bnLayers, bnStatsSize, modelPreset, type ModelPreset, type NetSpec } from '../models/presets.js';
+import { initMovingStats } from '../training/bn-stats.js';
+import { DEFAULT_GAN_LOSS } from '../models/losses.js';
 import { scoreConditionalRun, scoreRunMissing } from '../errors.js';
 import type { ResolvedConfig } from '../config.js';
 

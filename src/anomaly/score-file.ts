@@ -3,8 +3,8 @@
  * index order, the fields of ScoreRow) and the grid of the most anomalous
  * images beside their reconstructions.
  */
-import { writeFileAtomic } from '../atomic.js';
-import { gridPng } from '../grid.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { gridPng } from '../generator/grid.js';
 import type { ScoreReport, ScoreRow } from './score.js';
 
 /** The fields of every line, in order. */

@@ -10,18 +10,18 @@
  * not depend on the worker count.
  */
 import { availableParallelism } from 'node:os';
-import { resolveBackend, type BackendChoice, type BackendName } from '../backend.js';
-import { loadDataset } from '../dataset.js';
-import { sharedBytes, type ImageSet } from '../datasets/image-set.js';
-import { createPoolExecutor } from '../executor.js';
-import { allocSharedNet, bnView, paramsView, type SharedNetBuffers } from '../shared-params.js';
-import { epochPermutation, NoiseStream } from '../rng.js';
-import { paramCount, bnStatsSize } from '../models.js';
+import { resolveBackend, type BackendChoice, type BackendName } from '../engines/backend.js';
+import { loadDataset } from '../data/dataset.js';
+import { sharedBytes, type ImageSet } from '../data/image-set.js';
+import { createPoolExecutor } from '../training/executor.js';
+import { allocSharedNet, bnView, paramsView, type SharedNetBuffers } from '../training/shared-params.js';
+import { epochPermutation, NoiseStream } from '../util/rng.js';
+import { paramCount, bnStatsSize } from '../models/presets.js';
 import {
   badValue, GanpoolDataError, GanpoolUsageError, scoreCalibrationUnreadable, scoreImagesShape, scoreImagesUnreadable,
 } from '../errors.js';
 import { loadScoringModel, type ScoringModel, type ScoringNet } from './run-model.js';
-import type { ScoreResult, ScoreTask, WorkerInit } from '../protocol.js';
+import type { ScoreResult, ScoreTask, WorkerInit } from '../training/protocol.js';
 
 /**
  * Images per score task: fixed (a shorter last chunk is padded to it), so the work, and every

@@ -6,9 +6,9 @@
  * (engines/onnx, engines/tfjs), and only {@link createEngine} picks one, so
  * the coordinator, the workers and the CLI never branch on the backend.
  */
-import type { BackendName } from '../backend.js';
-import type { ModelPreset } from '../models.js';
-import type { GanLoss } from '../losses.js';
+import type { BackendName } from './backend.js';
+import type { ModelPreset } from '../models/presets.js';
+import type { GanLoss } from '../models/losses.js';
 
 /** A network of the pair. */
 export type NetName = 'g' | 'd';

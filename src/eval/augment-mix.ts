@@ -11,7 +11,7 @@
  * one contributes a different subset each epoch. The held-out test rows are
  * never among them: only training rows and generated rows are mixed.
  */
-import { epochPermutation, hashInts } from '../rng.js';
+import { epochPermutation, hashInts } from '../util/rng.js';
 import { badValue } from '../errors.js';
 
 /** Salt of the generated-row draws (keeps them apart from the epoch shuffle under the same seed). */

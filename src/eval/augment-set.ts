@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
-import { classCount, type FolderImageSize, type ImageSet } from '../datasets/image-set.js';
+import { classCount, type FolderImageSize, type ImageSet } from '../data/image-set.js';
 import { augmentError, augmentLabelError, augmentShapeError } from '../errors.js';
 
 /** The manifest file of a `ganpool sample --per-class N --out DIR` export. */
@@ -76,7 +76,7 @@ export function resolveSampleExport(spec: string, dir: string): Exclude<AugmentS
 /** Loads an IDX images file and the labels file beside it. */
 async function loadIdx(spec: string, path: string): Promise<ImageSet> {
   assertPath(spec, path, false);
-  const { loadIdxImages, resolveIdxDataset } = await import('../datasets/idx.js');
+  const { loadIdxImages, resolveIdxDataset } = await import('../data/idx.js');
   const files = resolveIdxDataset(`idx:${path}`);
   if (files.labels === undefined) throw augmentError(spec, 'has no labels-idx1 file beside its images file (generated images need their classes)');
   return loadIdxImages(files.images, files.labels);
@@ -119,7 +119,7 @@ async function loadFolder(spec: string, dir: string, target: AugmentTarget): Pro
   if (bad !== undefined) throw augmentError(spec, `has a subfolder ${JSON.stringify(bad)} that is not a class number (expected DIR/<class>/<i>.png)`);
   const big = [...tops].find((name) => Number(name) >= target.classes);
   if (big !== undefined) throw augmentLabelError(spec, Number(big), target.classes);
-  const { loadImageFolder } = await import('../datasets/image-folder.js');
+  const { loadImageFolder } = await import('../data/image-folder.js');
   const set = await loadImageFolder(dir, { size: h as FolderImageSize, channels: c as 1 | 3 });
   if (set.skipped > 0) throw augmentError(spec, `has ${set.skipped} unreadable image file(s): ${set.skippedNames.join(', ')}`);
   // One subfolder: the loader sees no classes (it needs two), but the folder's name is the class of every image.

@@ -2,9 +2,9 @@
  * Messages between the classifier trainer (src/eval/classifier-train.ts) and
  * its workers (workers/classifier-worker.ts): the start-up data and the tasks.
  */
-import type { AdamOptions } from '../adam.js';
-import type { BackendName } from '../backend.js';
-import type { SharedNetBuffers } from '../shared-params.js';
+import type { AdamOptions } from '../optim/adam.js';
+import type { BackendName } from '../engines/backend.js';
+import type { SharedNetBuffers } from '../training/shared-params.js';
 
 /** A labelled image set in shared memory: uint8 NHWC pixels and one uint8 label per image. */
 export interface SharedLabeledImages {

@@ -8,8 +8,8 @@
  * of conv + max pool: on the wasm backend the pooled net's training step was
  * 6× slower (202 vs 32 ms per batch of 64 on one thread; MaxPoolGrad alone 62 ms).
  */
-import { hashInts, sfc32 } from '../rng.js';
-import { sizeOf, type ParamShape } from '../models.js';
+import { hashInts, sfc32 } from '../util/rng.js';
+import { sizeOf, type ParamShape } from '../models/presets.js';
 import { classifierImageTooSmall } from '../errors.js';
 
 /** Number of classes the classifier predicts. */

@@ -7,16 +7,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../atomic.js';
-import { loadLayersModel, saveLayersModel } from '../model-io.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { loadLayersModel, saveLayersModel } from '../engines/tfjs/model-io.js';
 import { initBackend } from '../engines/tfjs/tf-backend.js';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../engines/backend.js';
 import { classifierInfoInvalid } from '../errors.js';
 import { buildClassifier, featureExtractor, type FeatureExtractor } from './classifier-net.js';
 import { CLASSES, FEATURES_DIM, classifierParamShapes } from './classifier-spec.js';
 import { ClassifierTrainer, type ClassifierStepInfo, type ClassifierTrainOptions, type Accuracy, type GeneratedMix } from './classifier-train.js';
 import { loadSplit, type DataSplit } from './splits.js';
-import { shippedClassifierDir } from './shipped.js';
+import { shippedClassifierDir } from '../data/shipped-classifiers.js';
 
 /** The default cache directory, relative to the current directory. */
 export const DEFAULT_CACHE_DIR = '.ganpool-cache';

@@ -6,16 +6,16 @@
  * worker updating one range of the parameters), and the parameter version is
  * bumped so workers reload their weights.
  */
-import { splitRange, type AdamOptions } from '../adam.js';
-import { splitBatch } from '../coordinator.js';
-import { createPoolExecutor, workerFile, type Executor } from '../executor.js';
-import { hashInts } from '../rng.js';
-import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from '../shared-params.js';
-import type { BackendName } from '../backend.js';
-import type { ImageSet } from '../datasets/image-set.js';
+import { splitRange, type AdamOptions } from '../optim/adam.js';
+import { splitBatch } from '../training/coordinator.js';
+import { createPoolExecutor, workerFile, type Executor } from '../training/executor.js';
+import { hashInts } from '../util/rng.js';
+import { allocSharedNet, averageSlots, paramsView, type SharedNetBuffers } from '../training/shared-params.js';
+import type { BackendName } from '../engines/backend.js';
+import type { ImageSet } from '../data/image-set.js';
 import { classifierParamCount, initClassifierParams } from './classifier-spec.js';
 import { type DataSplit, type SplitPart } from './splits.js';
-import { sharedLabels } from '../datasets/image-set.js';
+import { sharedLabels } from '../data/image-set.js';
 import { generatedPerEpoch, mixedEpochRows, type GeneratedRows } from './augment-mix.js';
 import { augmentRatioTooSmall, augmentShapeError } from '../errors.js';
 import type {

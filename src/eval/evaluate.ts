@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { classAgreement, classHistogram, classifierScore, featureStats, frechetDistance, type ClassAgreement, type FeatureStats } from '../metrics/frechet.js';
-import { epochPermutation } from '../rng.js';
-import type { ImageSet } from '../datasets/image-set.js';
+import { epochPermutation } from '../util/rng.js';
+import type { ImageSet } from '../data/image-set.js';
 import { evalImageShapeMismatch } from '../errors.js';
 import { CLASSES, FEATURES_DIM } from './classifier-spec.js';
 import type { FeatureExtractor, } from './classifier-net.js';

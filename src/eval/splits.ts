@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { loadDataset, parseDatasetSpec } from '../dataset.js';
-import { epochPermutation } from '../rng.js';
-import type { ImageSet } from '../datasets/image-set.js';
+import { loadDataset, parseDatasetSpec } from '../data/dataset.js';
+import { epochPermutation } from '../util/rng.js';
+import type { ImageSet } from '../data/image-set.js';
 import { datasetUnlabeled } from '../errors.js';
 
 /** Seed of the held-out permutation (fixed: every classifier and every eval use the same split). */
@@ -51,7 +51,7 @@ export async function loadSplit(spec: string, dataDir?: string): Promise<DataSpl
   const opts = dataDir !== undefined ? { dataDir } : {};
   const data = labelled(await loadDataset(spec, opts), spec);
   if (kind === 'fashion-mnist' || kind === 'idx') {
-    const { loadIdxImages, resolveIdxDataset } = await import('../datasets/idx.js');
+    const { loadIdxImages, resolveIdxDataset } = await import('../data/idx.js');
     const files = resolveIdxDataset(spec, dataDir);
     const testImages = testFileBeside(files.images);
     const testLabels = testImages && testImages.replace('images-idx3', 'labels-idx1');

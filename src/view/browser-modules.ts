@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The modules the page may import, by the name it imports them under. */
 export const BROWSER_MODULES: Readonly<Record<string, string>> = {
-  'noise.js': 'noise', 'grid-layout.js': 'grid-layout', 'conditioning.js': 'conditioning',
+  'noise.js': 'util/noise', 'grid-layout.js': 'generator/grid-layout', 'conditioning.js': 'models/conditioning',
 };
 
 const cache = new Map<string, string>();

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { viewNoRuns } from '../errors.js';
 import { findRuns, readMetrics, runFacts, runSamples, viewedFolder, type RunEntry, type RunFacts, type SampleGrid } from './run-folder.js';
 import { pageHtml } from './page.js';

@@ -7,11 +7,11 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { CHECKPOINT_DIR, MANIFEST } from '../checkpoint.js';
-import { GENERATOR_DIR, GENERATOR_ONNX } from '../export.js';
-import { LOCK_FILE } from '../run-lock.js';
+import { CHECKPOINT_DIR, MANIFEST } from '../run/checkpoint.js';
+import { GENERATOR_DIR, GENERATOR_ONNX } from '../generator/export.js';
+import { LOCK_FILE } from '../run/lock.js';
 import { viewFolderMissing } from '../errors.js';
-import { CONFIG_FILE, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from '../run-layout.js';
+import { CONFIG_FILE, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from '../run/layout.js';
 
 
 /** One run found under the viewed folder. */

@@ -14,9 +14,9 @@
  * per training-mode pass through a network with batch norm, see
  * `statsPasses`), `images` [N,H,W,C]. The batch dimension is symbolic ('N').
  */
-import { bnStatsSize, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type NetSpec } from '../../models.js';
+import { bnStatsSize, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type NetSpec } from '../../models/presets.js';
 import { attr, BATCH, GraphBuilder } from './graph.js';
-import { DEFAULT_GAN_LOSS, type GanLoss } from '../../losses.js';
+import { DEFAULT_GAN_LOSS, type GanLoss } from '../../models/losses.js';
 import { GAN_LOSS_TERMS, backwardNet, forwardNet, fromTf, gradFromTf, hasBatchNorm, toLayout, toTf, type Act, type BnMode } from './layers.js';
 
 /** A compiled training phase. */

@@ -10,7 +10,7 @@
  * aborts the process): the executor's close() waits for running tasks.
  */
 import type * as Ort from 'onnxruntime-node';
-import { bnStatsSize, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type ParamShape } from '../../models.js';
+import { bnStatsSize, paramShapes, sizeOf, splitDiscriminator, type ModelPreset, type ParamShape } from '../../models/presets.js';
 import type { BnPassStats, Discrimination, Engine, EngineOptions, LatentInput, LatentOutput, NetName, PhaseInput, PhaseOutput } from '../engine.js';
 import { compileDiscriminate, compileDPhase, compileGPhase, compileInference, compileLatent } from './compile.js';
 import { oneHotRows, phaseLabels } from '../one-hot.js';

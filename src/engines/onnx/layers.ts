@@ -15,8 +15,8 @@
  * never transposes and a conv net transposes once at each end.
  */
 import { attr, type GraphBuilder } from './graph.js';
-import { bnLayers, outputShape, paramShapes, sizeOf, type Activation, type NetSpec } from '../../models.js';
-import type { GanLoss } from '../../losses.js';
+import { bnLayers, outputShape, paramShapes, sizeOf, type Activation, type NetSpec } from '../../models/presets.js';
+import type { GanLoss } from '../../models/losses.js';
 
 /** How an activation's values are laid out: [N,F], [N,H,W,C] or [N,C,H,W]. */
 export type Layout = 'flat' | 'nhwc' | 'nchw';

@@ -5,7 +5,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Variable } from '@tensorflow/tfjs-core';
-import { paramShapes, type LayerSpec, type NetSpec } from '../../models.js';
+import { paramShapes, type LayerSpec, type NetSpec } from '../../models/presets.js';
 
 /** One spec layer as a tf.layers layer (`inputShape` given for the first layer of a Sequential model). */
 export function toLayer(spec: LayerSpec, inputShape: number[] | undefined): tfl.layers.Layer {

@@ -6,8 +6,8 @@
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend, type Tf } from './tf-backend.js';
 import { opsForward } from './ops-forward.js';
-import { bnLayers, paramShapes, splitDiscriminator, type ModelPreset, type NetSpec } from '../../models.js';
-import type { BackendName } from '../../backend.js';
+import { bnLayers, paramShapes, splitDiscriminator, type ModelPreset, type NetSpec } from '../../models/presets.js';
+import type { BackendName } from '../backend.js';
 import type { BnPassStats, Discrimination, Engine, EngineOptions, LatentInput, LatentOutput, NetName, PhaseInput, PhaseOutput } from '../engine.js';
 import { oneHotRows, phaseLabels } from '../one-hot.js';
 import { TF_GAN_LOSSES, type TfLossTerm } from './losses.js';

@@ -3,7 +3,7 @@
  * tf.variableGrads differentiates them (relu'(0) = 0 at a hinge's kink).
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { GanLoss } from '../../losses.js';
+import type { GanLoss } from '../../models/losses.js';
 import type { Tf } from './tf-backend.js';
 
 /** One term of a GAN loss: a scalar, the mean over the logits' rows. */

@@ -19,7 +19,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Tf } from './tf-backend.js';
-import { bnLayers, type Activation, type NetSpec } from '../../models.js';
+import { bnLayers, type Activation, type NetSpec } from '../../models/presets.js';
 
 function activate(tf: Tf, x: Tensor, a: Activation): Tensor {
   return a === 'relu' ? tf.relu(x) : a === 'tanh' ? tf.tanh(x) : a === 'sigmoid' ? tf.sigmoid(x) : x;

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import type { BackendName } from '../../backend.js';
+import type { BackendName } from '../backend.js';
 import { backendInitFailed } from '../../errors.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 

@@ -1,0 +1,250 @@
+/**
+ * Checkpoints: OUT/checkpoint/ holds everything a run needs to continue
+ * bit-exactly — both networks' parameters, Adam states and batch-norm
+ * moving statistics, and the EMA of G's parameters (g-ema.f32, empty when
+ * `ema` is off), as raw little-endian float32 files, plus manifest.json (format version, step,
+ * epoch and position in the shuffled order, the resolved config, and each
+ * file's size and SHA-256).
+ *
+ * Writing never leaves a checkpoint unloadable: the new one is written and
+ * fsynced in a temp folder beside it, the old one is renamed aside
+ * (checkpoint.old), the new one renamed in, the old one deleted. A crash at
+ * any moment leaves either checkpoint/ (old or new) or, between the two
+ * renames, only checkpoint.old — which {@link loadCheckpoint} then uses.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config.js';
+import type { NetSnapshot, TrainingState } from '../training/coordinator.js';
+import { checkpointDamagedError, checkpointMissingError, writeFailed } from '../errors.js';
+
+/** The checkpoint folder's name inside a run directory. */
+export const CHECKPOINT_DIR = 'checkpoint';
+/** The previous checkpoint while a new one is being swapped in. */
+export const CHECKPOINT_ASIDE = 'checkpoint.old';
+/** The manifest file inside a checkpoint folder. */
+export const MANIFEST = 'manifest.json';
+/**
+ * The checkpoint format this version writes. 2 added batch-norm moving statistics, 3 the EMA of G
+ * (g-ema.f32). Versions 1 and 2 are still read: their statistics restart (1), and a run with `ema`
+ * on starts its EMA at the checkpoint's parameters (1, 2).
+ */
+export const CHECKPOINT_FORMAT_VERSION = 3;
+const READABLE_VERSIONS = [1, 2, 3];
+const TMP_PREFIX = '.checkpoint.tmp-';
+const VECTORS = ['params', 'm', 'v', 'bn'] as const;
+const NETS = ['g', 'd'] as const;
+/** G's EMA file (format 3). */
+const G_EMA = 'g-ema.f32';
+
+/** One binary file's entry in the manifest. */
+interface FileEntry {
+  /** float32 values in the file. */
+  length: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** manifest.json. */
+interface Manifest {
+  format: 'ganpool-checkpoint';
+  version: number;
+  step: number;
+  /** The epoch the next step's batch comes from, and the position of its first image in that epoch's shuffled order. */
+  epoch: number;
+  position: number;
+  rng: { seed: number; note: string };
+  adam: { g: { t: number }; d: { t: number } };
+  config: ResolvedConfig;
+  files: Record<string, FileEntry>;
+  writtenAt: string;
+}
+
+/** A loaded checkpoint: the resolved config it was trained with and the state to import. */
+export interface Checkpoint {
+  config: ResolvedConfig;
+  state: TrainingState;
+  /** The folder it was read from (checkpoint/ or, after an interrupted swap, checkpoint.old/). */
+  dir: string;
+}
+
+const RNG_NOTE = 'ganpool draws latent noise and epoch shuffles as pure functions of (seed, step) and (seed, epoch), so the seed is the whole RNG state';
+
+function fileName(net: string, vector: string): string {
+  return `${net}-${vector}.f32`;
+}
+
+/** The bytes of `values` as little-endian float32 (a copy, byte-swapped on big-endian hosts). */
+function leBytes(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  if (endianness() === 'BE') for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
+  return bytes;
+}
+
+/** float32 values from little-endian bytes. */
+function fromLe(bytes: Uint8Array): Float32Array {
+  const copy = new Uint8Array(bytes);
+  if (endianness() === 'BE') for (let i = 0; i < copy.length; i += 4) copy.subarray(i, i + 4).reverse();
+  return new Float32Array(copy.buffer, 0, copy.length / 4);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Writes and fsyncs a file (so a rename after it never exposes missing data). */
+function writeDurable(path: string, data: Uint8Array | string): void {
+  try {
+    const fd = openSync(path, 'w');
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw writeFailed(path, e);
+  }
+}
+
+/** The manifest for `state` trained with `config`, without its file entries. */
+function manifestFor(config: ResolvedConfig, state: TrainingState): Manifest {
+  const stepsPerEpoch = Math.max(1, Math.floor(config.datasetSize / config.batchSize));
+  return {
+    format: 'ganpool-checkpoint',
+    version: CHECKPOINT_FORMAT_VERSION,
+    step: state.stepsDone,
+    epoch: Math.floor(state.stepsDone / stepsPerEpoch),
+    position: (state.stepsDone % stepsPerEpoch) * config.batchSize,
+    rng: { seed: config.seed, note: RNG_NOTE },
+    adam: { g: { t: state.g.t }, d: { t: state.d.t } },
+    config,
+    files: {},
+    writtenAt: new Date().toISOString(),
+  };
+}
+
+/** Removes temp folders left by interrupted writes. */
+function removeStaleTemps(out: string): void {
+  for (const name of readdirSync(out)) if (name.startsWith(TMP_PREFIX)) rmSync(join(out, name), { recursive: true, force: true });
+}
+
+/**
+ * Step 1 of a checkpoint write: the complete new checkpoint in a temp folder
+ * beside checkpoint/ (every file fsynced, manifest last). Returns its path.
+ */
+export async function stageCheckpoint(out: string, config: ResolvedConfig, state: TrainingState): Promise<string> {
+  await mkdir(out, { recursive: true });
+  removeStaleTemps(out);
+  const tmp = join(out, `${TMP_PREFIX}${process.pid}-${Date.now()}`);
+  await mkdir(tmp).catch((e: unknown) => { throw writeFailed(tmp, e); });
+  const manifest = manifestFor(config, state);
+  for (const net of NETS) {
+    for (const vector of VECTORS) {
+      const bytes = leBytes(state[net][vector]);
+      const name = fileName(net, vector);
+      writeDurable(join(tmp, name), bytes);
+      manifest.files[name] = { length: bytes.length / 4, bytes: bytes.length, sha256: sha256(bytes) };
+    }
+  }
+  const ema = leBytes(state.g.ema ?? new Float32Array(0));
+  writeDurable(join(tmp, G_EMA), ema);
+  manifest.files[G_EMA] = { length: ema.length / 4, bytes: ema.length, sha256: sha256(ema) };
+  writeDurable(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  return tmp;
+}
+
+/** Step 2: moves the current checkpoint aside (a stale aside copy is dropped first; if there is no current one, the aside copy is kept as the loadable one). */
+export function moveCheckpointAside(out: string): void {
+  const current = join(out, CHECKPOINT_DIR), aside = join(out, CHECKPOINT_ASIDE);
+  if (!existsSync(current)) return;
+  rmSync(aside, { recursive: true, force: true });
+  renameSync(current, aside);
+}
+
+/** Step 3: renames the staged folder in as checkpoint/. */
+export function moveCheckpointIn(out: string, staged: string): void {
+  renameSync(staged, join(out, CHECKPOINT_DIR));
+}
+
+/** Step 4: deletes the aside copy. */
+export function dropCheckpointAside(out: string): void {
+  rmSync(join(out, CHECKPOINT_ASIDE), { recursive: true, force: true });
+}
+
+/** Writes OUT/checkpoint/ for `state` (stage, move aside, move in, drop aside). */
+export async function writeCheckpoint(out: string, config: ResolvedConfig, state: TrainingState): Promise<void> {
+  const staged = await stageCheckpoint(out, config, state);
+  moveCheckpointAside(out);
+  moveCheckpointIn(out, staged);
+  dropCheckpointAside(out);
+}
+
+/** True when `out` holds a checkpoint (or the aside copy of an interrupted swap). */
+export function hasCheckpoint(out: string): boolean {
+  return existsSync(join(out, CHECKPOINT_DIR)) || existsSync(join(out, CHECKPOINT_ASIDE));
+}
+
+/** Parses and checks manifest.json's fields. */
+function readManifest(file: string): Manifest {
+  if (!existsSync(file)) throw checkpointDamagedError(file, 'manifest.json is missing');
+  let m: Manifest;
+  try {
+    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  } catch (e) {
+    throw checkpointDamagedError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof m !== 'object' || m === null || m.format !== 'ganpool-checkpoint') throw checkpointDamagedError(file, 'not a ganpool checkpoint manifest (format field)');
+  if (!READABLE_VERSIONS.includes(m.version)) {
+    throw checkpointDamagedError(file, `unknown format version ${JSON.stringify(m.version)}; this ganpool reads versions ${READABLE_VERSIONS.join(', ')}`);
+  }
+  const okInt = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
+  if (!okInt(m.step) || !okInt(m.adam?.g?.t) || !okInt(m.adam?.d?.t)) throw checkpointDamagedError(file, 'step or Adam step counts missing or not whole numbers');
+  if (typeof m.config !== 'object' || m.config === null || typeof m.config.model !== 'string') throw checkpointDamagedError(file, 'no config object');
+  if (typeof m.files !== 'object' || m.files === null) throw checkpointDamagedError(file, 'no files table');
+  return m;
+}
+
+/** Reads one vector file and checks its size and checksum against the manifest. */
+function readVector(dir: string, name: string, entry: FileEntry | undefined, manifestFile: string): Float32Array {
+  if (!entry || !Number.isInteger(entry.bytes) || entry.bytes !== entry.length * 4) throw checkpointDamagedError(manifestFile, `no valid entry for ${name}`);
+  const file = join(dir, name);
+  if (!existsSync(file)) throw checkpointDamagedError(file, 'file listed in manifest.json is missing');
+  const bytes = readFileSync(file);
+  if (bytes.length !== entry.bytes) throw checkpointDamagedError(file, `expected ${entry.bytes} bytes (from manifest.json), found ${bytes.length}`);
+  if (sha256(bytes) !== entry.sha256) throw checkpointDamagedError(file, 'SHA-256 checksum does not match manifest.json (file modified or corrupt)');
+  return fromLe(bytes);
+}
+
+/** Reads one network's snapshot and checks that its three vectors agree in length. */
+function readNet(dir: string, m: Manifest, net: 'g' | 'd', manifestFile: string): NetSnapshot {
+  const read = (vec: string): Float32Array => readVector(dir, fileName(net, vec), m.files[fileName(net, vec)], manifestFile);
+  const [params, mm, v] = [read('params'), read('m'), read('v')];
+  if (mm.length !== params.length || v.length !== params.length) throw checkpointDamagedError(manifestFile, `${net} vectors differ in length`);
+  // Version 1 recorded no moving statistics: an empty vector tells the trainer to keep fresh ones.
+  const bn = m.version >= 2 ? read('bn') : new Float32Array(0);
+  // Versions 1 and 2 recorded no EMA: an empty one starts it at the parameters when `ema` is on.
+  const ema = net === 'g' && m.version >= 3 ? read('ema') : new Float32Array(0);
+  if (ema.length !== 0 && ema.length !== params.length) throw checkpointDamagedError(manifestFile, `${net} EMA differs in length from its parameters`);
+  return { params, m: mm, v, t: m.adam[net].t, bn, ema };
+}
+
+/**
+ * Loads the checkpoint of run directory `out` (checkpoint/, or checkpoint.old/
+ * when a swap was interrupted). A damaged checkpoint is a GanpoolDataError
+ * naming the file; a missing one a GanpoolUsageError.
+ */
+export function loadCheckpoint(out: string): Checkpoint {
+  const current = join(out, CHECKPOINT_DIR), aside = join(out, CHECKPOINT_ASIDE);
+  const dir = existsSync(current) ? current : existsSync(aside) ? aside : null;
+  if (dir === null) throw checkpointMissingError(out);
+  const manifestFile = join(dir, MANIFEST);
+  const m = readManifest(manifestFile);
+  const state: TrainingState = { stepsDone: m.step, g: readNet(dir, m, 'g', manifestFile), d: readNet(dir, m, 'd', manifestFile) };
+  return { config: m.config, state, dir };
+}
