@@ -33,7 +33,7 @@ import { runTrainerBench, type BenchRow } from '../src/bench/bench.js';
 import { onnxAvailability, type BackendName } from '../src/engines/backend.js';
 import { loadEmbeddedMnist } from '../src/data/mnist.js';
 import { MODEL_NAMES, type ModelName } from '../src/models/presets.js';
-import { createProgress } from '../src/cli/progress.js';
+import { createProgress } from '../src/util/progress.js';
 import {
   runTorchReference, torchAvailable, torchMarkdown, type TorchConfig, type TorchReference,
 } from './torch-reference.js';

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { GanTrainer, type StepInfo, type TrainConfig } from '../src/index.js';
 import { loadEmbeddedMnist } from '../src/data/mnist.js';
 import { INJECT_FAULT_ENV } from '../src/training/faults.js';
-import { createProgress } from '../src/cli/progress.js';
+import { createProgress } from '../src/util/progress.js';
 
 const { values } = parseArgs({ options: { 'soak-steps': { type: 'string', default: '10000' }, every: { type: 'string', default: '500' } } });
 const soakSteps = Number(values['soak-steps']), every = Number(values.every);

@@ -15,7 +15,7 @@ import type { ImageSet } from '../../data/image-set.js';
 import { badValue, benchBatchBelowWorkers } from '../../errors.js';
 import { describeMachine, machineFacts } from '../../run/machine.js';
 import { MODEL_NAMES, modelPreset, type ModelName } from '../../models/presets.js';
-import { createProgress } from '../progress.js';
+import { createProgress } from '../../util/progress.js';
 
 /** The flags of `ganpool bench`: value name and help line. */
 /** The backends a sweep can measure (tfjs-node is left out: it runs one worker only). */

@@ -1,7 +1,7 @@
 /** `ganpool classifier train`: trains (and caches) a data set's evaluation classifier on the worker pool. */
 import { parseFlags } from '../args.js';
 import { availableParallelism } from 'node:os';
-import { createProgress } from '../progress.js';
+import { createProgress } from '../../util/progress.js';
 import { GanpoolUsageError, badValue, classifierActionError } from '../../errors.js';
 import { augmentedClassifierDir, classifierDir, saveClassifier, trainClassifier } from '../../eval/classifier-store.js';
 import { augmentTarget, loadAugmentSet, parseAugmentSpec } from '../../eval/augment-set.js';

@@ -16,7 +16,7 @@ import { gridPng, type GridLayout } from '../../generator/grid.js';
 import { GRID_COLUMNS, perClassLabels } from '../../models/conditioning.js';
 import { generateImages, GENERATE_BATCH, loadGenerator } from '../../generator/load.js';
 import { badValue, conflictingFlags, missingFlag, sampleNotConditional } from '../../errors.js';
-import { createProgress, type Progress } from '../progress.js';
+import { createProgress, type Progress } from '../../util/progress.js';
 import { EXPORT_FORMATS, exportDataset, MANIFEST_NAME, type ExportFormat, type ExportManifest } from '../../generator/sample-export.js';
 
 /** Parsed `ganpool sample` flags. */

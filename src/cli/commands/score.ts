@@ -8,7 +8,7 @@ import { parseFlags } from '../args.js';
 import { BACKEND_NAMES, type BackendChoice } from '../../engines/backend.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { badValue, missingFlag, scoreTopInvalid } from '../../errors.js';
-import { createProgress } from '../progress.js';
+import { createProgress } from '../../util/progress.js';
 import { CALIBRATION_ROWS, checkSetting, SCORE_CHUNK, SCORE_DEFAULTS, SCORE_RANGES, scoreImages, type ScoreReport } from '../../anomaly/score.js';
 import { topGrid, writeScores } from '../../anomaly/score-file.js';
 

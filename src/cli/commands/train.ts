@@ -1,7 +1,7 @@
 /** `ganpool train`: flags → config → train(), with a progress display and Ctrl-C handling. */
 import { planRun, train } from '../../app/train.js';
 import { parseTrainArgs, trainHelp } from '../args.js';
-import { createProgress, type Progress } from '../progress.js';
+import { createProgress, type Progress } from '../../util/progress.js';
 import { resolveConfig } from '../../config.js';
 import { settleAllPools } from '../../training/executor.js';
 import type { EvalMetrics } from '../../eval/evaluate.js';
