@@ -20,7 +20,7 @@
  * `--only trainer,kernels,models` picks sections.
  */
 import { parseArgs } from 'node:util';
-import { runBenchCommand } from '../src/cli/commands/bench.js';
+import { runBenchCommand } from '../src/bench/run.js';
 import type { ScalingRow } from '../src/bench/bench.js';
 import { printTable, runKernelBench } from './bench-kernels.js';
 import { markdown, runModelBench } from './bench-models.js';

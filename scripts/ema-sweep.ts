@@ -8,7 +8,7 @@
  * table came from `npx tsx scripts/ema-sweep.ts 32 1600 400,800,1200`.
  */
 import { GanTrainer } from '../src/training/trainer.js';
-import { createEngine } from '../src/engines/engine.js';
+import { createEngine } from '../src/engines/index.js';
 import { emaDecayAt, updateEma } from '../src/optim/ema.js';
 import { latentNoise, NoiseStream } from '../src/util/rng.js';
 import { Evaluator } from '../src/eval/evaluate.js';

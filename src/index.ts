@@ -10,7 +10,7 @@ export {
 export {
   GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata, type GeneratorWeights,
 } from './generator/export.js';
-export { runSample, runSampleExport, samplePlan, type SampleArgs } from './cli/commands/sample.js';
+export { runSample, runSampleExport, samplePlan, type SampleArgs } from './generator/sample.js';
 export {
   exportDataset, EXPORT_FORMATS, MANIFEST_NAME, IDX_IMAGES_NAME, IDX_LABELS_NAME,
   type ExportFormat, type ExportManifest, type ExportOptions,
@@ -27,7 +27,8 @@ export { GAN_LOSSES, DEFAULT_GAN_LOSS, type GanLoss } from './models/losses.js';
 export { BACKEND_NAMES, DISABLE_ONNX_ENV, onnxAvailability, resolveBackendWithNotice, type BackendName, type BackendChoice, type BackendResolution } from './engines/backend.js';
 export type { ImageSet } from './data/image-set.js';
 export { gridPng } from './generator/grid.js';
-export { Evaluator, classify, DEFAULT_REAL_N, type EvalMetrics } from './eval/evaluate.js';
+export { Evaluator, classify, DEFAULT_REAL_N } from './eval/evaluate.js';
+export type { EvalMetrics } from './metrics/frechet.js';
 export {
   loadOrTrainClassifier, loadClassifier, trainClassifier, saveClassifier, classifierDir, DEFAULT_CACHE_DIR,
   classifierReady, augmentedClassifierDir,
@@ -43,7 +44,7 @@ export { randomLabels } from './util/rng.js';
 export type { EvalEvent, TrainEvalOptions } from './app/train-eval.js';
 export { featureStats, frechetDistance, classifierScore, classHistogram, type FeatureStats, type ClassHistogram } from './metrics/frechet.js';
 export { runTrainerBench, benchSweep, type BenchCase, type BenchRow, type ScalingRow, type SweepOptions } from './bench/bench.js';
-export { runBenchCommand, type BenchCommandOptions } from './cli/commands/bench.js';
+export { runBenchCommand, type BenchCommandOptions } from './bench/run.js';
 export {
   startViewServer, DEFAULT_VIEW_PORT, DEFAULT_VIEW_HOST, type ViewServer, type ViewServerOptions,
 } from './view/server.js';
@@ -54,5 +55,5 @@ export {
   type ScoreOptions, type ScoreRow, type ScoreReport, type ScoreMoments,
 } from './anomaly/score.js';
 export { scoreLines, writeScores, topGrid, topRows, SCORE_FIELDS } from './anomaly/score-file.js';
-export { runScore, parseScoreArgs, type ScoreArgs } from './cli/commands/score.js';
+export { runScore, parseScoreArgs, type ScoreArgs } from './anomaly/run.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTrainArgs } from '../src/cli/args.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_STEPS, defaultModel, resolveConfig, type TrainConfig } from '../src/config.js';
-import type { EvalMetrics } from '../src/eval/evaluate.js';
+import type { EvalMetrics } from '../src/metrics/frechet.js';
 import { GanpoolUsageError } from '../src/errors.js';
 
 const MNIST: [number, number, number] = [28, 28, 1];
@@ -13,7 +13,7 @@ const MNIST: [number, number, number] = [28, 28, 1];
 /** The `ganpool train` arguments of package.json's `npm start`. */
 function startArgs(): string[] {
   const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const m = /^tsx src\/cli\.ts train(?<rest>(?: \S+)*)$/.exec(start);
+  const m = /^tsx src\/cli\/main\.ts train(?<rest>(?: \S+)*)$/.exec(start);
   if (!m) throw new Error(`npm start is not 'tsx src/cli/main.ts train [flags]': ${start}`);
   return m.groups!.rest!.trim().split(/\s+/).filter(Boolean);
 }

@@ -22,7 +22,8 @@ import { bnStatsSize, initParams, modelPreset, paramCount } from '../src/models/
 import { loadDataset } from '../src/data/dataset.js';
 import { generateImages, loadGenerator } from '../src/generator/load.js';
 import { perClassLabels } from '../src/models/conditioning.js';
-import { parseSampleArgs, runSampleExport } from '../src/cli/commands/sample.js';
+import { parseSampleArgs } from '../src/cli/commands/sample.js';
+import { runSampleExport } from '../src/generator/sample.js';
 import { checkExportable, IDX_IMAGES_NAME, IDX_LABELS_NAME, MANIFEST_NAME, type ExportManifest } from '../src/generator/sample-export.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import { openFileAtomic } from '../src/util/atomic.js';

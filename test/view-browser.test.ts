@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { train } from '../src/app/train.js';
-import { runSample } from '../src/cli/commands/sample.js';
+import { runSample } from '../src/generator/sample.js';
 import { startViewServer, type ViewServer } from '../src/view/server.js';
 import { writeGenerator } from '../src/generator/export.js';
 import { initParams, modelPreset, paramCount } from '../src/models/presets.js';

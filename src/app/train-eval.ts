@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { METRICS_FILE } from '../run/layout.js';
 import type { GanTrainer } from '../training/trainer.js';
 import type { ResolvedConfig } from '../config.js';
-import { balancedLabels, Evaluator, type EvalMetrics } from '../eval/evaluate.js';
+import { balancedLabels, Evaluator } from '../eval/evaluate.js';
+import type { EvalMetrics } from '../metrics/frechet.js';
 import { checkGeneratorShape } from '../generator/load.js';
 
 /** What one evaluation during training logged. */

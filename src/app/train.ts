@@ -14,6 +14,7 @@ import { acquireRunLock, assertNotLocked } from '../run/lock.js';
 import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from '../errors.js';
 import { TrainingEval, type TrainEvalOptions } from './train-eval.js';
 import { REPORT_FILE } from '../run/layout.js';
+import { writeReport } from '../view/report.js';
 
 /** A summary plus where the run's files went. */
 export interface TrainResult extends TrainSummary {
@@ -148,7 +149,7 @@ async function trainLocked(
     // After a fault midway through a step the last periodic checkpoint stays the last good one.
     if (savedAt !== trainer.stepsDone && trainer.atStepBoundary) await saveCheckpoint(trainer);
     await files.summary(summary);
-    await files.report();
+    await writeReport(files.dir, join(files.dir, REPORT_FILE));
     // Diverged or a persistent fault: the checkpoint and the summary are written; the caller learns why.
     if (trainer.stopError) throw trainer.stopError;
     const out = files.dir;

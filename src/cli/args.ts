@@ -2,9 +2,9 @@
  * Command-line flags → a TrainConfig. Every flag error names the flag and
  * what it accepts; the CLI turns those into exit code 2.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_BATCH_SIZE, DEFAULT_STEPS, type TrainConfig } from '../config.js';
-import { GanpoolUsageError, badValue, unknownFlag } from '../errors.js';
+import { GanpoolUsageError, badValue } from '../errors.js';
+import { parseFlags } from '../util/flags.js';
 
 /** A train flag: its config field and whether it takes a number, or no value at all (a switch that sets the field to true). */
 interface FlagSpec {
@@ -62,17 +62,6 @@ export function asFlagError(e: GanpoolUsageError): GanpoolUsageError {
   if (!e.field) return e;
   const flag = flagFor(e.field);
   return new GanpoolUsageError(e.message.replace(`invalid ${e.field}:`, `invalid ${flag}:`), e.field);
-}
-
-/** Parses a subcommand's flags strictly (no positionals); an unknown flag or a missing value is a usage error naming the command. */
-export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(
-  command: string, args: string[], options: O,
-): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw unknownFlag(command, (e as Error).message);
-  }
 }
 
 /** Parses `ganpool train` arguments into a config; throws GanpoolUsageError on any bad flag. */

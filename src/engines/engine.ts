@@ -3,11 +3,10 @@
  * copies of G's and D's parameters and runs a phase's forward and backward
  * pass on one shard; it knows nothing of shared memory, versions, Adam or
  * the other shards. Each backend's engine lives in its own folder
- * (engines/onnx, engines/tfjs), and only {@link createEngine} picks one, so
+ * (engines/onnx, engines/tfjs), and only createEngine (engines/index.ts) picks one, so
  * the coordinator, the workers and the CLI never branch on the backend.
  */
 import type { BackendName } from './backend.js';
-import type { ModelPreset } from '../models/presets.js';
 import type { GanLoss } from '../models/losses.js';
 
 /** A network of the pair. */
@@ -130,14 +129,4 @@ export interface Engine {
 export interface EngineOptions {
   /** The GAN loss both phases compute (src/losses.ts); only the engines know how it differentiates. */
   loss: GanLoss;
-}
-
-/** Starts the engine of `backend` for `preset` in the current thread. */
-export async function createEngine(backend: BackendName, preset: ModelPreset, options: EngineOptions): Promise<Engine> {
-  if (backend === 'onnx') {
-    const { createOnnxEngine } = await import('./onnx/engine.js');
-    return createOnnxEngine(preset, options);
-  }
-  const { createTfjsEngine } = await import('./tfjs/engine.js');
-  return createTfjsEngine(backend, preset, options);
 }

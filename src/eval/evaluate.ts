@@ -6,7 +6,7 @@
  * histogram. The held-out real split scored the same way is the floor.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { classAgreement, classHistogram, classifierScore, featureStats, frechetDistance, type ClassAgreement, type FeatureStats } from '../metrics/frechet.js';
+import { classAgreement, classHistogram, classifierScore, featureStats, frechetDistance, type EvalMetrics, type FeatureStats } from '../metrics/frechet.js';
 import { epochPermutation } from '../util/rng.js';
 import type { ImageSet } from '../data/image-set.js';
 import { evalImageShapeMismatch } from '../errors.js';
@@ -19,25 +19,6 @@ import { loadSplit, SPLIT_SEED, type DataSplit, type SplitPart } from './splits.
 const BATCH = 500;
 /** Default number of real training images the reference statistics are taken over. */
 export const DEFAULT_REAL_N = 10_000;
-
-/** The metrics of one set of images. */
-export interface EvalMetrics {
-  /** Images scored. */
-  n: number;
-  /** Fréchet distance to the real training images' classifier features (lower is better). */
-  fcd: number;
-  /** exp(E KL(p(y|x) ‖ p(y))): 1 (all alike) … 10 (confident and balanced). */
-  classifierScore: number;
-  /** Images per predicted class. */
-  histogram: number[];
-  /** Classes holding at least a tenth of their balanced share. */
-  classesCovered: number;
-  /**
-   * Conditional generators (images drawn for given classes): how often the classifier
-   * agrees with the class each image was drawn for, per class and on average.
-   */
-  classAgreement?: ClassAgreement;
-}
 
 /**
  * The classes a conditional generator is scored on: image i of class i mod

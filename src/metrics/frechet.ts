@@ -203,3 +203,22 @@ function checkProbsShape(probs: Float32Array, n: number, classes: number): void 
     throw probsShapeError(probs.length, n, classes);
   }
 }
+
+/** The metrics of one set of images. */
+export interface EvalMetrics {
+  /** Images scored. */
+  n: number;
+  /** Fréchet distance to the real training images' classifier features (lower is better). */
+  fcd: number;
+  /** exp(E KL(p(y|x) ‖ p(y))): 1 (all alike) … 10 (confident and balanced). */
+  classifierScore: number;
+  /** Images per predicted class. */
+  histogram: number[];
+  /** Classes holding at least a tenth of their balanced share. */
+  classesCovered: number;
+  /**
+   * Conditional generators (images drawn for given classes): how often the classifier
+   * agrees with the class each image was drawn for, per class and on average.
+   */
+  classAgreement?: ClassAgreement;
+}

@@ -10,8 +10,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { gridPng } from '../generator/grid.js';
 import { outDirInUse, writeFailed } from '../errors.js';
 import { machineFacts } from './machine.js';
-import { writeReport } from '../view/report.js';
-import { CONFIG_FILE, gridFileName, LATEST_GRID, METRICS_FILE, REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE } from './layout.js';
+import { CONFIG_FILE, gridFileName, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from './layout.js';
 import type { ResolvedConfig } from '../config.js';
 import type { SampleEvent, StepInfo, TrainSummary } from '../training/trainer.js';
 
@@ -81,8 +80,4 @@ export class RunFiles {
     await writeFileAtomic(join(this.dir, SUMMARY_FILE), JSON.stringify({ ...summary, machine: machineFacts() }, null, 2) + '\n');
   }
 
-  /** Writes OUT/report.html, the static page of the run (src/view/report.ts), once the summary is written. */
-  async report(): Promise<void> {
-    await writeReport(this.dir, join(this.dir, REPORT_FILE));
-  }
 }

@@ -10,7 +10,8 @@ import { conditionedInput } from '../models/conditioning.js';
 import { bnView, emaView, gradSlot, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { updateEma } from '../optim/ema.js';
 import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
-import { createEngine, type Engine, type NetName } from '../engines/engine.js';
+import { createEngine } from '../engines/index.js';
+import type { Engine, NetName } from '../engines/engine.js';
 import { faultFires } from './faults.js';
 import { latentSearch } from './latent-search.js';
 import type {

@@ -11,7 +11,7 @@ import { classCount, type ImageSet } from '../data/image-set.js';
 import { GRID_COLUMNS, perClassLabels } from '../models/conditioning.js';
 import { NoiseStream, randomLabels } from '../util/rng.js';
 import { sampleLabelsError } from '../errors.js';
-import type { EvalMetrics } from '../eval/evaluate.js';
+import type { EvalMetrics } from '../metrics/frechet.js';
 import type { ModelPreset } from '../models/presets.js';
 import type { ProbeResult } from './protocol.js';
 

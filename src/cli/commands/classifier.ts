@@ -1,5 +1,5 @@
 /** `ganpool classifier train`: trains (and caches) a data set's evaluation classifier on the worker pool. */
-import { parseFlags } from '../args.js';
+import { parseFlags } from '../../util/flags.js';
 import { availableParallelism } from 'node:os';
 import { createProgress } from '../../util/progress.js';
 import { GanpoolUsageError, badValue, classifierActionError } from '../../errors.js';

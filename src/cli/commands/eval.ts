@@ -1,9 +1,9 @@
 /** `ganpool eval`: scores an exported generator against a data set with its evaluation classifier. */
-import { parseFlags } from '../args.js';
+import { parseFlags } from '../../util/flags.js';
 import { availableParallelism } from 'node:os';
 import { missingFlag } from '../../errors.js';
-import { balancedLabels, Evaluator, type EvalMetrics } from '../../eval/evaluate.js';
-import type { ClassAgreement } from '../../metrics/frechet.js';
+import { balancedLabels, Evaluator } from '../../eval/evaluate.js';
+import type { ClassAgreement, EvalMetrics } from '../../metrics/frechet.js';
 import { checkGeneratorShape, generateImages, loadGenerator } from '../../generator/load.js';
 import { numberFlag } from './classifier.js';
 

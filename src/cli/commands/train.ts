@@ -4,7 +4,7 @@ import { parseTrainArgs, trainHelp } from '../args.js';
 import { createProgress, type Progress } from '../../util/progress.js';
 import { resolveConfig } from '../../config.js';
 import { settleAllPools } from '../../training/executor.js';
-import type { EvalMetrics } from '../../eval/evaluate.js';
+import type { EvalMetrics } from '../../metrics/frechet.js';
 import { agreementLine } from './eval.js';
 
 /**
