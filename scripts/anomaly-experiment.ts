@@ -50,13 +50,13 @@ const { values: flags } = parseArgs({
     'speed-n': { type: 'string', default: '256' },
   },
 });
-const datasets = flags.datasets!.split(',');
-const classes = flags.classes!.split(',').map(Number);
+const datasets = flags.datasets.split(',');
+const classes = flags.classes.split(',').map(Number);
 const steps = Number(flags.steps);
 const workers = Number(flags.workers);
 const testN = Number(flags['test-n']);
-const workdir = flags.workdir!;
-const scoreArgs = flags['score-args']!.split(' ').filter((s) => s !== '');
+const workdir = flags.workdir;
+const scoreArgs = flags['score-args'].split(' ').filter((s) => s !== '');
 /** The per-image scores `ganpool score` writes, higher = more anomalous (pixel and feature are recon's two parts). */
 const SCORES = ['dScore', 'pixel', 'feature', 'recon', 'combined', 'recon/complexity'] as const;
 mkdirSync(workdir, { recursive: true });
@@ -87,7 +87,7 @@ function complexities(spec: string): Float64Array {
   for (let i = 0; i < n; i++) {
     const img = data.subarray(i * px, (i + 1) * px);
     const up = new Uint8Array(px);
-    for (let j = 0; j < px; j++) up[j] = (img[j]! - (j >= rowBytes ? img[j - rowBytes]! : 0)) & 255;
+    for (let j = 0; j < px; j++) up[j] = (img[j] - (j >= rowBytes ? img[j - rowBytes] : 0)) & 255;
     out[i] = deflateSync(up, { level: 9 }).length;
   }
   return out;
@@ -100,7 +100,7 @@ function heldOut(split: DataSplit, dataset: string): string {
   if (existsSync(join(dir, labelsNameFor('images-idx3-ubyte')))) return spec;
   const { set, indices } = split.test;
   const perm = epochPermutation(indices.length, 7, 0);
-  const rows = indices.length <= testN ? indices : Uint32Array.from(perm.subarray(0, testN), (p) => indices[p]!);
+  const rows = indices.length <= testN ? indices : Uint32Array.from(perm.subarray(0, testN), (p) => indices[p]);
   return writeIdx(set, rows, dir);
 }
 
@@ -126,23 +126,23 @@ for (const dataset of datasets) {
     if (flags.phase === 'train' || !existsSync(doneTrain)) continue;
     const trained = JSON.parse(readFileSync(doneTrain, 'utf8')) as { trainImages: number; trainSeconds: number };
     const scoresFile = join(dir, 'scores.jsonl');
-    let scoreSeconds = NaN;
+    let scoreSeconds: number;
     const doneScore = join(dir, 'scored.json');
     if (!existsSync(doneScore)) {
       scoreSeconds = ganpool(['score', '--run', run, '--images', testSpec, '--out', scoresFile, '--workers', String(workers), ...scoreArgs]);
       writeFileSync(doneScore, JSON.stringify({ scoreSeconds }));
     } else scoreSeconds = (JSON.parse(readFileSync(doneScore, 'utf8')) as { scoreSeconds: number }).scoreSeconds;
     const lines = readFileSync(scoresFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-    for (const l of lines) l['recon/complexity'] = l.recon! / complexity[l.index!]!;
+    for (const l of lines) l['recon/complexity'] = l.recon / complexity[l.index];
     const positive = lines.map((l) => l.label === d);
-    const au = Object.fromEntries(SCORES.map((s) => [s, auroc(lines.map((l) => l[s]!), positive)]));
-    console.error(`${dataset} without ${d}: AUROC ${SCORES.map((s) => `${s} ${au[s]!.toFixed(3)}`).join(', ')}`);
+    const au = Object.fromEntries(SCORES.map((s) => [s, auroc(lines.map((l) => l[s]), positive)]));
+    console.error(`${dataset} without ${d}: AUROC ${SCORES.map((s) => `${s} ${au[s].toFixed(3)}`).join(', ')}`);
     results.push({ dataset, heldOutClass: d, trainImages: trained.trainImages, auroc: au, trainSeconds: trained.trainSeconds, scoreSeconds, scored: lines.length });
   }
 }
 
 if (flags.speed) {
-  const dataset = datasets[0]!;
+  const dataset = datasets[0];
   const split = await loadSplit(dataset);
   const dir = join(workdir, dataset, 'speed');
   const spec = writeIdx(split.test.set, split.test.indices.subarray(0, Number(flags['speed-n'])), dir);
@@ -154,7 +154,7 @@ if (flags.speed) {
     speed[w] = Math.max(speed[w] ?? 0, rate);
     console.error(`${w} worker(s): ${rate.toFixed(1)} images/s (${s.toFixed(1)} s wall, process start included)`);
   }
-  console.log(`images/s: 1 worker ${speed[1]!.toFixed(1)}, 2 workers ${speed[2]!.toFixed(1)} (${(speed[2]! / speed[1]!).toFixed(2)}×)`);
+  console.log(`images/s: 1 worker ${speed[1].toFixed(1)}, 2 workers ${speed[2].toFixed(1)} (${(speed[2] / speed[1]).toFixed(2)}×)`);
 }
 
 if (results.length > 0) {
@@ -164,10 +164,10 @@ if (results.length > 0) {
     if (mine.length === 0) continue;
     table.push(`\n${dataset}\n`, `| score | ${mine.map((r) => r.heldOutClass).join(' | ')} | mean |`, `|---|${mine.map(() => '---:').join('|')}|---:|`);
     for (const s of SCORES) {
-      const v = mine.map((r) => r.auroc[s]!);
+      const v = mine.map((r) => r.auroc[s]);
       table.push(`| ${s} | ${v.map((x) => x.toFixed(3)).join(' | ')} | **${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)}** |`);
     }
   }
-  writeFileSync(flags.out!, JSON.stringify({ protocol: { steps, workers, testN, scoreArgs }, results }, null, 2) + '\n');
+  writeFileSync(flags.out, JSON.stringify({ protocol: { steps, workers, testN, scoreArgs }, results }, null, 2) + '\n');
   console.log(table.join('\n'));
 }

@@ -57,15 +57,15 @@ const { values: flags } = parseArgs({
   },
 });
 const list = (s: string): number[] => s.split(',').map(Number);
-const seeds = list(flags.seeds!);
-const ratios = list(flags.ratios!);
+const seeds = list(flags.seeds);
+const ratios = list(flags.ratios);
 const ganSteps = Number(flags['gan-steps']);
 const perClass = Number(flags['per-class']);
 const clfSteps = Number(flags['clf-steps']);
 const clfBatch = Number(flags['clf-batch']);
 const workers = Number(flags.workers);
-const workdir = flags.workdir!;
-const cells = flags.cells!.split(',').map((c) => { const [dataset, n] = c.split(':'); return { dataset: dataset!, labels: Number(n) }; });
+const workdir = flags.workdir;
+const cells = flags.cells.split(',').map((c) => { const [dataset, n] = c.split(':'); return { dataset: dataset, labels: Number(n) }; });
 mkdirSync(workdir, { recursive: true });
 
 /** One (data set, labels, seed) cell's results. */
@@ -98,9 +98,9 @@ function pickLabelled(split: DataSplit, n: number, seed: number): Uint32Array {
   const taken = new Array<number>(CLASSES).fill(0);
   const rows: number[] = [];
   for (const p of perm) {
-    const row = indices[p]!;
-    const y = set.labels[row]!;
-    if (taken[y]! < want) { taken[y]!++; rows.push(row); }
+    const row = indices[p];
+    const y = set.labels[row];
+    if (taken[y] < want) { taken[y]++; rows.push(row); }
     if (rows.length === n) break;
   }
   if (rows.length !== n) throw new Error(`only ${rows.length} of ${n} labelled images found`);
@@ -136,7 +136,7 @@ for (const { dataset, labels } of cells) {
   for (const seed of seeds) {
     const name = `${dataset}-${labels}-s${seed}`;
     const file = join(workdir, `${name}.json`);
-    if (existsSync(file)) { results.push(JSON.parse(readFileSync(file, 'utf8'))); console.error(`${name}: done before`); continue; }
+    if (existsSync(file)) { results.push(JSON.parse(readFileSync(file, 'utf8')) as CellResult); console.error(`${name}: done before`); continue; }
     const dir = join(workdir, name);
     rmSync(dir, { recursive: true, force: true });
     const rows = pickLabelled(split, labels, seed);
@@ -156,7 +156,7 @@ for (const { dataset, labels } of cells) {
       dataset, labels, seed, realOnly: base.accuracy, augmented, testCount: base.count, ganSeconds,
       classifierSeconds: (performance.now() - t1) / 1000,
     };
-    console.error(`${name}: real only ${(100 * base.accuracy).toFixed(2)}%; ${ratios.map((r) => `R=${r} ${(100 * augmented[String(r)]!).toFixed(2)}%`).join(', ')}`);
+    console.error(`${name}: real only ${(100 * base.accuracy).toFixed(2)}%; ${ratios.map((r) => `R=${r} ${(100 * augmented[String(r)]).toFixed(2)}%`).join(', ')}`);
     writeFileSync(file, JSON.stringify(cell, null, 2));
     results.push(cell);
   }
@@ -190,12 +190,12 @@ const summary = [];
 for (const { dataset, labels } of cells) {
   const mine = results.filter((r) => r.dataset === dataset && r.labels === labels);
   const real = stats(mine.map((r) => r.realOnly));
-  const aug = Object.fromEntries(ratios.map((r) => [String(r), stats(mine.map((c) => c.augmented[String(r)]!))]));
+  const aug = Object.fromEntries(ratios.map((r) => [String(r), stats(mine.map((c) => c.augmented[String(r)]))]));
   const agree = stats(mine.map((r) => r.generatedAgreement ?? NaN));
-  rowsOut.push(`| ${dataset} | ${labels} | ${pct(real)} | ${ratios.map((r) => pct(aug[String(r)]!)).join(' | ')} | ${pct(agree)} |`);
+  rowsOut.push(`| ${dataset} | ${labels} | ${pct(real)} | ${ratios.map((r) => pct(aug[String(r)])).join(' | ')} | ${pct(agree)} |`);
   summary.push({ dataset, labels, seeds: mine.length, realOnly: real, augmented: aug, generatedAgreement: agree });
 }
-writeFileSync(flags.out!, JSON.stringify({
+writeFileSync(flags.out, JSON.stringify({
   protocol: { seeds, ratios, ganSteps, perClass, clfSteps, clfBatch, workers }, summary, cells: results,
 }, null, 2) + '\n');
 console.log(rowsOut.join('\n'));

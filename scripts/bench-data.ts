@@ -55,7 +55,7 @@ async function ensureFolder(dir: string, n: number): Promise<void> {
     for (let i = start; i < Math.min(n, start + 64); i++) {
       const sub = join(dir, `d${Math.floor(i / 1000)}`);
       mkdirSync(sub, { recursive: true });
-      const fmt = formats[i % 3]!;
+      const fmt = formats[i % 3];
       const img = sharp({ create: { width: 80 + (i % 7) * 20, height: 80 + (i % 5) * 24, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: (i * 13) % 256 }, noise: { type: 'gaussian', mean: 128, sigma: 30 } } });
       jobs.push(img.toFormat(fmt).toFile(join(sub, `img${String(i).padStart(5, '0')}.${fmt}`)));
     }
@@ -87,5 +87,5 @@ async function main(): Promise<void> {
 }
 
 const childAt = process.argv.indexOf('--child');
-if (childAt >= 0) await measure(process.argv[childAt + 1]!, process.argv[childAt + 2]!);
+if (childAt >= 0) await measure(process.argv[childAt + 1], process.argv[childAt + 2]);
 else await main();

@@ -74,7 +74,7 @@ interface Case {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length / 2)];
 }
 
 /**
@@ -94,7 +94,7 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
   const rnd = (shape: number[]) => { const t = tf.randomUniform(shape, -1, 1); keep.push(t); return t; };
   const kf = (fn: tf.KernelFunc | undefined, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>): Fn =>
     () => fn!({ inputs, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as Info;
-  const conv2dFn = tf.getKernel('Conv2D', 'wasm')!.kernelFunc;
+  const conv2dFn = tf.getKernel('Conv2D', 'wasm').kernelFunc;
   const stockMM = stockWasmKernel('BatchMatMul');
   const cases: Case[] = [];
 
@@ -196,21 +196,21 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
   for (const c of cases) { time(c.ours); time(c.ref); } // warm-up (XNNPACK operator creation, heap growth)
   for (let r = 0; r < rounds; r++) {
     cases.forEach((c, i) => {
-      tOurs[i]!.push(time(c.ours));
-      if (c.stock !== null) tStock[i]!.push(time(c.stock));
-      tRef[i]!.push(time(c.ref));
+      tOurs[i].push(time(c.ours));
+      if (c.stock !== null) tStock[i].push(time(c.stock));
+      tRef[i].push(time(c.ref));
     });
   }
   const gf = (flops: number, ms: number) => flops / ms / 1e6;
   const peak = { conv2d: 0, matmul: 0 };
-  const refG = cases.map((c, i) => gf(c.flops, median(tRef[i]!)));
-  cases.forEach((c, i) => { peak[c.family] = Math.max(peak[c.family], refG[i]!); });
+  const refG = cases.map((c, i) => gf(c.flops, median(tRef[i])));
+  cases.forEach((c, i) => { peak[c.family] = Math.max(peak[c.family], refG[i]); });
   const rows: KernelBenchRow[] = cases.map((c, i) => {
-    const ours = gf(c.flops, median(tOurs[i]!));
+    const ours = gf(c.flops, median(tOurs[i]));
     const row: KernelBenchRow = {
       kernel: c.kernel, label: c.label, flops: c.flops, ours,
-      stock: c.stock === null ? null : gf(c.flops, median(tStock[i]!)),
-      reference: refG[i]!, ratioToReference: ours / refG[i]!, ratioToPeak: ours / peak[c.family],
+      stock: c.stock === null ? null : gf(c.flops, median(tStock[i])),
+      reference: refG[i], ratioToReference: ours / refG[i], ratioToPeak: ours / peak[c.family],
     };
     if (c.stock === null) row.stockNote = c.stockNote ?? `skipped (> ${maxStockGflop} GFLOP at 2 GFLOP/s)`;
     return row;

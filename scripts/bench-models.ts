@@ -190,14 +190,14 @@ export const NOISY_OTHER_SHARE = 0.05;
 /** Busy CPU ticks of the whole machine, and of this process plus its waited-for children (Linux), or null. */
 function cpuTicks(): { all: number; total: number; self: number } | null {
   try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu;
     const own = readFileSync('/proc/self/stat', 'utf8');
     const f = own.slice(own.lastIndexOf(')') + 2).split(' ').map(Number);
     // After the comm field: f[0] is field 3 (state), so utime, stime, cutime, cstime (fields 14-17) are f[11..14].
     return {
       all: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal,
-      self: f[11]! + f[12]! + f[13]! + f[14]!,
+      self: f[11] + f[12] + f[13] + f[14],
     };
   } catch {
     return null;
@@ -207,14 +207,14 @@ function cpuTicks(): { all: number; total: number; self: number } | null {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Runs the benchmark; see {@link ModelBenchOptions}. */
 export async function runModelBench(opts: ModelBenchOptions = {}): Promise<ModelBenchResult> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
-  const loadAvgBefore = loadavg()[0]!;
+  const loadAvgBefore = loadavg()[0];
   const ticks0 = cpuTicks();
   const models = opts.models ?? ['mlp', 'dcgan', 'probe-mlp', 'probe-dcgan'];
   const batches = opts.batches ?? [64, 256];
@@ -239,7 +239,7 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
     let calibrationMs: number | null = null;
     if (calibrate) {
       const [c] = await runTrainerBench({ cases: [{ model, batchSize, workers: 2 }], steps: 5, rounds: 1, warmup: 5, data, backend });
-      calibrationMs = c!.msPerStep;
+      calibrationMs = c.msPerStep;
       progress.update(base + 1, { [label]: 'calibrated' });
     }
     const steps = opts.steps ?? clamp(roundMs / calibrationMs!, MIN_STEPS);
@@ -249,7 +249,7 @@ export async function runModelBench(opts: ModelBenchOptions = {}): Promise<Model
       steps, rounds, warmup, data, backend,
       onProgress: (done) => progress.update(base + (calibrate ? 1 : 0) + done, { [label]: `${steps} steps × ${rounds} rounds` }),
     });
-    measured.push({ model, batchSize, steps, warmup, calibrationMs, one: one!, two: two! });
+    measured.push({ model, batchSize, steps, warmup, calibrationMs, one: one, two: two });
   }
   progress.done();
 
@@ -336,8 +336,8 @@ async function compareWasm(data: ReturnType<typeof loadEmbeddedMnist>, rounds: n
     const order: ('onnx' | 'wasm')[] = r % 2 === 0 ? ['onnx', 'wasm'] : ['wasm', 'onnx'];
     for (const backend of order) {
       const [row] = await runTrainerBench({ cases: [{ model, batchSize, workers }], steps, rounds: 1, warmup, data, backend });
-      per[backend].push(row!);
-      progress.update(per.onnx.length + per.wasm.length, { [backend]: `${row!.msPerStep.toFixed(0)} ms/step` });
+      per[backend].push(row);
+      progress.update(per.onnx.length + per.wasm.length, { [backend]: `${row.msPerStep.toFixed(0)} ms/step` });
     }
   }
   progress.done();
@@ -372,7 +372,7 @@ export function targets(res: Omit<ModelBenchResult, 'targets'>): TargetCheck[] {
   }
   for (const batch of [256, 64]) {
     const r = row('mlp', batch);
-    out.push(check(`mlp, batch ${batch}: 2 workers ÷ 1 worker (samples/s)`, `≥ ${TARGET_MLP_SPEEDUP[batch]}×`, TARGET_MLP_SPEEDUP[batch]!, 'min',
+    out.push(check(`mlp, batch ${batch}: 2 workers ÷ 1 worker (samples/s)`, `≥ ${TARGET_MLP_SPEEDUP[batch]}×`, TARGET_MLP_SPEEDUP[batch], 'min',
       r?.speedup ?? null, `mlp at batch ${batch} not measured`));
   }
   const at256 = res.rows.filter((r) => r.batchSize === 256);

@@ -43,11 +43,11 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
     samples.push(performance.now() - t0);
   }
   samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
+  return samples[Math.floor(samples.length / 2)];
 }
 
 console.log(`onnxruntime-node ${ort.env.versions.common}, one thread, graph optimization '${options.graphOptimizationLevel}'`);
-for (const model of values.models!.split(',') as ModelName[]) {
+for (const model of values.models.split(',') as ModelName[]) {
   const size = PRESET_IMAGE_SIZE[model] ?? 28;
   const preset = modelPreset(model, [size, size, 1]);
   const [dSession, gSession] = await Promise.all([
@@ -65,7 +65,7 @@ for (const model of values.models!.split(',') as ModelName[]) {
       o += n;
     });
   }
-  for (const batch of values.batches!.split(',').map(Number)) {
+  for (const batch of values.batches.split(',').map(Number)) {
     const z = new ort.Tensor('float32', rand(batch * preset.latentDim, 1), [batch, preset.latentDim]);
     const real = new ort.Tensor('float32', rand(batch * sizeOf(preset.imageShape), 2), [batch, ...preset.imageShape]);
     const d = await time(() => dSession.run({ ...params, z, real }));

@@ -27,7 +27,7 @@ import { markdown, runModelBench } from './bench-models.js';
 
 const SECTIONS = ['trainer', 'kernels', 'models'] as const;
 const { values } = parseArgs({ options: { only: { type: 'string', default: SECTIONS.join(',') } } });
-const only = new Set(values.only!.split(','));
+const only = new Set(values.only.split(','));
 for (const s of only) {
   if (!(SECTIONS as readonly string[]).includes(s)) {
     console.error(`invalid --only: "${s}"; expected a comma-separated list of ${SECTIONS.join(', ')}`);

@@ -25,11 +25,11 @@ let t = 0;
 while (trainer.stepsDone < steps) {
   await trainer.step(); t++;
   const p = trainer.parameters().g;
-  decays.forEach((d, i) => updateEma(emas[i]!, p, emaDecayAt(d, t), 0, p.length));
+  decays.forEach((d, i) => updateEma(emas[i], p, emaDecayAt(d, t), 0, p.length));
   if (checkAt.has(t)) {
     const bn = trainer.bnStatistics().g;
     const parts: string[] = [];
-    for (const [name, w] of [['raw', p] as const, ...decays.map((d, i) => [String(d), emas[i]!] as const)]) {
+    for (const [name, w] of [['raw', p] as const, ...decays.map((d, i) => [String(d), emas[i]] as const)]) {
       engine.setParams('g', w);
       const m = ev.metrics(await engine.sample(z, n, bn), n);
       parts.push(`${name}:${m.fcd.toFixed(1)}/${m.classifierScore.toFixed(2)}`);

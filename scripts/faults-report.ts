@@ -83,7 +83,7 @@ for (const model of ['mlp', 'dcgan'] as const) {
       }
     });
     const sorted = infos.slice(10).filter((i) => !i.retries).map((i) => i.ms).sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!, hit = infos[29]!;
+    const median = sorted[Math.floor(sorted.length / 2)], hit = infos[29];
     console.log(`| ${model} | ${fault} (${hit.retries?.[0]?.error ?? 'no retry?'}) | ${median.toFixed(1)} | ${hit.ms.toFixed(1)} | ${(hit.ms - median).toFixed(1)} |`);
   }
 }

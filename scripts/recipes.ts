@@ -44,7 +44,7 @@ const { values } = parseArgs({
     'time-only': { type: 'boolean', default: false }, workers: { type: 'string', default: '2' }, budgets: { type: 'string' },
   },
 });
-const minutes = Number(values.minutes), n = Number(values.n), workers = values.workers!;
+const minutes = Number(values.minutes), n = Number(values.n), workers = values.workers;
 const chosen = values.only ? RECIPES.filter((r) => values.only!.split(',').includes(r.name)) : RECIPES;
 if (!(minutes > 0) || !(n >= 2) || chosen.length === 0) {
   console.error('usage: tsx scripts/recipes.ts [--minutes M] [--only name,…] [--n N] [--time-only] [--workers W]');

@@ -181,7 +181,7 @@ export async function runTorchReference(opts: TorchReferenceOptions): Promise<To
   try {
     parsed = JSON.parse(stdout) as Omit<TorchReference, 'python'>;
   } catch (e) {
-    throw new Error(`bench-torch.py printed no JSON object: ${(e as Error).message}; stdout began ${JSON.stringify(stdout.slice(0, 200))}`);
+    throw new Error(`bench-torch.py printed no JSON object: ${(e as Error).message}; stdout began ${JSON.stringify(stdout.slice(0, 200))}`, { cause: e });
   }
   if (!Array.isArray(parsed.rows) || typeof parsed.machine !== 'object') {
     throw new Error('bench-torch.py printed JSON without rows or machine facts');
@@ -222,7 +222,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   });
   const list = (s: string): string[] => s.split(',').filter(Boolean);
-  const configs = list(values.configs!);
+  const configs = list(values.configs);
   for (const c of configs) {
     if (!(TORCH_CONFIGS as readonly string[]).includes(c)) {
       console.error(`invalid --configs: "${c}"; expected a comma-separated list of ${TORCH_CONFIGS.join(', ')}`);
@@ -230,8 +230,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     }
   }
   const ref = await runTorchReference({
-    models: list(values.models!),
-    batches: list(values.batches!).map(Number),
+    models: list(values.models),
+    batches: list(values.batches).map(Number),
     configs: configs as TorchConfig[],
     warmup: Number(values.warmup),
     steps: Number(values.steps),

@@ -25,7 +25,7 @@ export const TOP_PAIRS_PER_ROW = 4;
 
 /** The indices (rows of `report.rows`) of the `k` highest combined scores, highest first (ties: lower index first). */
 export function topRows(report: ScoreReport, k: number): number[] {
-  return report.rows.map((_, i) => i).sort((a, b) => report.rows[b]!.combined - report.rows[a]!.combined || a - b).slice(0, k);
+  return report.rows.map((_, i) => i).sort((a, b) => report.rows[b].combined - report.rows[a].combined || a - b).slice(0, k);
 }
 
 /**

@@ -147,10 +147,10 @@ function sharedNet(net: ScoringNet, size: number, bnSize: number): SharedNetBuff
 
 function moments(values: ArrayLike<number>): ScoreMoments {
   let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i]!;
+  for (let i = 0; i < values.length; i++) sum += values[i];
   const mean = sum / values.length;
   let sq = 0;
-  for (let i = 0; i < values.length; i++) sq += (values[i]! - mean) ** 2;
+  for (let i = 0; i < values.length; i++) sq += (values[i] - mean) ** 2;
   return { mean, std: Math.sqrt(sq / values.length) };
 }
 
@@ -226,7 +226,7 @@ export async function scoreImages(options: ScoreOptions): Promise<ScoreReport> {
     }
   };
   chunk(0, n, NoiseStream.Score, (i) => i);
-  chunk(n, c, NoiseStream.Calibration, (i) => calibration.rows[i]!);
+  chunk(n, c, NoiseStream.Calibration, (i) => calibration.rows[i]);
 
   const backend = resolveBackend(options.backend ?? model.config.backend);
   const workers = checkSetting('workers', options.workers ?? Math.min(availableParallelism(), tasks.length));
@@ -258,7 +258,7 @@ export async function scoreImages(options: ScoreOptions): Promise<ScoreReport> {
   const all = { dLogit: new Float32Array(n + c), pixel: new Float32Array(n + c), feature: new Float32Array(n + c), recon: new Float32Array(n + c), initial: new Float32Array(n + c) };
   const reconstructions = new Float32Array(n * P);
   tasks.forEach((task, k) => {
-    const r = results[k]!;
+    const r = results[k];
     all.dLogit.set(r.dLogit, task.first);
     all.pixel.set(r.pixel, task.first);
     all.feature.set(r.feature, task.first);
@@ -270,17 +270,17 @@ export async function scoreImages(options: ScoreOptions): Promise<ScoreReport> {
   const calR = moments(all.recon.subarray(n));
   const rows: ScoreRow[] = [];
   for (let i = 0; i < n; i++) {
-    const dLogit = all.dLogit[i]!, recon = all.recon[i]!;
+    const dLogit = all.dLogit[i], recon = all.recon[i];
     rows.push({
-      index: i, label: loaded.labels ? loaded.labels[i]! : null,
-      dLogit, dScore: -dLogit, pixel: all.pixel[i]!, feature: all.feature[i]!, recon,
+      index: i, label: loaded.labels ? loaded.labels[i] : null,
+      dLogit, dScore: -dLogit, pixel: all.pixel[i], feature: all.feature[i], recon,
       combined: zScore(-dLogit, calD) + zScore(recon, calR),
     });
   }
   const images = new Float32Array(n * P);
-  for (let i = 0; i < n * P; i++) images[i] = pixels[i]! / 127.5 - 1;
+  for (let i = 0; i < n * P; i++) images[i] = pixels[i] / 127.5 - 1;
   let initialSum = 0;
-  for (let i = 0; i < n; i++) initialSum += all.initial[i]!;
+  for (let i = 0; i < n; i++) initialSum += all.initial[i];
   return {
     rows, reconstructions, images, imageShape: shape, weights: model.weights, step: model.step, model: preset.name,
     backend, workers, settings: { steps, starts, seed, lambda, lr },

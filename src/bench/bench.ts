@@ -58,7 +58,7 @@ export interface BenchOptions {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function open(c: BenchCase, opts: BenchOptions): Promise<GanTrainer> {
@@ -91,7 +91,7 @@ async function measure(t: GanTrainer, steps: number): Promise<StepInfo[]> {
 /** Runs the benchmark and returns one row per case, in the order given. */
 export async function runTrainerBench(opts: BenchOptions): Promise<BenchRow[]> {
   const samples = opts.lifetime === 'round' ? await perRound(opts) : await perSweep(opts);
-  return opts.cases.map((c, k) => summarise(c, samples[k]!));
+  return opts.cases.map((c, k) => summarise(c, samples[k]));
 }
 
 /** One trainer per case for the whole run; returns the steps of each case, per round. */
@@ -109,7 +109,7 @@ async function perSweep(opts: BenchOptions): Promise<StepInfo[][][]> {
     const samples: StepInfo[][][] = opts.cases.map(() => []);
     for (let round = 0; round < opts.rounds; round++) {
       for (let k = 0; k < trainers.length; k++) {
-        samples[k]!.push(await measure(trainers[k]!, opts.steps));
+        samples[k].push(await measure(trainers[k], opts.steps));
         opts.onProgress?.(++done, total);
       }
       opts.onRound?.(round + 1);
@@ -127,10 +127,10 @@ async function perRound(opts: BenchOptions): Promise<StepInfo[][][]> {
   const samples: StepInfo[][][] = opts.cases.map(() => []);
   for (let round = 0; round < opts.rounds; round++) {
     for (let k = 0; k < opts.cases.length; k++) {
-      const t = await open(opts.cases[k]!, opts);
+      const t = await open(opts.cases[k], opts);
       try {
         await measure(t, opts.warmup);
-        samples[k]!.push(await measure(t, opts.steps));
+        samples[k].push(await measure(t, opts.steps));
       } finally {
         await t.close();
       }
@@ -230,7 +230,7 @@ function groupCases(cases: BenchCase[]): BenchCase[][] {
   const groups: BenchCase[][] = [];
   for (const c of cases) {
     const last = groups[groups.length - 1];
-    if (last && last[0]!.model === c.model && last[0]!.batchSize === c.batchSize) last.push(c);
+    if (last && last[0].model === c.model && last[0].batchSize === c.batchSize) last.push(c);
     else groups.push([c]);
   }
   return groups;

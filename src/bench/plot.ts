@@ -62,7 +62,7 @@ export interface Ticks {
 /** `ticks` with a step of at least 1, on whole numbers. */
 function wholeTicks(ticks: Ticks): Ticks {
   if (ticks.step >= 1) return ticks;
-  const lo = Math.floor(ticks.values[0]!), hi = Math.ceil(ticks.values[ticks.values.length - 1]!);
+  const lo = Math.floor(ticks.values[0]), hi = Math.ceil(ticks.values[ticks.values.length - 1]);
   return { step: 1, values: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) };
 }
 
@@ -112,15 +112,15 @@ interface Frame {
 
 /** SVG x coordinate of data value `v`. */
 function sx(f: Frame, v: number): number {
-  const lo = f.x.values[0]!;
-  const hi = f.x.values[f.x.values.length - 1]!;
+  const lo = f.x.values[0];
+  const hi = f.x.values[f.x.values.length - 1];
   return f.left + ((v - lo) / (hi - lo)) * (f.right - f.left);
 }
 
 /** SVG y coordinate of data value `v`. */
 function sy(f: Frame, v: number): number {
-  const lo = f.y.values[0]!;
-  const hi = f.y.values[f.y.values.length - 1]!;
+  const lo = f.y.values[0];
+  const hi = f.y.values[f.y.values.length - 1];
   return f.bottom - ((v - lo) / (hi - lo)) * (f.bottom - f.top);
 }
 
@@ -183,7 +183,7 @@ export function renderLinePlot(opts: LinePlotOptions): string {
 
 /** The colour a series is drawn in. */
 function seriesColor(s: PlotSeries, index: number): string {
-  return s.color ?? PALETTE[index % PALETTE.length]!;
+  return s.color ?? PALETTE[index % PALETTE.length];
 }
 
 /** Grid lines, frame, tick marks and labels, title and axis labels. */
@@ -284,7 +284,7 @@ export function speedupPlotSvg(rows: SpeedupRow[]): string {
   const measured = [...groups].map(([name, points], i): PlotSeries => ({
     name,
     points: points.sort((a, b) => a[0] - b[0]),
-    color: PALETTE[i % PALETTE.length]!,
+    color: PALETTE[i % PALETTE.length],
   }));
   return renderLinePlot({
     title: 'Training speedup vs. workers', xLabel: 'workers', yLabel: 'speedup (× one worker)', series: [ideal, ...measured], integerX: true,

@@ -99,10 +99,10 @@ const COLUMNS: [title: string, right: boolean, cell: (r: ScalingRow) => string][
 /** The rows as a markdown table with padded, aligned columns (readable as plain text too). */
 export function benchTable(rows: ScalingRow[]): string {
   const cells = rows.map((r) => COLUMNS.map(([, , cell]) => cell(r)));
-  const widths = COLUMNS.map(([title], i) => Math.max(title.length, 3, ...cells.map((c) => c[i]!.length)));
-  const pad = (text: string, i: number): string => (COLUMNS[i]![1] ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
+  const widths = COLUMNS.map(([title], i) => Math.max(title.length, 3, ...cells.map((c) => c[i].length)));
+  const pad = (text: string, i: number): string => (COLUMNS[i][1] ? text.padStart(widths[i]) : text.padEnd(widths[i]));
   const line = (texts: string[]): string => `| ${texts.map(pad).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (COLUMNS[i]![1] ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`;
+  const rule = `|${widths.map((w, i) => (COLUMNS[i][1] ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`;
   return [line(COLUMNS.map(([title]) => title)), rule, ...cells.map(line)].join('\n');
 }
 

@@ -83,7 +83,7 @@ export function parseTrainArgs(argv: string[]): { config: TrainConfig; help: boo
     if (!Number.isFinite(n)) throw new GanpoolUsageError(badValue(`--${flag}`, raw, 'a number').message, spec.field);
     config[spec.field] = n;
   }
-  return { config: config as TrainConfig, help: values.help === true };
+  return { config: config, help: values.help === true };
 }
 
 /** The help text of `ganpool train`. */

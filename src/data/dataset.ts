@@ -70,8 +70,3 @@ export async function loadDataset(spec: string, options: DatasetOptions = {}): P
       return loadFolder(parsed.dir, options);
   }
 }
-
-/** `H×W×C, N images` for logs. */
-export function describeData(data: ImageSet): string {
-  return `${data.height}×${data.width}×${data.channels}, ${data.count} images`;
-}

@@ -59,7 +59,7 @@ export function writeIdxRows(set: ImageSet, rows: ArrayLike<number>, dir: string
   const images = new Uint8Array(n * px);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const row = rows[i]!;
+    const row = rows[i];
     images.set(set.images.subarray(row * px, (row + 1) * px), i * px);
     labels[i] = set.labels[row]!;
   }
@@ -90,8 +90,8 @@ function readMaybeGzip(path: string): Uint8Array {
 /** Parses the IDX header and returns the dimensions and the offset of the data. */
 function parseHeader(path: string, buf: Uint8Array): { dims: number[]; offset: number } {
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw idxBadMagicError(path, buf);
-  if (buf[2] !== UBYTE) throw idxBadTypeError(path, buf[2]!);
-  const ndims = buf[3]!;
+  if (buf[2] !== UBYTE) throw idxBadTypeError(path, buf[2]);
+  const ndims = buf[3];
   if (ndims === 0) throw idxBadHeaderError(path, 'zero dimensions');
   const offset = 4 + 4 * ndims;
   if (buf.length < offset) throw idxBadHeaderError(path, `${ndims} dimensions declared but the file ends after ${buf.length} bytes`);
@@ -119,7 +119,7 @@ export function readIdx(path: string): IdxFile {
 function readLabels(labelsPath: string, imagesPath: string, count: number): Uint8Array {
   const { dims, data } = readIdx(labelsPath);
   if (dims.length !== 1) throw idxDimsError(labelsPath, 'a 1-D labels file', dims);
-  if (dims[0] !== count) throw idxLabelCountError(labelsPath, dims[0]!, imagesPath, count);
+  if (dims[0] !== count) throw idxLabelCountError(labelsPath, dims[0], imagesPath, count);
   return new Uint8Array(data);
 }
 

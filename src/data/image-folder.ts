@@ -129,7 +129,7 @@ async function decodeAll(dir: string, images: ImageEntry[], opts: ImageFolderOpt
   let done = 0;
   await forEachBounded(images.length, opts.concurrency ?? availableParallelism() * 2, async (i) => {
     try {
-      pixels.set(await decodeImage(join(dir, images[i]!.rel), opts.size, opts.channels), i * per);
+      pixels.set(await decodeImage(join(dir, images[i].rel), opts.size, opts.channels), i * per);
       ok[i] = true;
     } catch {
       // counted as skipped below
@@ -177,10 +177,10 @@ function encodeHeader(m: CacheMeta): { header: Buffer; names: Buffer } {
 /** Parses a cache header; undefined when it is not a current-version ganpool cache. */
 function decodeHeader(h: Buffer): (CacheMeta & { namesLength: number }) | undefined {
   if (h.length < HEADER_BYTES || h.toString('latin1', 0, 8) !== CACHE_MAGIC) return undefined;
-  const [version, count, size, channels, skipped, namesLength] = [0, 1, 2, 3, 4, 5].map((i) => h.readUInt32LE(8 + 4 * i)) as number[];
+  const [version, count, size, channels, skipped, namesLength] = [0, 1, 2, 3, 4, 5].map((i) => h.readUInt32LE(8 + 4 * i));
   if (version !== CACHE_VERSION) return undefined;
   return {
-    count: count!, size: size!, channels: channels!, skipped: skipped!, namesLength: namesLength!, fp: h.subarray(32, 64), skippedNames: [],
+    count: count, size: size, channels: channels, skipped: skipped, namesLength: namesLength, fp: h.subarray(32, 64), skippedNames: [],
     classes: h.readUInt32LE(64),
   };
 }

@@ -34,7 +34,7 @@ export function loadEmbeddedMnist(): ImageSet {
   const labels = new Uint8Array(count);
   let row = 0;
   perDigit.forEach((raw, digit) => {
-    for (let i = 0; i < raw.length; i++) images[row * PIXELS + i] = Math.round(raw[i]! * 255);
+    for (let i = 0; i < raw.length; i++) images[row * PIXELS + i] = Math.round(raw[i] * 255);
     labels.fill(digit, row, row + raw.length / PIXELS);
     row += raw.length / PIXELS;
   });

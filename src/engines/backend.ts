@@ -49,7 +49,7 @@ export function onnxAvailability(): { ok: true } | { ok: false; reason: string }
       require('onnxruntime-node');
       onnxCheck = { ok: true };
     } catch (e) {
-      onnxCheck = { ok: false, reason: (e as Error).message.split('\n')[0]! };
+      onnxCheck = { ok: false, reason: (e as Error).message.split('\n')[0] };
     }
   }
   return onnxCheck;

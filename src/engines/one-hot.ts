@@ -12,7 +12,7 @@
 export function oneHotRows(labels: Int32Array, classes: number): Float32Array {
   const out = new Float32Array(labels.length * classes);
   for (let i = 0; i < labels.length; i++) {
-    const y = labels[i]!;
+    const y = labels[i];
     if (!(y >= 0 && y < classes)) throw new Error(`internal: label ${y} of row ${i} is outside [0, ${classes})`);
     out[i * classes + y] = 1;
   }

@@ -56,7 +56,7 @@ export function mixedEpochRows(realRows: Uint32Array, seed: number, epoch: numbe
   const extra = generated ? generatedDraw(generated.setCount, generated.perEpoch, seed, epoch) : new Uint32Array(0);
   const pool = new Uint32Array(realRows.length + extra.length);
   pool.set(realRows);
-  for (let j = 0; j < extra.length; j++) pool[realRows.length + j] = generated!.base + extra[j]!;
+  for (let j = 0; j < extra.length; j++) pool[realRows.length + j] = generated!.base + extra[j];
   const order = epochPermutation(pool.length, seed, epoch);
-  return order.map((i) => pool[i]!);
+  return order.map((i) => pool[i]);
 }

@@ -142,6 +142,6 @@ export async function loadAugmentSet(spec: string, target: AugmentTarget): Promi
   if (shape.some((d, i) => d !== target.imageShape[i])) throw augmentShapeError(spec, shape, target.imageShape);
   const labels = set.labels!;
   const outside = labels.findIndex((y) => y >= target.classes);
-  if (outside >= 0) throw augmentLabelError(spec, labels[outside]!, target.classes);
+  if (outside >= 0) throw augmentLabelError(spec, labels[outside], target.classes);
   return { ...set, labels, name: spec };
 }

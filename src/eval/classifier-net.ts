@@ -25,7 +25,7 @@ export function buildClassifier(imageShape: readonly [number, number, number], l
   });
   const expected = classifierParamShapes(imageShape);
   const weights = model.trainableWeights;
-  const same = weights.length === expected.length && weights.every((w, i) => w.shape.join() === expected[i]!.shape.join());
+  const same = weights.length === expected.length && weights.every((w, i) => w.shape.join() === expected[i].shape.join());
   if (!same) throw new Error(`internal: classifier weights [${weights.map((w) => w.shape.join('x'))}] do not match its spec`);
   return model;
 }
@@ -49,12 +49,12 @@ export function featureExtractor(model: tfl.LayersModel, source: string): Featur
   const layers = model.layers;
   const penultimate = layers[layers.length - 2];
   if (!inShape || inShape.length !== 4 || !penultimate) throw classifierModelInvalid(source, 'expected an image classifier (NHWC input, ≥ 2 layers)');
-  const outDim = model.outputs[0]!.shape[1];
+  const outDim = model.outputs[0].shape[1];
   const featDim = (penultimate.output as tfl.SymbolicTensor).shape[1];
   if (outDim !== CLASSES || featDim !== FEATURES_DIM) {
     throw classifierModelInvalid(source, `expected ${FEATURES_DIM} features and ${CLASSES} classes, found ${featDim} and ${outDim}`);
   }
-  const both = tfl.model({ inputs: model.inputs, outputs: [penultimate.output as tfl.SymbolicTensor, model.outputs[0]!] });
+  const both = tfl.model({ inputs: model.inputs, outputs: [penultimate.output as tfl.SymbolicTensor, model.outputs[0]] });
   return {
     imageShape: inShape.slice(1) as [number, number, number],
     apply: (x) => both.predict(x) as [Tensor, Tensor],

@@ -3,7 +3,7 @@
  * workers/classifier-worker.ts): its own tf copy of the classifier, loaded
  * from the shared parameters when their version moves.
  */
-import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend } from '../engines/tfjs/tf-backend.js';
 import { gradSlot, paramsView } from '../training/shared-params.js';
 import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
@@ -47,17 +47,17 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
 
   /** Rows of `set` (and past its end, of `overflow`; see ClassifierGradTask) as [-1, 1] images and one-hot labels. */
   const batch = (set: number, indices: Uint32Array, augment?: number, overflow?: number): { x: Tensor; y: Tensor } => {
-    const first = sets[set]!, count = init.sets[set]!.count;
+    const first = sets[set], count = init.sets[set].count;
     const out = new Float32Array(indices.length * imageSize);
     const ys = new Int32Array(indices.length);
     for (let r = 0; r < indices.length; r++) {
-      const row = indices[r]!;
+      const row = indices[r];
       const inFirst = row < count || overflow === undefined;
-      const { pixels, labels } = inFirst ? first : sets[overflow]!;
+      const { pixels, labels } = inFirst ? first : sets[overflow];
       const at = inFirst ? row : row - count;
       const image = pixels.subarray(at * imageSize, (at + 1) * imageSize);
       const target = out.subarray(r * imageSize, (r + 1) * imageSize);
-      if (augment === undefined) for (let i = 0; i < imageSize; i++) target[i] = image[i]! / 127.5 - 1;
+      if (augment === undefined) for (let i = 0; i < imageSize; i++) target[i] = image[i] / 127.5 - 1;
       else shifted(image, target, init.imageShape, sfc32(hashInts(augment, row)));
       ys[r] = labels[at]!;
     }
@@ -73,9 +73,9 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
     reload(task.version);
     const { x, y } = batch(task.set, task.indices, task.augment, task.overflow);
     const { value, grads } = tf.variableGrads(
-      () => tf.mean(crossEntropy(model.apply(x, { training: true }) as Tensor, y)) as ReturnType<typeof tf.scalar>, vars as Variable[]);
+      () => tf.mean<Scalar>(crossEntropy(model.apply(x, { training: true }) as Tensor, y)), vars);
     writeGrads(grads, vars, gradSlot(init.net, task.slot));
-    const loss = value.dataSync()[0]!;
+    const loss = value.dataSync()[0];
     tf.dispose([value, ...Object.values(grads), x, y]);
     return { loss, numTensors: tf.memory().numTensors };
   };
@@ -88,7 +88,7 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
       const [hits, loss] = tf.tidy(() => {
         const logits = model.apply(x, { training: false }) as Tensor;
         const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'));
-        return [hit.dataSync()[0]!, tf.sum(crossEntropy(logits, y)).dataSync()[0]!];
+        return [hit.dataSync()[0], tf.sum(crossEntropy(logits, y)).dataSync()[0]];
       });
       correct += hits;
       lossSum += loss;
@@ -124,10 +124,10 @@ function shifted(image: Uint8Array, out: Float32Array, [h, w, c]: readonly numbe
   const span = 2 * MAX_SHIFT + 1;
   const dx = Math.floor(next() * span) - MAX_SHIFT, dy = Math.floor(next() * span) - MAX_SHIFT;
   out.fill(-1);
-  for (let y = Math.max(0, dy); y < Math.min(h!, h! + dy); y++) {
-    for (let x = Math.max(0, dx); x < Math.min(w!, w! + dx); x++) {
-      const src = ((y - dy) * w! + (x - dx)) * c!, dst = (y * w! + x) * c!;
-      for (let k = 0; k < c!; k++) out[dst + k] = image[src + k]! / 127.5 - 1;
+  for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+    for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) {
+      const src = ((y - dy) * w + (x - dx)) * c, dst = (y * w + x) * c;
+      for (let k = 0; k < c; k++) out[dst + k] = image[src + k] / 127.5 - 1;
     }
   }
 }
@@ -136,7 +136,7 @@ function shifted(image: Uint8Array, out: Float32Array, [h, w, c]: readonly numbe
 function writeGrads(grads: Record<string, Tensor>, vars: Variable[], slot: Float32Array): void {
   let offset = 0;
   for (const v of vars) {
-    slot.set(grads[v.name]!.dataSync() as Float32Array, offset);
+    slot.set(grads[v.name].dataSync(), offset);
     offset += v.size;
   }
 }

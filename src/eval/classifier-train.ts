@@ -185,7 +185,7 @@ export class ClassifierTrainer {
       return this.executor.run<ClassifierGradResult>(task);
     }));
     const weights = shards.map((s) => s.count / rows.length);
-    return { loss: results.reduce((a, r, k) => a + weights[k]! * r.loss, 0), weights };
+    return { loss: results.reduce((a, r, k) => a + weights[k] * r.loss, 0), weights };
   }
 
   /** The batch-mean gradient over training `rows` (numbered as in {@link epochRows}) at the current parameters (no augmentation), without applying it. */

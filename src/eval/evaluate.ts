@@ -36,9 +36,9 @@ export function classify(extractor: FeatureExtractor, images: Float32Array, n: n
   for (let first = 0; first < n; first += BATCH) {
     const rows = Math.min(BATCH, n - first);
     const [f, p] = tf.tidy(() => extractor.apply(tf.tensor4d(images.subarray(first * size, (first + rows) * size), [rows, h, w, c])));
-    features.set(f!.dataSync() as Float32Array, first * FEATURES_DIM);
-    probs.set(p!.dataSync() as Float32Array, first * CLASSES);
-    tf.dispose([f!, p!]);
+    features.set(f.dataSync(), first * FEATURES_DIM);
+    probs.set(p.dataSync(), first * CLASSES);
+    tf.dispose([f, p]);
   }
   return { features, probs };
 }
@@ -48,8 +48,8 @@ export function toFloatImages(set: ImageSet, rows: ArrayLike<number>): Float32Ar
   const size = set.height * set.width * set.channels;
   const out = new Float32Array(rows.length * size);
   for (let r = 0; r < rows.length; r++) {
-    const src = rows[r]! * size;
-    for (let i = 0; i < size; i++) out[r * size + i] = set.images[src + i]! / 127.5 - 1;
+    const src = rows[r] * size;
+    for (let i = 0; i < size; i++) out[r * size + i] = set.images[src + i] / 127.5 - 1;
   }
   return out;
 }
@@ -74,7 +74,7 @@ export class Evaluator {
     const shape = [train.set.height, train.set.width, train.set.channels];
     if (shape.join() !== extractor.imageShape.join()) throw evalImageShapeMismatch('classifier', extractor.imageShape, shape);
     const pick = epochPermutation(train.indices.length, SPLIT_SEED, 1).subarray(0, Math.min(realN, train.indices.length));
-    const rows = Array.from(pick, (i) => train.indices[i]!);
+    const rows = Array.from(pick, (i) => train.indices[i]);
     const { features } = classify(extractor, toFloatImages(train.set, rows), rows.length);
     const real = featureStats(features, rows.length, FEATURES_DIM);
     const floor = metricsAgainst(extractor, real, partImages(test), test.indices.length);

@@ -43,15 +43,15 @@ export function buildConditionalGenerator(preset: ModelPreset): ConditionalGener
       tf.tidy(() => {
         let offset = 0, index = 0;
         const next = (): tf.Tensor => {
-          const shape = shapes[index++]!.shape, n = sizeOf(shape);
+          const shape = shapes[index++].shape, n = sizeOf(shape);
           const t = tf.tensor(params.subarray(offset, offset + n), shape);
           offset += n;
           return t;
         };
         const [zRows, classRows] = tf.split(next(), [latentDim, classes], 0) as [tf.Tensor, tf.Tensor];
-        dense.trainableWeights[0]!.write(zRows);
-        if (first.useBias) dense.trainableWeights[1]!.write(next());
-        embedding.trainableWeights[0]!.write(classRows);
+        dense.trainableWeights[0].write(zRows);
+        if (first.useBias) dense.trainableWeights[1].write(next());
+        embedding.trainableWeights[0].write(classRows);
         for (const layer of layers) for (const w of layer.trainableWeights) w.write(next());
         if (index !== shapes.length || offset !== params.length) throw new Error('internal: the conditional generator took other weights than its spec');
       });

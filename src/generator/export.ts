@@ -89,7 +89,7 @@ export async function writeGenerator(dir: string, preset: ModelPreset, weights: 
       if (!conditional) {
         paramShapes(preset.generator).forEach((p, i) => {
           const n = sizeOf(p.shape);
-          model.trainableWeights[i]!.write(tf.tensor(weights.params.subarray(offset, offset + n), p.shape));
+          model.trainableWeights[i].write(tf.tensor(weights.params.subarray(offset, offset + n), p.shape));
           offset += n;
         });
       }
@@ -98,7 +98,7 @@ export async function writeGenerator(dir: string, preset: ModelPreset, weights: 
       if (bnModelLayers.length !== bnSpecs.length) throw new Error('internal: the built generator has other batch-norm layers than its spec');
       offset = 0;
       bnSpecs.forEach(({ channels: c }, k) => {
-        const moving = bnModelLayers[k]!.nonTrainableWeights;
+        const moving = bnModelLayers[k].nonTrainableWeights;
         const mean = moving.find((w) => /moving_mean$/.test(w.originalName));
         const variance = moving.find((w) => /moving_variance$/.test(w.originalName));
         if (!mean || !variance) throw new Error('internal: a batch-norm layer without moving statistics');
@@ -108,7 +108,7 @@ export async function writeGenerator(dir: string, preset: ModelPreset, weights: 
       });
     });
     const inputs = generatorInputs(metadata.latentDim, preset.classes);
-    model.setUserDefinedMetadata({ ganpool: { ...metadata, classes: preset.classes, inputs } as unknown as {} });
+    model.setUserDefinedMetadata({ ganpool: { ...metadata, classes: preset.classes, inputs } as unknown as object });
     await model.save(dirSaver(dir));
   } finally {
     model.dispose();

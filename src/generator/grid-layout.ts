@@ -48,7 +48,7 @@ export function tileGrid(
     const y0 = layout.pad + Math.floor(k / layout.cols) * (h + layout.pad);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w * c; x++) {
-        const v = images[((k * h + y) * w) * c + x]!;
+        const v = images[((k * h + y) * w) * c + x];
         pixels[((y0 + y) * width + x0) * c + x] = pixelByte(v);
       }
     }

@@ -121,9 +121,9 @@ async function loadTfjsGenerator(dir: string, backend: BackendName | undefined):
   await initBackend(backend === undefined || backend === 'onnx' ? 'wasm' : backend);
   const model = await loadLayersModel(dir);
   const meta = (model.getUserDefinedMetadata() as { ganpool?: unknown } | undefined)?.ganpool;
-  const input = model.inputs[0]!.shape, output = model.outputs[0]!.shape;
+  const input = model.inputs[0].shape, output = model.outputs[0].shape;
   const classes = model.inputs.length === 2 ? classesOf(meta) : 0;
-  const inputsOk = model.inputs.length === 1 || (classes > 0 && isLabelInput(model.inputs[1]!.shape));
+  const inputsOk = model.inputs.length === 1 || (classes > 0 && isLabelInput(model.inputs[1].shape));
   if (!inputsOk || model.outputs.length !== 1 || !isGenerator(input, output)) {
     const counts: [number, number] = [model.inputs.length, model.outputs.length];
     model.dispose();
@@ -186,14 +186,14 @@ async function loadOnnxGenerator(file: string): Promise<LoadedGenerator> {
     await session.release();
     throw generatorNotAGenerator(file, input, output, [inMeta.length, outMeta.length]);
   }
-  const latentDim = input[1]!, inputName = inMeta[0]!.name, outputName = outMeta[0]!.name;
+  const latentDim = input[1]!, inputName = inMeta[0].name, outputName = outMeta[0].name;
   return {
     latentDim, imageShape: output.slice(1) as [number, number, number], format: 'onnx', classes, seed: seedOf(meta), provenance: provenanceOf(meta),
     async generate(z: Float32Array, n: number, labels?: Int32Array): Promise<Float32Array> {
       const feeds: Record<string, Ort.Tensor> = { [inputName]: new ort.Tensor('float32', z, [n, latentDim]) };
-      if (classes > 0) feeds[labelMeta!.name] = new ort.Tensor('int64', BigInt64Array.from(labelsFor(classes, n, labels), BigInt), [n]);
+      if (classes > 0) feeds[labelMeta.name] = new ort.Tensor('int64', BigInt64Array.from(labelsFor(classes, n, labels), BigInt), [n]);
       const result = await session.run(feeds);
-      const images = result[outputName]!;
+      const images = result[outputName];
       try {
         return new Float32Array(images.data as Float32Array);
       } finally {

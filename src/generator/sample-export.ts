@@ -183,7 +183,7 @@ async function forEachBounded(n: number, limit: number, job: (i: number) => Prom
 /** Quantises `images` (values in [-1, 1]) to bytes, as written. */
 function toBytes(images: Float32Array): Uint8Array {
   const out = new Uint8Array(images.length);
-  for (let i = 0; i < images.length; i++) out[i] = pixelByte(images[i]!);
+  for (let i = 0; i < images.length; i++) out[i] = pixelByte(images[i]);
   return out;
 }
 
@@ -192,7 +192,7 @@ async function writePngs(gen: LoadedGenerator, opts: ExportOptions, labels: Int3
   const [h, w, c] = gen.imageShape;
   const per = h * w * c, { dir, perClass } = opts;
   const names = Array.from({ length: labels.length }, (_, k) =>
-    `${classFolderName(labels[k]!, gen.classes)}/${imageFileName(k % perClass, perClass)}`);
+    `${classFolderName(labels[k], gen.classes)}/${imageFileName(k % perClass, perClass)}`);
   for (let k = 0; k < gen.classes; k++) await mkdir(join(dir, classFolderName(k, gen.classes)), { recursive: true });
   let written = 0;
   for await (const { first, rows, images } of imageBatches(gen, labels.length, opts.seed, labels)) {
@@ -201,7 +201,7 @@ async function writePngs(gen: LoadedGenerator, opts: ExportOptions, labels: Int3
       const img = sharp(bytes.subarray(r * per, (r + 1) * per), { raw: { width: w, height: h, channels: c as 1 | 3 } });
       // sharp writes sRGB unless told otherwise: a grey image stays a 1-channel PNG.
       const png = await (c === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
-      await writeFileAtomic(join(dir, names[first + r]!), png);
+      await writeFileAtomic(join(dir, names[first + r]), png);
       report(++written);
     });
   }
@@ -235,9 +235,9 @@ async function writeIdx(gen: LoadedGenerator, opts: ExportOptions, labels: Int32
 function readBack(format: ExportFormat, dir: string, [h, w, c]: readonly number[]): ExportManifest['readBack'] {
   if (format === 'idx') return { dataset: `idx:${join(dir, IDX_IMAGES_NAME)}`, exact: true };
   // folder: decodes to FOLDER_IMAGE_SIZES only; a PNG export of another size reads back resized.
-  const exact = h === w && (FOLDER_IMAGE_SIZES as readonly number[]).includes(h!);
+  const exact = h === w && (FOLDER_IMAGE_SIZES as readonly number[]).includes(h);
   return {
-    dataset: `folder:${dir}`, channels: c!, imageSize: exact ? h! : 32, exact,
+    dataset: `folder:${dir}`, channels: c, imageSize: exact ? h : 32, exact,
     ...(exact ? {} : { note: `folder: decodes to 28×28, 32×32 or 64×64 only, so these ${h}×${w} images read back resized; the idx format reads back exactly` }),
   };
 }

@@ -8,13 +8,13 @@
 export function auroc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
   const n = scores.length;
   if (positive.length !== n) throw new Error(`auroc: ${n} scores but ${positive.length} labels`);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let pos = 0, rankSum = 0;
   for (let i = 0; i < n;) {
     let j = i;
-    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++;
+    while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
     const midRank = (i + j) / 2 + 1; // ranks are 1-based; a tie shares the mean of its ranks
-    for (let k = i; k <= j; k++) if (positive[order[k]!]) { pos++; rankSum += midRank; }
+    for (let k = i; k <= j; k++) if (positive[order[k]]) { pos++; rankSum += midRank; }
     i = j + 1;
   }
   const neg = n - pos;

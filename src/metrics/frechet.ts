@@ -29,7 +29,7 @@ export function featureStats(features: Float32Array, n: number, dim: number): Fe
   const row = new Float64Array(dim);
   for (let s = 0; s < n; s++) {
     const base = s * dim;
-    for (let i = 0; i < dim; i++) row[i] = features[base + i]! - mean[i]!;
+    for (let i = 0; i < dim; i++) row[i] = features[base + i] - mean[i];
     accumulateUpper(cov, row, dim);
   }
   finishCovariance(cov, dim, n - 1);
@@ -41,19 +41,19 @@ function featureMean(features: Float32Array, n: number, dim: number): Float64Arr
   const mean = new Float64Array(dim);
   for (let s = 0; s < n; s++) {
     const base = s * dim;
-    for (let i = 0; i < dim; i++) mean[i]! += features[base + i]!;
+    for (let i = 0; i < dim; i++) mean[i] += features[base + i];
   }
-  for (let i = 0; i < dim; i++) mean[i] = mean[i]! / n;
+  for (let i = 0; i < dim; i++) mean[i] = mean[i] / n;
   return mean;
 }
 
 /** Adds the upper triangle of `row · rowᵀ` into `cov`. */
 function accumulateUpper(cov: Float64Array, row: Float64Array, dim: number): void {
   for (let i = 0; i < dim; i++) {
-    const xi = row[i]!;
+    const xi = row[i];
     if (xi === 0) continue;
     const base = i * dim;
-    for (let j = i; j < dim; j++) cov[base + j]! += xi * row[j]!;
+    for (let j = i; j < dim; j++) cov[base + j] += xi * row[j];
   }
 }
 
@@ -61,7 +61,7 @@ function accumulateUpper(cov: Float64Array, row: Float64Array, dim: number): voi
 function finishCovariance(cov: Float64Array, dim: number, denom: number): void {
   for (let i = 0; i < dim; i++) {
     for (let j = i; j < dim; j++) {
-      const v = cov[i * dim + j]! / denom;
+      const v = cov[i * dim + j] / denom;
       cov[i * dim + j] = v;
       cov[j * dim + i] = v;
     }
@@ -84,7 +84,7 @@ export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
   if (b.mean.length !== dim) throw dimensionMismatchError('frechetDistance', dim, b.mean.length);
   let meanTerm = 0;
   for (let i = 0; i < dim; i++) {
-    const diff = a.mean[i]! - b.mean[i]!;
+    const diff = a.mean[i] - b.mean[i];
     meanTerm += diff * diff;
   }
   return meanTerm + trace(a.cov, dim) + trace(b.cov, dim) - 2 * traceSqrtProduct(a.cov, b.cov, dim);
@@ -98,14 +98,14 @@ export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
  */
 export function traceSqrtProduct(a: Float64Array, b: Float64Array, dim: number): number {
   const { values, vectors } = symmetricEigen(symmetrize(a, dim), dim);
-  const keep = [...values.keys()].filter((q) => values[q]! > 0);
+  const keep = [...values.keys()].filter((q) => values[q] > 0);
   const m = keep.length;
   const basis = new Float64Array(m * dim);
   keep.forEach((q, row) => basis.set(vectors.subarray(q * dim, q * dim + dim), row * dim));
   const c = congruence(basis, m, symmetrize(b, dim), dim);
-  const roots = keep.map((q) => Math.sqrt(values[q]!));
+  const roots = keep.map((q) => Math.sqrt(values[q]));
   for (let p = 0; p < m; p++) {
-    for (let q = 0; q < m; q++) c[p * m + q] = c[p * m + q]! * roots[p]! * roots[q]!;
+    for (let q = 0; q < m; q++) c[p * m + q] = c[p * m + q] * roots[p] * roots[q];
   }
   let sum = 0;
   for (const v of symmetricEigenvalues(c, m)) sum += Math.sqrt(Math.max(v, 0));
@@ -125,14 +125,14 @@ export function classifierScore(probs: Float32Array, n: number, classes: number)
   checkProbsShape(probs, n, classes);
   const marginal = new Float64Array(classes);
   for (let s = 0; s < n; s++) {
-    for (let c = 0; c < classes; c++) marginal[c]! += probs[s * classes + c]!;
+    for (let c = 0; c < classes; c++) marginal[c] += probs[s * classes + c];
   }
   const logMarginal = marginal.map((m) => Math.log(Math.max(m / n, LOG_FLOOR)));
   let klSum = 0;
   for (let s = 0; s < n; s++) {
     for (let c = 0; c < classes; c++) {
-      const p = probs[s * classes + c]!;
-      if (p > 0) klSum += p * (Math.log(Math.max(p, LOG_FLOOR)) - logMarginal[c]!);
+      const p = probs[s * classes + c];
+      if (p > 0) klSum += p * (Math.log(Math.max(p, LOG_FLOOR)) - logMarginal[c]);
     }
   }
   return Math.exp(klSum / n);
@@ -158,7 +158,7 @@ export interface ClassHistogram {
 export function classHistogram(probs: Float32Array, n: number, classes: number): ClassHistogram {
   checkProbsShape(probs, n, classes);
   const counts = new Array<number>(classes).fill(0);
-  for (let s = 0; s < n; s++) counts[argmax(probs, s * classes, classes)]! += 1;
+  for (let s = 0; s < n; s++) counts[argmax(probs, s * classes, classes)] += 1;
   const threshold = Math.max(1, (0.1 * n) / classes);
   const covered = counts.filter((c) => c >= threshold).length;
   return { counts, covered, threshold };
@@ -181,11 +181,11 @@ export function classAgreement(probs: Float32Array, n: number, classes: number, 
   if (labels.length !== n) throw new RangeError(`classAgreement: ${labels.length} labels for ${n} images`);
   const drawn = new Array<number>(classes).fill(0), right = new Array<number>(classes).fill(0);
   for (let s = 0; s < n; s++) {
-    const y = labels[s]!;
-    drawn[y]! += 1;
-    if (argmax(probs, s * classes, classes) === y) right[y]! += 1;
+    const y = labels[s];
+    drawn[y] += 1;
+    if (argmax(probs, s * classes, classes) === y) right[y] += 1;
   }
-  const perClass = drawn.map((d, k) => (d > 0 ? right[k]! / d : Number.NaN));
+  const perClass = drawn.map((d, k) => (d > 0 ? right[k] / d : Number.NaN));
   const present = perClass.filter((a) => !Number.isNaN(a));
   return { perClass, mean: present.reduce((a, b) => a + b, 0) / present.length };
 }
@@ -193,7 +193,7 @@ export function classAgreement(probs: Float32Array, n: number, classes: number, 
 /** Index (relative to `offset`) of the largest of `len` values; the first one wins ties. */
 function argmax(values: Float32Array, offset: number, len: number): number {
   let best = 0;
-  for (let c = 1; c < len; c++) if (values[offset + c]! > values[offset + best]!) best = c;
+  for (let c = 1; c < len; c++) if (values[offset + c] > values[offset + best]) best = c;
   return best;
 }
 

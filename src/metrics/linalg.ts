@@ -27,10 +27,10 @@ export function matMul(a: Float64Array, b: Float64Array, n: number): Float64Arra
   for (let i = 0; i < n; i++) {
     const row = i * n;
     for (let k = 0; k < n; k++) {
-      const aik = a[row + k]!;
+      const aik = a[row + k];
       if (aik === 0) continue;
       const bRow = k * n;
-      for (let j = 0; j < n; j++) out[row + j]! += aik * b[bRow + j]!;
+      for (let j = 0; j < n; j++) out[row + j] += aik * b[bRow + j];
     }
   }
   return out;
@@ -46,12 +46,12 @@ function rowDot(a: Float64Array, ra: number, b: Float64Array, rb: number, n: num
   const ob = rb * n;
   let k = 0;
   for (; k + 3 < n; k += 4) {
-    s0 += a[oa + k]! * b[ob + k]!;
-    s1 += a[oa + k + 1]! * b[ob + k + 1]!;
-    s2 += a[oa + k + 2]! * b[ob + k + 2]!;
-    s3 += a[oa + k + 3]! * b[ob + k + 3]!;
+    s0 += a[oa + k] * b[ob + k];
+    s1 += a[oa + k + 1] * b[ob + k + 1];
+    s2 += a[oa + k + 2] * b[ob + k + 2];
+    s3 += a[oa + k + 3] * b[ob + k + 3];
   }
-  for (; k < n; k++) s0 += a[oa + k]! * b[ob + k]!;
+  for (; k < n; k++) s0 += a[oa + k] * b[ob + k];
   return s0 + s1 + s2 + s3;
 }
 
@@ -81,7 +81,7 @@ export function symmetrize(a: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
-      const v = 0.5 * (a[i * n + j]! + a[j * n + i]!);
+      const v = 0.5 * (a[i * n + j] + a[j * n + i]);
       out[i * n + j] = v;
       out[j * n + i] = v;
     }
@@ -92,7 +92,7 @@ export function symmetrize(a: Float64Array, n: number): Float64Array {
 /** The trace of a square `n × n` matrix. */
 export function trace(a: Float64Array, n: number): number {
   let t = 0;
-  for (let i = 0; i < n; i++) t += a[i * n + i]!;
+  for (let i = 0; i < n; i++) t += a[i * n + i];
   return t;
 }
 
@@ -143,7 +143,7 @@ function tridiagonalize(w: Float64Array, d: Float64Array, e: Float64Array, n: nu
   for (let i = n - 1; i > 0; i--) {
     let scale = 0;
     let h = 0;
-    for (let k = 0; k < i; k++) scale += Math.abs(d[k]!);
+    for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
     if (scale === 0) {
       e[i] = d[i - 1]!;
       for (let j = 0; j < i; j++) {
@@ -165,10 +165,10 @@ function tridiagonalize(w: Float64Array, d: Float64Array, e: Float64Array, n: nu
 function householderStep(w: Float64Array, d: Float64Array, e: Float64Array, n: number, i: number, scale: number): number {
   let h = 0;
   for (let k = 0; k < i; k++) {
-    d[k] = d[k]! / scale;
-    h += d[k]! * d[k]!;
+    d[k] = d[k] / scale;
+    h += d[k] * d[k];
   }
-  let f = d[i - 1]!;
+  let f = d[i - 1];
   let g = f > 0 ? -Math.sqrt(h) : Math.sqrt(h);
   e[i] = scale * g;
   h -= f * g;
@@ -178,25 +178,25 @@ function householderStep(w: Float64Array, d: Float64Array, e: Float64Array, n: n
     const col = j * n;
     f = d[j]!;
     w[i * n + j] = f;
-    g = e[j]! + w[col + j]! * f;
+    g = e[j] + w[col + j] * f;
     for (let k = j + 1; k <= i - 1; k++) {
-      g += w[col + k]! * d[k]!;
-      e[k] = e[k]! + w[col + k]! * f;
+      g += w[col + k] * d[k];
+      e[k] = e[k] + w[col + k] * f;
     }
     e[j] = g;
   }
   f = 0;
   for (let j = 0; j < i; j++) {
-    e[j] = e[j]! / h;
-    f += e[j]! * d[j]!;
+    e[j] = e[j] / h;
+    f += e[j] * d[j];
   }
   const hh = f / (h + h);
-  for (let j = 0; j < i; j++) e[j] = e[j]! - hh * d[j]!;
+  for (let j = 0; j < i; j++) e[j] = e[j] - hh * d[j];
   for (let j = 0; j < i; j++) {
     const col = j * n;
     f = d[j]!;
     g = e[j]!;
-    for (let k = j; k <= i - 1; k++) w[col + k] = w[col + k]! - (f * e[k]! + g * d[k]!);
+    for (let k = j; k <= i - 1; k++) w[col + k] = w[col + k] - (f * e[k] + g * d[k]);
     d[j] = w[col + i - 1]!;
     w[col + i] = 0;
   }
@@ -208,15 +208,15 @@ function accumulateTransforms(w: Float64Array, d: Float64Array, n: number): void
   for (let i = 0; i < n - 1; i++) {
     w[i * n + n - 1] = w[i * n + i]!;
     w[i * n + i] = 1;
-    const h = d[i + 1]!;
+    const h = d[i + 1];
     const next = (i + 1) * n;
     if (h !== 0) {
-      for (let k = 0; k <= i; k++) d[k] = w[next + k]! / h;
+      for (let k = 0; k <= i; k++) d[k] = w[next + k] / h;
       for (let j = 0; j <= i; j++) {
         const col = j * n;
         let g = 0;
-        for (let k = 0; k <= i; k++) g += w[next + k]! * w[col + k]!;
-        for (let k = 0; k <= i; k++) w[col + k] = w[col + k]! - g * d[k]!;
+        for (let k = 0; k <= i; k++) g += w[next + k] * w[col + k];
+        for (let k = 0; k <= i; k++) w[col + k] = w[col + k] - g * d[k];
       }
     }
     for (let k = 0; k <= i; k++) w[next + k] = 0;
@@ -236,55 +236,55 @@ function qlImplicit(w: Float64Array, d: Float64Array, e: Float64Array, n: number
   let tst1 = 0;
   const eps = 2 ** -52;
   for (let l = 0; l < n; l++) {
-    tst1 = Math.max(tst1, Math.abs(d[l]!) + Math.abs(e[l]!));
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
     let m = l;
-    while (m < n - 1 && !(Math.abs(e[m]!) <= eps * tst1)) m++;
+    while (m < n - 1 && !(Math.abs(e[m]) <= eps * tst1)) m++;
     if (m > l) {
       let sweeps = 0;
       do {
         if (++sweeps > MAX_QL_SWEEPS) throw eigenNoConvergence(n);
         f += qlSweep(vectors ? w : null, d, e, n, l, m);
-      } while (Math.abs(e[l]!) > eps * tst1);
+      } while (Math.abs(e[l]) > eps * tst1);
     }
-    d[l] = d[l]! + f;
+    d[l] = d[l] + f;
     e[l] = 0;
   }
 }
 
 /** One implicitly shifted QL sweep over rows `l..m` (rotating `w` unless null); returns the shift applied. */
 function qlSweep(w: Float64Array | null, d: Float64Array, e: Float64Array, n: number, l: number, m: number): number {
-  let g = d[l]!;
-  let p = (d[l + 1]! - g) / (2 * e[l]!);
+  let g = d[l];
+  let p = (d[l + 1] - g) / (2 * e[l]);
   let r = Math.hypot(p, 1);
   if (p < 0) r = -r;
-  d[l] = e[l]! / (p + r);
-  d[l + 1] = e[l]! * (p + r);
-  const dl1 = d[l + 1]!;
-  let h = g - d[l]!;
-  for (let i = l + 2; i < n; i++) d[i] = d[i]! - h;
+  d[l] = e[l] / (p + r);
+  d[l + 1] = e[l] * (p + r);
+  const dl1 = d[l + 1];
+  let h = g - d[l];
+  for (let i = l + 2; i < n; i++) d[i] = d[i] - h;
   const shift = h;
   p = d[m]!;
   let c = 1;
   let c2 = c;
   let c3 = c;
-  const el1 = e[l + 1]!;
+  const el1 = e[l + 1];
   let s = 0;
   let s2 = 0;
   for (let i = m - 1; i >= l; i--) {
     c3 = c2;
     c2 = c;
     s2 = s;
-    g = c * e[i]!;
+    g = c * e[i];
     h = c * p;
-    r = Math.hypot(p, e[i]!);
+    r = Math.hypot(p, e[i]);
     e[i + 1] = s * r;
-    s = e[i]! / r;
+    s = e[i] / r;
     c = p / r;
-    p = c * d[i]! - s * g;
-    d[i + 1] = h + s * (c * g + s * d[i]!);
+    p = c * d[i] - s * g;
+    d[i + 1] = h + s * (c * g + s * d[i]);
     if (w) rotate(w, n, i, s, c);
   }
-  p = (-s * s2 * c3 * el1 * e[l]!) / dl1;
+  p = (-s * s2 * c3 * el1 * e[l]) / dl1;
   e[l] = s * p;
   d[l] = c * p;
   return shift;
@@ -295,8 +295,8 @@ function rotate(w: Float64Array, n: number, i: number, s: number, c: number): vo
   const a = i * n;
   const b = a + n;
   for (let k = 0; k < n; k++) {
-    const h = w[b + k]!;
-    const wi = w[a + k]!;
+    const h = w[b + k];
+    const wi = w[a + k];
     w[b + k] = s * wi + c * h;
     w[a + k] = c * wi - s * h;
   }
@@ -304,7 +304,7 @@ function rotate(w: Float64Array, n: number, i: number, s: number, c: number): vo
 
 /** Orders eigenvalues ascending, permuting the eigenvector rows to match. */
 function sortAscending(w: Float64Array, d: Float64Array, n: number): SymmetricEigen {
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[x]! - d[y]!);
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[x] - d[y]);
   const values = new Float64Array(n);
   const vectors = new Float64Array(n * n);
   order.forEach((src, dst) => {
@@ -322,14 +322,14 @@ export function sqrtPsd(a: Float64Array, n: number): Float64Array {
   const { values, vectors } = symmetricEigen(a, n);
   const out = new Float64Array(n * n);
   for (let q = 0; q < n; q++) {
-    const root = Math.sqrt(Math.max(values[q]!, 0));
+    const root = Math.sqrt(Math.max(values[q], 0));
     if (root === 0) continue;
     const v = q * n;
     for (let i = 0; i < n; i++) {
-      const vi = root * vectors[v + i]!;
+      const vi = root * vectors[v + i];
       if (vi === 0) continue;
       const row = i * n;
-      for (let j = 0; j < n; j++) out[row + j]! += vi * vectors[v + j]!;
+      for (let j = 0; j < n; j++) out[row + j] += vi * vectors[v + j];
     }
   }
   return out;

@@ -16,7 +16,7 @@ export function conditionedInput(z: Float32Array, latentDim: number, labels: Int
   if (z.length !== rows * latentDim) throw new RangeError(`conditionedInput: ${z.length} latent values for ${rows} rows of ${latentDim}`);
   const out = new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) {
-    const y = labels[r]!;
+    const y = labels[r];
     if (!Number.isInteger(y) || y < 0 || y >= classes) throw new RangeError(`conditionedInput: class ${y} of row ${r} is outside [0, ${classes})`);
     out.set(z.subarray(r * latentDim, (r + 1) * latentDim), r * width);
     out[r * width + latentDim + y] = 1;

@@ -240,7 +240,7 @@ export function paramShapes(net: NetSpec): ParamShape[] {
   const out: ParamShape[] = [];
   let shape = [...net.inputShape];
   net.layers.forEach((layer, i) => {
-    const channels = shape[shape.length - 1]!;
+    const channels = shape[shape.length - 1];
     switch (layer.kind) {
       case 'dense':
         out.push(...kernelParams(i, [channels, layer.units], layer.units, [channels, layer.units], layer.useBias));
@@ -280,9 +280,9 @@ export function outputShape(layer: LayerSpec, shape: number[]): number[] {
     case 'projection':
       return [1];
     case 'conv2d':
-      return [Math.ceil(shape[0]! / layer.strides), Math.ceil(shape[1]! / layer.strides), layer.filters];
+      return [Math.ceil(shape[0] / layer.strides), Math.ceil(shape[1] / layer.strides), layer.filters];
     case 'conv2dTranspose':
-      return [shape[0]! * layer.strides, shape[1]! * layer.strides, layer.filters];
+      return [shape[0] * layer.strides, shape[1] * layer.strides, layer.filters];
     case 'flatten':
       return [sizeOf(shape)];
     case 'reshape':
@@ -313,7 +313,7 @@ export function bnLayers(net: NetSpec): BnLayer[] {
   let shape = [...net.inputShape];
   net.layers.forEach((layer, i) => {
     if (layer.kind === 'batchNorm') {
-      out.push({ layer: i, channels: shape[shape.length - 1]!, spatial: sizeOf(shape.slice(0, -1)), momentum: layer.momentum, epsilon: layer.epsilon });
+      out.push({ layer: i, channels: shape[shape.length - 1], spatial: sizeOf(shape.slice(0, -1)), momentum: layer.momentum, epsilon: layer.epsilon });
     }
     shape = outputShape(layer, shape);
   });
@@ -379,5 +379,5 @@ export function splitDiscriminator(net: NetSpec): { features: NetSpec; head: Net
   if (shape.length !== 1) throw new Error(`internal: D's penultimate activation is not flat ([${shape}])`);
   const head: NetSpec = { ...net, inputShape: shape, layers: net.layers.slice(last) };
   if (bnLayers(head).length > 0) throw new Error('internal: batch norm after D\'s last dense layer');
-  return { features, head, featureParams: paramShapes(features).length, featureSize: shape[0]! };
+  return { features, head, featureParams: paramShapes(features).length, featureSize: shape[0] };
 }

@@ -86,15 +86,15 @@ function adamBody(): number[] {
   const splats = Array.from({ length: 9 }, (_, k) => [...get(6 + k), ...SPLAT, ...set(SPL + k)]).flat();
   const [W0, W1, B1, B1C, B2, B2C, C1, C2, EPS] = Array.from({ length: 9 }, (_, k) => SPL + k);
   const body = [
-    ...get(W0!), ...at(S0, OFF), ...LOAD, ...MUL, ...get(W1!), ...at(S1, OFF), ...LOAD, ...MUL, ...ADD, ...set(G),
-    ...get(B1!), ...at(M, OFF), ...LOAD, ...MUL, ...get(B1C!), ...get(G), ...MUL, ...ADD, ...set(MV),
+    ...get(W0), ...at(S0, OFF), ...LOAD, ...MUL, ...get(W1), ...at(S1, OFF), ...LOAD, ...MUL, ...ADD, ...set(G),
+    ...get(B1), ...at(M, OFF), ...LOAD, ...MUL, ...get(B1C), ...get(G), ...MUL, ...ADD, ...set(MV),
     ...at(M, OFF), ...get(MV), ...STORE,
-    ...get(B2!), ...at(V, OFF), ...LOAD, ...MUL, ...get(B2C!), ...get(G), ...MUL, ...get(G), ...MUL, ...ADD, ...set(VV),
+    ...get(B2), ...at(V, OFF), ...LOAD, ...MUL, ...get(B2C), ...get(G), ...MUL, ...get(G), ...MUL, ...ADD, ...set(VV),
     ...at(V, OFF), ...get(VV), ...STORE,
     ...at(P, OFF),
     ...at(P, OFF), ...LOAD,
-    ...get(C1!), ...get(MV), ...MUL,
-    ...get(VV), ...get(C2!), ...MUL, ...SQRT, ...get(EPS!), ...ADD,
+    ...get(C1), ...get(MV), ...MUL,
+    ...get(VV), ...get(C2), ...MUL, ...SQRT, ...get(EPS), ...ADD,
     ...DIV, ...SUB, ...STORE,
   ];
   const code = [...get(N), 0x41, 2, 0x74, ...set(END), ...splats, ...loop16(OFF, END, body), 0x0b];
@@ -110,7 +110,7 @@ function accumulateBody(): number[] {
 }
 
 function moduleBytes(): Uint8Array {
-  const adamType = [0x60, ...vec([...Array(6).fill([I32]), ...Array(9).fill([F32])]), 0];
+  const adamType = [0x60, ...vec([...Array<number[]>(6).fill([I32]), ...Array<number[]>(9).fill([F32])]), 0];
   const accType = [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0];
   const memoryImport = [...name('env'), ...name('memory'), 0x02, 0x03, 0, ...uleb(65536)];
   const bodies = [adamBody(), accumulateBody()].map((b) => [...uleb(b.length), ...b]);
@@ -149,20 +149,20 @@ export function wasmAdam(memory: WasmMemory): WasmAdam {
     update(off, weights, t, opts, lo, hi) {
       const { lr, beta1, beta2, epsilon } = opts;
       const c1 = lr / (1 - beta1 ** t), c2 = 1 / (1 - beta2 ** t);
-      const w0 = weights[0]!;
-      const s1 = off.slots[1] ?? off.slots[0]!, w1 = weights.length > 1 ? weights[1]! : 0;
+      const w0 = weights[0];
+      const s1 = off.slots[1] ?? off.slots[0], w1 = weights.length > 1 ? weights[1] : 0;
       const vecEnd = lo + Math.floor((hi - lo) / 4) * 4;
       const byte = (base: number, i: number): number => base + i * 4;
       for (let k = 2; k < weights.length; k++) {
-        exports.accumulate(byte(off.slots[0]!, lo), byte(off.slots[k]!, lo), hi - lo - ((hi - lo) % 4), weights[k]! / w0);
-        for (let i = vecEnd; i < hi; i++) f32[off.slots[0]! / 4 + i] += (weights[k]! / w0) * f32[off.slots[k]! / 4 + i]!;
+        exports.accumulate(byte(off.slots[0], lo), byte(off.slots[k], lo), hi - lo - ((hi - lo) % 4), weights[k] / w0);
+        for (let i = vecEnd; i < hi; i++) f32[off.slots[0] / 4 + i] += (weights[k] / w0) * f32[off.slots[k] / 4 + i];
       }
-      exports.adam(byte(off.params, lo), byte(off.m, lo), byte(off.v, lo), byte(off.slots[0]!, lo), byte(s1, lo), vecEnd - lo,
+      exports.adam(byte(off.params, lo), byte(off.m, lo), byte(off.v, lo), byte(off.slots[0], lo), byte(s1, lo), vecEnd - lo,
         w0, w1, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, epsilon);
       for (let i = vecEnd; i < hi; i++) {
-        const g = w0 * f32[off.slots[0]! / 4 + i]! + w1 * f32[s1 / 4 + i]!;
-        const mi = (f32[off.m / 4 + i] = beta1 * f32[off.m / 4 + i]! + (1 - beta1) * g);
-        const vi = (f32[off.v / 4 + i] = beta2 * f32[off.v / 4 + i]! + (1 - beta2) * g * g);
+        const g = w0 * f32[off.slots[0] / 4 + i] + w1 * f32[s1 / 4 + i];
+        const mi = (f32[off.m / 4 + i] = beta1 * f32[off.m / 4 + i] + (1 - beta1) * g);
+        const vi = (f32[off.v / 4 + i] = beta2 * f32[off.v / 4 + i] + (1 - beta2) * g * g);
         f32[off.params / 4 + i] -= (c1 * mi) / (Math.sqrt(vi * c2) + epsilon);
       }
     },

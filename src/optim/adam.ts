@@ -37,16 +37,16 @@ export function adamUpdate(vec: AdamVectors, weights: readonly number[], t: numb
   const c1 = lr / (1 - beta1 ** t), c2 = 1 / (1 - beta2 ** t);
   const { params, m, v, slots } = vec;
   const b1c = 1 - beta1, b2c = 1 - beta2;
-  const s0 = slots[0]!, s1 = slots[1] ?? s0, w0 = weights[0]!, w1 = slots.length > 1 ? weights[1]! : 0;
+  const s0 = slots[0], s1 = slots[1] ?? s0, w0 = weights[0], w1 = slots.length > 1 ? weights[1] : 0;
   const many = slots.length > 2;
   for (let i = lo; i < hi; i++) {
-    let g = w0 * s0[i]! + w1 * s1[i]!;
-    if (many) for (let k = 2; k < slots.length; k++) g += weights[k]! * slots[k]![i]!;
-    const mi = beta1 * m[i]! + b1c * g;
-    const vi = beta2 * v[i]! + b2c * g * g;
+    let g = w0 * s0[i] + w1 * s1[i];
+    if (many) for (let k = 2; k < slots.length; k++) g += weights[k] * slots[k][i];
+    const mi = beta1 * m[i] + b1c * g;
+    const vi = beta2 * v[i] + b2c * g * g;
     m[i] = mi;
     v[i] = vi;
-    params[i] = params[i]! - (c1 * mi) / (Math.sqrt(vi * c2) + epsilon);
+    params[i] = params[i] - (c1 * mi) / (Math.sqrt(vi * c2) + epsilon);
   }
 }
 

@@ -32,5 +32,5 @@ export function emaDecayAt(decay: number, t: number): number {
  */
 export function updateEma(ema: Float32Array, params: Float32Array, decay: number, lo: number, hi: number): void {
   const keep = 1 - decay;
-  for (let i = lo; i < hi; i++) ema[i] = decay * ema[i]! + keep * params[i]!;
+  for (let i = lo; i < hi; i++) ema[i] = decay * ema[i] + keep * params[i];
 }

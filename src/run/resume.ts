@@ -4,7 +4,7 @@
  * results equal to float rounding, ~1e-6, rather than bit-for-bit).
  */
 import { resolve } from 'node:path';
-import { resolveBackend, type BackendChoice } from '../engines/backend.js';
+import { resolveBackend } from '../engines/backend.js';
 import type { ResolvedConfig, TrainConfig } from '../config.js';
 import { resumeConflict, resumeStepsTooFew } from '../errors.js';
 import { DEFAULT_GAN_LOSS, type GanLoss } from '../models/losses.js';
@@ -35,7 +35,7 @@ function checkSame(saved: ResolvedConfig, given: TrainConfig, resumeDir: string)
     throw resumeConflict('lr', given.lr, saved.lrG === saved.lrD ? saved.lrG : { lrG: saved.lrG, lrD: saved.lrD }, RESUME_CHANGEABLE);
   }
   if (given.loss !== undefined && given.loss !== savedLoss(saved)) throw resumeConflict('loss', given.loss, savedLoss(saved), RESUME_CHANGEABLE);
-  if (given.backend !== undefined && resolveBackend(given.backend as BackendChoice) !== saved.backend) {
+  if (given.backend !== undefined && resolveBackend(given.backend) !== saved.backend) {
     throw resumeConflict('backend', given.backend, saved.backend, RESUME_CHANGEABLE);
   }
   if (given.conditional !== undefined && given.conditional !== (saved.conditional ?? false)) {

@@ -34,14 +34,14 @@ export function foldBatchStats(layers: readonly BnLayer[], moving: Float32Array,
     const bessel = values > 1 ? values / (values - 1) : 1;
     for (let ch = 0; ch < c; ch++) {
       let mean = 0;
-      for (let k = 0; k < shards.length; k++) mean += (counts[k]! / total) * shards[k]![offset + ch]!;
+      for (let k = 0; k < shards.length; k++) mean += (counts[k] / total) * shards[k][offset + ch];
       let variance = 0;
       for (let k = 0; k < shards.length; k++) {
-        const dm = shards[k]![offset + ch]! - mean;
-        variance += (counts[k]! / total) * (shards[k]![offset + c + ch]! + dm * dm);
+        const dm = shards[k][offset + ch] - mean;
+        variance += (counts[k] / total) * (shards[k][offset + c + ch] + dm * dm);
       }
-      moving[offset + ch] = momentum * moving[offset + ch]! + (1 - momentum) * mean;
-      moving[offset + c + ch] = momentum * moving[offset + c + ch]! + (1 - momentum) * variance * bessel;
+      moving[offset + ch] = momentum * moving[offset + ch] + (1 - momentum) * mean;
+      moving[offset + c + ch] = momentum * moving[offset + c + ch] + (1 - momentum) * variance * bessel;
     }
     offset += 2 * c;
   }

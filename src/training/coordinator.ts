@@ -257,7 +257,7 @@ export class Coordinator {
     }), phase, t);
     const weights = this.shards.map((s) => s.count / this.config.batchSize);
     for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
-    const loss = results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0);
+    const loss = results.reduce((acc, r, k) => acc + weights[k] * r.loss, 0);
     return {
       loss, weights, results,
       workerMs: Math.max(...results.map((r) => r.computeMs)),
@@ -268,9 +268,9 @@ export class Coordinator {
   /** Folds the shards' batch statistics of each training-mode pass into the shared moving statistics. */
   private foldBnStats(results: GradResult[]): void {
     const counts = this.shards.map((s) => s.count);
-    results[0]!.bnStats.forEach((pass, p) => {
+    results[0].bnStats.forEach((pass, p) => {
       const net = pass.net === 'g' ? this.g : this.d;
-      foldBatchStats(net.bnLayers, net.bn, results.map((r) => r.bnStats[p]!.values), counts);
+      foldBatchStats(net.bnLayers, net.bn, results.map((r) => r.bnStats[p].values), counts);
     });
   }
 
@@ -319,18 +319,18 @@ export class Coordinator {
     const results: R[] = new Array<R>(tasks.length);
     let pending = tasks.map((_, i) => i);
     for (let attempt = 0; ; attempt++) {
-      const settled = await Promise.allSettled(pending.map((i) => this.executor.run<R>(tasks[i]!)));
+      const settled = await Promise.allSettled(pending.map((i) => this.executor.run<R>(tasks[i])));
       const failed: number[] = [];
       let cause = '';
       settled.forEach((s, j) => {
-        if (s.status === 'fulfilled') results[pending[j]!] = s.value;
+        if (s.status === 'fulfilled') results[pending[j]] = s.value;
         else {
-          failed.push(pending[j]!);
+          failed.push(pending[j]);
           cause = s.reason instanceof Error ? s.reason.message : String(s.reason);
         }
       });
       if (failed.length === 0) return results;
-      const kind = tasks[failed[0]!]!.kind;
+      const kind = tasks[failed[0]].kind;
       if (attempt >= this.config.maxRetries) {
         // A G-phase fault strikes after D's update of this step: the state is no longer that of a step boundary.
         if (phase === 'g' || kind === 'apply') this.midStep = true;

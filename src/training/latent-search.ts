@@ -38,7 +38,7 @@ export function searchStarts(keys: ArrayLike<number>, starts: number, seed: numb
   for (let r = 0; r < keys.length; r++) {
     for (let s = 0; s < starts; s++) {
       const row = r * starts + s;
-      latentNoise(z.subarray(row * latentDim, (row + 1) * latentDim), seed, s, stream as NoiseStream, keys[r]!, latentDim);
+      latentNoise(z.subarray(row * latentDim, (row + 1) * latentDim), seed, s, stream as NoiseStream, keys[r], latentDim);
     }
   }
   return z;
@@ -64,7 +64,7 @@ function padImages(images: Float32Array, count: number, to: number, P: number): 
   const out = new Float32Array(to * P);
   out.set(images);
   for (let r = count; r < to; r++) out.copyWithin(r * P, (count - 1) * P, count * P);
-  return { images: out, count: to, keys: (k) => Array.from({ length: to }, (_, r) => k[Math.min(r, count - 1)]!) };
+  return { images: out, count: to, keys: (k) => Array.from({ length: to }, (_, r) => k[Math.min(r, count - 1)]) };
 }
 
 /** The search on exactly the batch given. */
@@ -91,10 +91,10 @@ async function searchBatch(engine: Engine, q: LatentSearch, P: number, starts: n
     const e = await engine.latent({ count: rows, z, target, targetFeatures, lambda: q.lambda }, q.gBn, q.dBn);
     for (let row = 0; row < rows; row++) {
       const r = Math.floor(row / starts);
-      const value = e.recon[row]!;
-      if (step === 0 && value < out.initialRecon[r]!) out.initialRecon[r] = value;
+      const value = e.recon[row];
+      if (step === 0 && value < out.initialRecon[r]) out.initialRecon[r] = value;
       // Strictly lower: ties keep the earlier step and start, so the choice is deterministic.
-      if (value < out.recon[r]!) {
+      if (value < out.recon[r]) {
         out.recon[r] = value;
         out.pixel[r] = e.pixel[row]!;
         out.feature[r] = e.feature[row]!;
@@ -105,10 +105,10 @@ async function searchBatch(engine: Engine, q: LatentSearch, P: number, starts: n
     const t = step + 1;
     const c1 = 1 - BETA1 ** t, c2 = 1 - BETA2 ** t;
     for (let i = 0; i < z.length; i++) {
-      const g = e.dz[i]!;
-      m[i] = BETA1 * m[i]! + (1 - BETA1) * g;
-      v[i] = BETA2 * v[i]! + (1 - BETA2) * g * g;
-      z[i] = z[i]! - (q.lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + EPSILON);
+      const g = e.dz[i];
+      m[i] = BETA1 * m[i] + (1 - BETA1) * g;
+      v[i] = BETA2 * v[i] + (1 - BETA2) * g * g;
+      z[i] = z[i] - (q.lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + EPSILON);
     }
   }
   return out;

@@ -39,9 +39,9 @@ interface Net {
 function allFinite(values: Float32Array): boolean {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
   for (const n = values.length - (values.length & 3); i < n; i += 4) {
-    s0 += values[i]!; s1 += values[i + 1]!; s2 += values[i + 2]!; s3 += values[i + 3]!;
+    s0 += values[i]; s1 += values[i + 1]; s2 += values[i + 2]; s3 += values[i + 3];
   }
-  for (; i < values.length; i++) s0 += values[i]!;
+  for (; i < values.length; i++) s0 += values[i];
   return Number.isFinite(s0 + s1 + s2 + s3);
 }
 
@@ -71,8 +71,8 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   const realImages = (indices: Uint32Array): Float32Array => {
     const out = new Float32Array(indices.length * imageSize);
     for (let r = 0; r < indices.length; r++) {
-      const src = indices[r]! * imageSize, dst = r * imageSize;
-      for (let i = 0; i < imageSize; i++) out[dst + i] = pixels[src + i]! / 127.5 - 1;
+      const src = indices[r] * imageSize, dst = r * imageSize;
+      for (let i = 0; i < imageSize; i++) out[dst + i] = pixels[src + i] / 127.5 - 1;
     }
     return out;
   };
@@ -80,7 +80,7 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   /** The classes of the real images at `indices` (the same rows as their pixels). */
   const realLabels = (indices: Uint32Array): Int32Array => {
     const out = new Int32Array(indices.length);
-    for (let r = 0; r < indices.length; r++) out[r] = labels![indices[r]!]!;
+    for (let r = 0; r < indices.length; r++) out[r] = labels![indices[r]]!;
     return out;
   };
 

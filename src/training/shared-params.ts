@@ -88,7 +88,7 @@ export function momentViews(net: SharedNetBuffers): { m: Float32Array; v: Float3
 /** The gradient slot of shard `k`. */
 export function gradSlot(net: SharedNetBuffers, k: number): Float32Array {
   if (k < 0 || k >= net.slots) throw new RangeError(`gradient slot ${k} out of range 0..${net.slots - 1}`);
-  return view(net, net.grads[k]!);
+  return view(net, net.grads[k]);
 }
 
 /**
@@ -100,18 +100,18 @@ export function averageSlots(net: SharedNetBuffers, weights: readonly number[], 
   const slots = weights.map((_, k) => gradSlot(net, k));
   const n = net.size;
   if (slots.length === 1) {
-    const s0 = slots[0]!, w0 = weights[0]!;
-    for (let i = 0; i < n; i++) out[i] = w0 * s0[i]!;
+    const s0 = slots[0], w0 = weights[0];
+    for (let i = 0; i < n; i++) out[i] = w0 * s0[i];
     return;
   }
   if (slots.length === 2) {
-    const s0 = slots[0]!, s1 = slots[1]!, w0 = weights[0]!, w1 = weights[1]!;
-    for (let i = 0; i < n; i++) out[i] = w0 * s0[i]! + w1 * s1[i]!;
+    const s0 = slots[0], s1 = slots[1], w0 = weights[0], w1 = weights[1];
+    for (let i = 0; i < n; i++) out[i] = w0 * s0[i] + w1 * s1[i];
     return;
   }
   for (let i = 0; i < n; i++) {
     let acc = 0;
-    for (let k = 0; k < slots.length; k++) acc += weights[k]! * slots[k]![i]!;
+    for (let k = 0; k < slots.length; k++) acc += weights[k] * slots[k][i];
     out[i] = acc;
   }
 }

@@ -1,6 +1,5 @@
 /** Writes that never leave a half-written file behind: temp file, then rename. */
 import { open, writeFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { writeFileSync, renameSync } from 'node:fs';
 import { writeFailed } from '../errors.js';
 
 function tempName(path: string): string {
@@ -20,13 +19,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await rm(tmp, { force: true }).catch(() => {});
     throw writeFailed(path, e);
   }
-}
-
-/** Synchronous {@link writeFileAtomic}, for exit paths. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
-  const tmp = tempName(path);
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 /** A file written in pieces that appears under its name only when complete ({@link openFileAtomic}). */

@@ -2,7 +2,6 @@
  * Progress on long work: a redrawn bar on a terminal, plain periodic lines
  * otherwise (logs, CI, pipes).
  */
-import type { WriteStream } from 'node:tty';
 
 /** Fields shown next to the bar, already formatted. */
 export type ProgressFields = Record<string, string>;
@@ -34,7 +33,7 @@ function line(label: string, done: number, start: number, total: number, elapsed
  * `start` is where the work resumes (units already done before this display).
  */
 export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr, start = 0): Progress {
-  const tty = (stream as WriteStream).isTTY === true;
+  const tty = (stream).isTTY === true;
   const t0 = performance.now();
   const every = Math.max(1, Math.round(total / 20));
   let lastDrawn = -Infinity;
@@ -45,7 +44,7 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
         const now = performance.now();
         if (now - lastDrawn < 100 && done < total) return;
         lastDrawn = now;
-        const cols = (stream as WriteStream).columns ?? 100;
+        const cols = (stream).columns ?? 100;
         stream.write(`\r${line(label, done, start, total, elapsed, fields, 24).slice(0, cols - 1)}\x1b[K`);
       } else if (done % every === 0 || done === total || done === start + 1) {
         stream.write(`${line(label, done, start, total, elapsed, fields, 0)}\n`);

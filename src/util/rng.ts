@@ -20,7 +20,7 @@ export function epochPermutation(n: number, seed: number, epoch: number): Uint32
   const next = sfc32(hashInts(seed, 0x5eed, epoch));
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
-    const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
+    const t = perm[i]; perm[i] = perm[j]!; perm[j] = t;
   }
   return perm;
 }

@@ -29,7 +29,7 @@ export async function browserModuleSource(name: string): Promise<string | null> 
   if (!Object.hasOwn(BROWSER_MODULES, name)) return null;
   const cached = cache.get(name);
   if (cached !== undefined) return cached;
-  const base = BROWSER_MODULES[name]!;
+  const base = BROWSER_MODULES[name];
   const compiled = fileURLToPath(new URL(`../${base}.js`, import.meta.url));
   const source = fileURLToPath(new URL(`../${base}.ts`, import.meta.url));
   let js: string;

@@ -82,7 +82,7 @@ function reportRun(run: RunEntry, limits: Required<ReportLimits>): ReportRun {
   const stride = Math.ceil(stepLines.length / limits.maxSteps);
   const kept = stride <= 1 ? lines : lines.filter((l) => l.eval !== undefined || (l.step as number) % stride === 0 || l === stepLines[stepLines.length - 1]);
   const samples = runSamples(run);
-  const picked = spread(samples.grids.length, limits.maxGrids).map((i) => samples.grids[i]!);
+  const picked = spread(samples.grids.length, limits.maxGrids).map((i) => samples.grids[i]);
   const notes: string[] = [];
   if (stride > 1) notes.push(`every ${stride}th of ${stepLines.length} steps drawn`);
   if (picked.length < samples.grids.length) notes.push(`${picked.length} of ${samples.grids.length} sample grids kept`);

@@ -116,11 +116,11 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
     if (file === null) { notFound(res, head); return; }
     sendFile(res, file, CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', head);
   } else if (path === '/vendor/tf.min.js') {
-    sendFile(res, tfjsBrowserBuild(), CONTENT_TYPES['.js']!, head);
+    sendFile(res, tfjsBrowserBuild(), CONTENT_TYPES['.js'], head);
   } else if (path.startsWith('/modules/')) {
     const js = await browserModuleSource(path.slice('/modules/'.length));
     if (js === null) { notFound(res, head); return; }
-    send(res, 200, CONTENT_TYPES['.js']!, js, head);
+    send(res, 200, CONTENT_TYPES['.js'], js, head);
   } else {
     notFound(res, head);
   }

@@ -47,7 +47,7 @@ function number(flag: string, raw: string | undefined): number | undefined {
 export function parseBenchArgs(argv: string[]): { options: BenchCommandOptions; help: boolean } {
   const options = Object.fromEntries(Object.entries(BENCH_FLAGS).map(([k, [value]]) => [k, { type: value === '' ? 'boolean' as const : 'string' as const }]));
   const v = parseFlags('bench', argv, { ...options, help: { type: 'boolean', short: 'h' } }) as Record<string, string | boolean | undefined>;
-  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k]) : undefined);
   return {
     help: v.help === true,
     options: {

@@ -46,7 +46,7 @@ export function parseViewArgs(argv: string[]): ViewArgs | null {
   const { values: v, positionals } = parsed;
   if (v.help) return null;
   if (positionals.length === 0) throw viewMissingFolder();
-  if (positionals.length > 1) throw viewExtraArgument(positionals[1]!);
+  if (positionals.length > 1) throw viewExtraArgument(positionals[1]);
   let port = DEFAULT_VIEW_PORT;
   if (v.port !== undefined) {
     port = v.port.trim() === '' ? NaN : Number(v.port);
@@ -54,7 +54,7 @@ export function parseViewArgs(argv: string[]): ViewArgs | null {
   }
   if (v.host === '') throw badValue('--host', v.host, 'an address to bind, e.g. 127.0.0.1');
   if (v.export === '') throw badValue('--export', v.export, 'an HTML file path');
-  return { dir: positionals[0]!, port, host: v.host ?? DEFAULT_VIEW_HOST, export: v.export ?? null };
+  return { dir: positionals[0], port, host: v.host ?? DEFAULT_VIEW_HOST, export: v.export ?? null };
 }
 
 /** Runs `ganpool view ARGS`; resolves to the exit code (serving: once stopped by Ctrl-C or SIGTERM). */

@@ -35,7 +35,7 @@ function paramInputs(g: GraphBuilder, net: NetSpec, prefix: 'g' | 'd'): string[]
 }
 
 function latentInput(g: GraphBuilder, preset: ModelPreset): Act {
-  const width = preset.generator.inputShape[0]!;
+  const width = preset.generator.inputShape[0];
   return fromTf(g.input('z', [BATCH, width]), [width]);
 }
 
@@ -112,7 +112,7 @@ function finishPhase(g: GraphBuilder, preset: ModelPreset, trained: NetSpec, los
   const shapes = paramShapes(trained);
   grads.forEach((v, i) => {
     if (!v) throw new Error(`internal: no gradient for parameter ${i}`);
-    g.output(`grad.${i}`, v, shapes[i]!.shape);
+    g.output(`grad.${i}`, v, shapes[i].shape);
   });
   const statsPasses: ('g' | 'd')[] = [];
   for (const [which, v] of stats) {
@@ -260,7 +260,7 @@ export function compileLatent(preset: ModelPreset): { model: Uint8Array } {
   g.output('recon', recon, [BATCH]);
   g.output('pixel', pixel, [BATCH]);
   g.output('feature', feature, [BATCH]);
-  g.output('dz', dz, [BATCH, G.inputShape[0]!]);
+  g.output('dz', dz, [BATCH, G.inputShape[0]]);
   g.output('images', images, [BATCH, ...preset.imageShape]);
   return { model: g.toModel() };
 }

@@ -44,13 +44,13 @@ export async function createOnnxEngine(preset: ModelPreset, options: EngineOptio
   const makeNet = (which: NetName): OnnxNet => {
     const shapes = paramShapes(which === 'g' ? preset.generator : preset.discriminator);
     const buffers = shapes.map((p) => new Float32Array(sizeOf(p.shape)));
-    return { shapes, buffers, tensors: buffers.map((b, i) => new ort.Tensor('float32', b, shapes[i]!.shape)) };
+    return { shapes, buffers, tensors: buffers.map((b, i) => new ort.Tensor('float32', b, shapes[i].shape)) };
   };
   const nets: Record<NetName, OnnxNet> = { g: makeNet('g'), d: makeNet('d') };
   const paramFeeds: Record<string, Ort.Tensor> = {};
   for (const which of ['g', 'd'] as const) nets[which].tensors.forEach((t, i) => { paramFeeds[`${which}.${i}`] = t; });
   /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
-  const gIn = preset.generator.inputShape[0]!;
+  const gIn = preset.generator.inputShape[0];
   /** A conditional preset's one-hot label feed for `count` rows (null for an unconditional preset). */
   const labelFeed = (labels: Int32Array | null, count: number, what: string): Ort.Tensor | null => {
     const l = phaseLabels(labels, count, preset.classes, what);
@@ -113,7 +113,7 @@ export async function createOnnxEngine(preset: ModelPreset, options: EngineOptio
         offset += g.length;
       }
       const bnStats: BnPassStats[] = graph.statsPasses.map((net, p) => ({ net, values: floats(out[`stats.${p}`], `stats.${p}`) }));
-      return { loss: floats(out.loss, 'loss')[0]!, bnStats };
+      return { loss: floats(out.loss, 'loss')[0], bnStats };
     },
 
     async sample(z: Float32Array, n: number, gBn: Float32Array): Promise<Float32Array> {

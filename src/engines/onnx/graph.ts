@@ -52,7 +52,7 @@ export class GraphBuilder {
 
   /** Adds a node with one output; returns the output's name. */
   node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
-    return this.nodeN(op, inputs, 1, attrs)[0]!;
+    return this.nodeN(op, inputs, 1, attrs)[0];
   }
 
   /** Adds a node with `outputs` outputs; returns their names. */

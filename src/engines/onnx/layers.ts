@@ -139,8 +139,8 @@ function filterGrad(g: GraphBuilder, input: string, inSize: [number, number], ou
   let r = g.node('Conv', [xt, dt], {
     kernel_shape: attr.ints(outSize), dilations: attr.ints([s, s]), strides: attr.ints([1, 1]), pads: attr.ints(pads),
   });
-  const kh = inSize[0] + pads[0]! + pads[2]! - s * (outSize[0] - 1);
-  const kw = inSize[1] + pads[1]! + pads[3]! - s * (outSize[1] - 1);
+  const kh = inSize[0] + pads[0] + pads[2] - s * (outSize[0] - 1);
+  const kw = inSize[1] + pads[1] + pads[3] - s * (outSize[1] - 1);
   if (kh !== k || kw !== k) r = g.node('Slice', [r, g.int64Const([0, 0]), g.int64Const([k, k]), g.int64Const([2, 3])]);
   return tfKernelGrad(g, r);
 }
@@ -177,11 +177,11 @@ interface Op<Cfg, Saved> {
 const DENSE: Op<{ units: number; useBias: boolean }, { x: string }> = {
   layout: () => 'flat',
   forward(g, x, cfg, [w, b]) {
-    const y = b ? g.node('Gemm', [x.name, w!, b]) : g.node('MatMul', [x.name, w!]);
+    const y = b ? g.node('Gemm', [x.name, w, b]) : g.node('MatMul', [x.name, w]);
     return { y: { name: y, layout: 'flat', shape: [cfg.units] }, saved: { x: x.name } };
   },
   backward(g, dy, { x }, cfg, [w], need) {
-    const dx = need.dx ? g.node('Gemm', [dy, w!], { transB: attr.int(1) }) : null;
+    const dx = need.dx ? g.node('Gemm', [dy, w], { transB: attr.int(1) }) : null;
     const grads = need.params ? [g.node('Gemm', [x, dy], { transA: attr.int(1) })] : [];
     if (need.params && cfg.useBias) grads.push(biasGrad(g, dy, false));
     return { dx, grads };
@@ -196,14 +196,14 @@ const DENSE: Op<{ units: number; useBias: boolean }, { x: string }> = {
 const PROJECTION: Op<{ labels: string }, { x: string; ye: string }> = {
   layout: () => 'flat',
   forward(g, x, { labels }, [w, b, e]) {
-    const ye = g.node('MatMul', [labels, e!]);
+    const ye = g.node('MatMul', [labels, e]);
     const inner = reduceSum(g, g.node('Mul', [ye, x.name]), [1], true);
-    const y = g.node('Add', [g.node('Gemm', [x.name, w!, b!]), inner]);
+    const y = g.node('Add', [g.node('Gemm', [x.name, w, b]), inner]);
     return { y: { name: y, layout: 'flat', shape: [1] }, saved: { x: x.name, ye } };
   },
   backward(g, dy, { x, ye }, { labels }, [w], need) {
     // dφ = dy·Wᵀ + dy ⊙ (Y·E); dW = φᵀ·dy; db = Σ dy; dE = Yᵀ·(dy ⊙ φ) (dy [N,1] broadcasts over F).
-    const dx = need.dx ? g.node('Add', [g.node('Gemm', [dy, w!], { transB: attr.int(1) }), g.node('Mul', [dy, ye])]) : null;
+    const dx = need.dx ? g.node('Add', [g.node('Gemm', [dy, w], { transB: attr.int(1) }), g.node('Mul', [dy, ye])]) : null;
     const grads = need.params ? [
       g.node('Gemm', [x, dy], { transA: attr.int(1) }),
       biasGrad(g, dy, false),
@@ -219,15 +219,15 @@ type ConvCfg = { filters: number; k: number; s: number; useBias: boolean };
 const CONV2D: Op<ConvCfg, { x: string; inSize: [number, number]; pads: number[]; outSize: [number, number]; outputPadding: number[] }> = {
   layout: () => 'nchw',
   forward(g, x, { filters, k, s }, [w, b]) {
-    const inSize: [number, number] = [x.shape[0]!, x.shape[1]!];
+    const inSize: [number, number] = [x.shape[0], x.shape[1]];
     const { pads, small, outputPadding } = convGeometry(inSize, k, s);
-    const inputs = [x.name, onnxKernel(g, w!), ...(b ? [b] : [])];
+    const inputs = [x.name, onnxKernel(g, w), ...(b ? [b] : [])];
     const y = g.node('Conv', inputs, { kernel_shape: attr.ints([k, k]), strides: attr.ints([s, s]), pads: attr.ints(pads) });
     return { y: { name: y, layout: 'nchw', shape: [...small, filters] }, saved: { x: x.name, inSize, pads, outSize: small, outputPadding } };
   },
   backward(g, dy, { x, inSize, pads, outSize, outputPadding }, { k, s, useBias }, [w], need) {
     // The input gradient is the transposed conv of dy with the same kernel, strides and pads.
-    const dx = need.dx ? g.node('ConvTranspose', [dy, onnxKernel(g, w!)], convTransposeAttrs(k, s, pads, outputPadding)) : null;
+    const dx = need.dx ? g.node('ConvTranspose', [dy, onnxKernel(g, w)], convTransposeAttrs(k, s, pads, outputPadding)) : null;
     const grads: string[] = [];
     if (need.params) {
       grads.push(filterGrad(g, x, inSize, dy, outSize, k, s, pads));
@@ -241,17 +241,17 @@ const CONV2D: Op<ConvCfg, { x: string; inSize: [number, number]; pads: number[];
 const CONV2D_TRANSPOSE: Op<ConvCfg, { x: string; inSize: [number, number]; pads: number[]; outSize: [number, number] }> = {
   layout: () => 'nchw',
   forward(g, x, { filters, k, s }, [w, b]) {
-    const inSize: [number, number] = [x.shape[0]!, x.shape[1]!];
+    const inSize: [number, number] = [x.shape[0], x.shape[1]];
     const outSize: [number, number] = [inSize[0] * s, inSize[1] * s];
     const { pads, outputPadding } = convGeometry(outSize, k, s);
-    const inputs = [x.name, onnxKernel(g, w!), ...(b ? [b] : [])];
+    const inputs = [x.name, onnxKernel(g, w), ...(b ? [b] : [])];
     const y = g.node('ConvTranspose', inputs, convTransposeAttrs(k, s, pads, outputPadding));
     return { y: { name: y, layout: 'nchw', shape: [...outSize, filters] }, saved: { x: x.name, inSize, pads, outSize } };
   },
   backward(g, dy, { x, inSize, pads, outSize }, { k, s, useBias }, [w], need) {
     // The input gradient is the conv of dy with the same kernel, strides and pads.
     const dx = need.dx
-      ? g.node('Conv', [dy, onnxKernel(g, w!)], { kernel_shape: attr.ints([k, k]), strides: attr.ints([s, s]), pads: attr.ints(pads) })
+      ? g.node('Conv', [dy, onnxKernel(g, w)], { kernel_shape: attr.ints([k, k]), strides: attr.ints([s, s]), pads: attr.ints(pads) })
       : null;
     const grads: string[] = [];
     if (need.params) {
@@ -276,9 +276,9 @@ const BATCH_NORM: Op<BnCfg, BnSaved> = {
   layout: (x) => (x.shape.length === 3 ? 'nchw' : 'flat'),
   forward(g, x, { epsilon, mode }, [gamma, beta]) {
     const rank4 = x.shape.length === 3;
-    const channels = x.shape[x.shape.length - 1]!;
+    const channels = x.shape[x.shape.length - 1];
     const axes = rank4 ? [0, 2, 3] : [0];
-    const gm = channelVector(g, gamma!, rank4), bt = channelVector(g, beta!, rank4);
+    const gm = channelVector(g, gamma, rank4), bt = channelVector(g, beta, rank4);
     const eps = g.floatConst(epsilon);
     const out = (name: string): Act => ({ name, layout: x.layout, shape: x.shape });
     if (mode.kind === 'infer') {
@@ -302,7 +302,7 @@ const BATCH_NORM: Op<BnCfg, BnSaved> = {
     if (!training) {
       // The statistics are constants: y = γ·invstd·(x−μ) + β is affine per channel.
       // dx = dy·γ·invstd; dγ = Σdy·(x−μ)·invstd; dβ = Σdy.
-      const dx = need.dx ? g.node('Mul', [dy, g.node('Mul', [channelVector(g, gamma!, rank4), invstd])]) : null;
+      const dx = need.dx ? g.node('Mul', [dy, g.node('Mul', [channelVector(g, gamma, rank4), invstd])]) : null;
       const grads = need.params ? [
         reduceSum(g, g.node('Mul', [dy, g.node('Mul', [xc, invstd])]), axes, false),
         reduceSum(g, dy, axes, false),
@@ -317,7 +317,7 @@ const BATCH_NORM: Op<BnCfg, BnSaved> = {
     if (need.dx) {
       const m = g.node('Cast', [g.node('Size', [x])], { to: attr.int(1) });
       const invM = g.node('Div', [g.floatConst(channels), m]);
-      const a = g.node('Mul', [channelVector(g, gamma!, rank4), invstd]);
+      const a = g.node('Mul', [channelVector(g, gamma, rank4), invstd]);
       const aM = g.node('Mul', [a, invM]);
       const shift = g.node('Mul', [aM, dbeta]), slope = g.node('Mul', [aM, dgamma]);
       dx = g.node('Sub', [g.node('Mul', [dy, a]), g.node('Add', [g.node('Mul', [xhat, slope]), shift])]);
@@ -506,7 +506,7 @@ export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readon
   const run = <C, S>(op: Op<C, S>, cfg: C, nParams: number): void => {
     h = toLayout(g, tape, h, op.layout(h));
     const idx = Array.from({ length: nParams }, (_, i) => k + i);
-    const ps = idx.map((i) => params[i]!);
+    const ps = idx.map((i) => params[i]);
     k += nParams;
     const { y, saved, stats: st } = op.forward(g, h, cfg, ps);
     tape.push({ params: idx, backward: (dy, need) => op.backward(g, dy, saved, cfg, ps, need) });
@@ -536,7 +536,7 @@ export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readon
       }
       case 'batchNorm': {
         const mode: BnCfg['mode'] = bn.kind === 'train' ? bn : { kind: 'infer', moving: bn.moving, offset: bnOffset };
-        bnOffset += 2 * h.shape[h.shape.length - 1]!;
+        bnOffset += 2 * h.shape[h.shape.length - 1];
         run(BATCH_NORM, { epsilon: layer.epsilon, mode }, 2);
         break;
       }
@@ -550,7 +550,7 @@ export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readon
   let flatStats: string | null = null;
   if (stats.length > 0) {
     const flat = stats.map((s) => g.node('Reshape', [s, g.int64Const([-1])]));
-    flatStats = flat.length === 1 ? flat[0]! : g.node('Concat', flat, { axis: attr.int(0) });
+    flatStats = flat.length === 1 ? flat[0] : g.node('Concat', flat, { axis: attr.int(0) });
   }
   return { out: h, tape, stats: flatStats };
 }
@@ -561,7 +561,7 @@ export function forwardNet(g: GraphBuilder, net: NetSpec, x: Act, params: readon
  * parameter's gradient in paramShapes order (when `need.params`, else nulls).
  */
 export function backwardNet(pass: NetPass, dy: string, paramCount: number, need: { input: boolean; params: boolean }): { dx: string | null; grads: (string | null)[] } {
-  const grads: (string | null)[] = new Array(paramCount).fill(null);
+  const grads = new Array<string | null>(paramCount).fill(null);
   const steps = pass.tape;
   // A step needs its input gradient when the caller wants it or a step before it owns parameters to train.
   const needDx: boolean[] = [];
@@ -572,10 +572,10 @@ export function backwardNet(pass: NetPass, dy: string, paramCount: number, need:
   }
   let d: string | null = dy;
   for (let i = steps.length - 1; i >= 0; i--) {
-    const step = steps[i]!;
+    const step = steps[i];
     const wantParams = need.params && step.params.length > 0;
     if (!needDx[i] && !wantParams) break;
-    const r = step.backward(d!, { dx: needDx[i]!, params: wantParams });
+    const r = step.backward(d!, { dx: needDx[i], params: wantParams });
     if (wantParams) step.params.forEach((p, j) => { grads[p] = r.grads[j]!; });
     d = r.dx;
   }

@@ -208,7 +208,7 @@ export function onnxMetadataProps(bytes: Uint8Array): Map<string, string> {
     let value = 0, scale = 1;
     for (;;) {
       if (pos >= end) throw new Error('truncated varint');
-      const b = bytes[pos++]!;
+      const b = bytes[pos++];
       value += (b & 0x7f) * scale;
       if (b < 0x80) return value;
       scale *= 128;

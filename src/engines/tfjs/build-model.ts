@@ -50,7 +50,7 @@ export function buildNet(net: NetSpec, name: string): BuiltNet {
   const expected = paramShapes(net);
   const weights = model.trainableWeights;
   const same = weights.length === expected.length &&
-    weights.every((w, i) => w.shape.join() === expected[i]!.shape.join());
+    weights.every((w, i) => w.shape.join() === expected[i].shape.join());
   if (!same) {
     throw new Error(`internal: ${name} weights [${weights.map((w) => w.shape.join('x'))}] do not match its spec`);
   }

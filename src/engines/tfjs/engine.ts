@@ -47,7 +47,7 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
     d: buildVars(tf, preset.discriminator, 'discriminator'),
   };
   /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
-  const gIn = preset.generator.inputShape[0]!;
+  const gIn = preset.generator.inputShape[0];
 
   /** D split before its last dense layer (ganpool score's features); unconditional presets only. */
   const discriminatorSplit = (): ReturnType<typeof splitDiscriminator> => {
@@ -85,9 +85,9 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
       const values = new Float32Array(layers.reduce((n, l) => n + 2 * l.channels, 0));
       let offset = 0;
       for (let i = 0; i < layers.length; i++) {
-        const c = layers[i]!.channels;
-        values.set(stats[2 * i]!.dataSync() as Float32Array, offset);
-        values.set(stats[2 * i + 1]!.dataSync() as Float32Array, offset + c);
+        const c = layers[i].channels;
+        values.set(stats[2 * i].dataSync(), offset);
+        values.set(stats[2 * i + 1].dataSync(), offset + c);
         offset += 2 * c;
       }
       tf.dispose(stats);
@@ -114,7 +114,7 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
         const yReal = labelTensor(realHot, input.count);
         const fake = tf.tidy(() => train('g', z));
         owned.push(real, fake, ...(yReal ? [yReal] : []));
-        lossFn = () => tf.add(term(lossTerms.dReal, train('d', real, yReal)), term(lossTerms.dFake, train('d', fake, yFake))) as Scalar;
+        lossFn = () => tf.add<Scalar>(term(lossTerms.dReal, train('d', real, yReal)), term(lossTerms.dFake, train('d', fake, yFake)));
       } else {
         lossFn = () => term(lossTerms.g, train('d', train('g', z), yFake)) as Scalar;
       }
@@ -122,10 +122,10 @@ export async function createTfjsEngine(backend: BackendName, preset: ModelPreset
       const { value, grads } = tf.variableGrads(lossFn, net.vars);
       let offset = 0;
       for (const v of net.vars) {
-        grad.set(valuesOf(tf, grads[v.name]!), offset);
+        grad.set(valuesOf(tf, grads[v.name]), offset);
         offset += v.size;
       }
-      const loss = value.dataSync()[0]!;
+      const loss = value.dataSync()[0];
       tf.dispose([value, ...Object.values(grads), ...owned]);
       return { loss, bnStats: collect() };
     },

@@ -27,7 +27,7 @@ const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 
 /** Builds the standard tfjs `model.json` object for artifacts whose weights go into one `weights.bin`. */
 function toModelJson(artifacts: tf.io.ModelArtifacts): tf.io.ModelJSON {
   const json: tf.io.ModelJSON = {
-    modelTopology: artifacts.modelTopology as {},
+    modelTopology: artifacts.modelTopology as object,
     format: artifacts.format ?? 'layers-model',
     generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tfl.version_layers}`,
     convertedBy: null,
@@ -107,7 +107,7 @@ function readGroup(dir: string, group: tf.io.WeightsManifestConfig[number]): Arr
   const data = Buffer.concat(parts);
   const sizes = group.weights.map(storedBytes);
   if (sizes.every((s) => s !== undefined)) {
-    const expected = (sizes as number[]).reduce((a, b) => a + b, 0);
+    const expected = (sizes).reduce((a, b) => a + b, 0);
     if (data.length !== expected) throw weightsLengthError(files.join(', '), expected, data.length);
   }
   return new Uint8Array(data).buffer;

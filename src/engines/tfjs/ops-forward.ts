@@ -39,14 +39,14 @@ export type BnMode =
  */
 export function opsForward(tf: Tf, net: NetSpec, vars: readonly Tensor[], x: Tensor, bn?: BnMode, labels?: Tensor): Tensor {
   let k = 0, b = 0, offset = 0;
-  const next = (): Tensor => vars[k++]!;
+  const next = (): Tensor => vars[k++];
   const layers = bnLayers(net);
   let h = x;
   for (const layer of net.layers) {
-    const n = h.shape[0]!;
+    const n = h.shape[0];
     switch (layer.kind) {
       case 'dense': {
-        const y = tf.matMul(h as Tensor2D, next() as Tensor2D);
+        const y = tf.matMul(h, next());
         h = activate(tf, layer.useBias ? tf.add(y, next()) : y, layer.activation);
         break;
       }
@@ -67,7 +67,7 @@ export function opsForward(tf: Tf, net: NetSpec, vars: readonly Tensor[], x: Ten
       }
       case 'batchNorm': {
         const gamma = next() as Tensor1D, beta = next() as Tensor1D;
-        const c = layers[b++]!.channels;
+        const c = layers[b++].channels;
         if (!bn) throw new Error('internal: opsForward needs a batch-norm mode for a network with batch norm');
         let mean: Tensor, variance: Tensor;
         if (bn.training) {

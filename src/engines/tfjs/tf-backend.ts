@@ -26,7 +26,7 @@ export async function initBackend(name: BackendName): Promise<Tf> {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     registerWasmTrainingKernels();
   }
-  let ok = false;
+  let ok: boolean;
   try {
     ok = await tf.setBackend(name);
     await tf.ready();

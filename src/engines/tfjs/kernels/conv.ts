@@ -39,7 +39,7 @@ function im2colT(be: WasmBackend, x: TensorInfo, g: Geo): TensorInfo {
             const rowBase = xo + ((b * g.H + ih) * g.W) * g.Ci + c;
             for (let ow = 0; ow < g.OW; ow++) {
               const iw = ow * g.sw + kw - g.pl;
-              heap[o++] = iw < 0 || iw >= g.W ? 0 : heap[rowBase + iw * g.Ci]!;
+              heap[o++] = iw < 0 || iw >= g.W ? 0 : heap[rowBase + iw * g.Ci];
             }
           }
         }
@@ -67,7 +67,7 @@ function col2im(be: WasmBackend, cols: TensorInfo, g: Geo): TensorInfo {
             const iw = ow * g.sw + kw - g.pl;
             if (iw >= 0 && iw < g.W) {
               const dst = rowBase + iw * g.Ci;
-              for (let c = 0; c < g.Ci; c++) heap[dst + c] += heap[c0 + c]!;
+              for (let c = 0; c < g.Ci; c++) heap[dst + c] += heap[c0 + c];
             }
             c0 += g.Ci;
           }
@@ -108,7 +108,7 @@ function convInfoOf(
   attrs: ConvGradAttrs,
 ): backend_util.Conv2DInfo {
   return backend_util.computeConv2DInfo(
-    xShape, filterShape, attrs.strides, 1, attrs.pad as never, attrs.dimRoundingMode, false, 'channelsLast');
+    xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
 }
 
 const toNHWC = [0, 2, 3, 1];
@@ -190,8 +190,8 @@ function phases(L: number, O: number, K: number, s: number, p: number): Phase[] 
       res.push({ taps, padBefore: 0, padAfter: 0, dst, src: [] });
       continue;
     }
-    const q0 = qs[0]!;
-    const q1 = qs[qs.length - 1]!;
+    const q0 = qs[0];
+    const q1 = qs[qs.length - 1];
     const padBefore = Math.max(0, taps - 1 - q0);
     const padAfter = Math.max(0, q1 + 1 - O);
     // conv output t covers q = t + taps - 1 - padBefore
@@ -240,8 +240,8 @@ export const conv2DBackpropInputKernel: KernelFunc = ({ inputs, backend, attrs }
   if (needZero) be.wasm.HEAPF32.fill(0, f32Offset(be, out), f32Offset(be, out) + B * H * W * Ci);
   for (let rh = 0; rh < sh; rh++) {
     for (let rw = 0; rw < sw; rw++) {
-      const PH = ph[rh]!;
-      const PW = pw[rw]!;
+      const PH = ph[rh];
+      const PW = pw[rw];
       if (PH.dst.length === 0 || PW.dst.length === 0) continue;
       if (PH.taps === 0 || PW.taps === 0) continue;
       const Mh = PH.taps;
@@ -277,12 +277,12 @@ export const conv2DBackpropInputKernel: KernelFunc = ({ inputs, backend, attrs }
       const oo = f32Offset(be, out);
       for (let b = 0; b < B; b++) {
         for (let ii = 0; ii < PH.dst.length; ii++) {
-          const oRow = oo + ((b * H + PH.dst[ii]!) * W) * Ci;
-          const zRow = zo + ((b * ZH + PH.src[ii]!) * ZW) * Ci;
+          const oRow = oo + ((b * H + PH.dst[ii]) * W) * Ci;
+          const zRow = zo + ((b * ZH + PH.src[ii]) * ZW) * Ci;
           for (let jj = 0; jj < PW.dst.length; jj++) {
-            const from = zRow + PW.src[jj]! * Ci;
-            if (Ci === 1) heap[oRow + PW.dst[jj]!] = heap[from]!;
-            else heap.copyWithin(oRow + PW.dst[jj]! * Ci, from, from + Ci);
+            const from = zRow + PW.src[jj] * Ci;
+            if (Ci === 1) heap[oRow + PW.dst[jj]] = heap[from]!;
+            else heap.copyWithin(oRow + PW.dst[jj] * Ci, from, from + Ci);
           }
         }
       }

@@ -16,8 +16,6 @@ import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
 import { unsortedSegmentSumKernel } from './segment.js';
 import { stockKernels } from './wasm.js';
 
-export { COMPARISON_KERNELS } from './gradients.js';
-
 /** Kernels this module registers for backend 'wasm', by kernel name. */
 export const WASM_TRAINING_KERNELS: Readonly<Record<string, KernelFunc>> = {
   BatchMatMul: batchMatMulKernel,

@@ -94,10 +94,10 @@ function applyEpilogue(backend: WasmBackend, x: TensorInfo, ep: Epilogue): Tenso
 function batchMatmul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, tA: boolean, tB: boolean): TensorInfo {
   const ar = a.shape.length;
   const br = b.shape.length;
-  const M = tA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
-  const K = tA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
-  const Kb = tB ? b.shape[br - 1]! : b.shape[br - 2]!;
-  const N = tB ? b.shape[br - 2]! : b.shape[br - 1]!;
+  const M = tA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const K = tA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const Kb = tB ? b.shape[br - 1] : b.shape[br - 2];
+  const N = tB ? b.shape[br - 2] : b.shape[br - 1];
   if (K !== Kb) {
     throw new Error(`Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${tA} and transposeB=${tB} must match.`);
   }
@@ -106,8 +106,8 @@ function batchMatmul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, tA: boo
   const batchA = sizeOf(a.shape.slice(0, -2));
   const batchB = sizeOf(b.shape.slice(0, -2));
   const batch = sizeOf(outer);
-  const a2 = reshape(backend, a, [batchA * a.shape[ar - 2]!, a.shape[ar - 1]!]);
-  const b2 = reshape(backend, b, [batchB * b.shape[br - 2]!, b.shape[br - 1]!]);
+  const a2 = reshape(backend, a, [batchA * a.shape[ar - 2], a.shape[ar - 1]]);
+  const b2 = reshape(backend, b, [batchB * b.shape[br - 2], b.shape[br - 1]]);
   try {
     if (batchA === 1 && batchB === 1) {
       const o = matmul2d(backend, a2, b2, tA, tB);
@@ -126,10 +126,10 @@ function batchMatmul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, tA: boo
       throw new Error(`matMul: batch dims ${a.shape.slice(0, -2)} and ${b.shape.slice(0, -2)} are only supported when equal or one of them is 1`);
     }
     const out = backend.makeOutput(outShape, 'float32');
-    const aRows = a.shape[ar - 2]!;
-    const aCols = a.shape[ar - 1]!;
-    const bRows = b.shape[br - 2]!;
-    const bCols = b.shape[br - 1]!;
+    const aRows = a.shape[ar - 2];
+    const aCols = a.shape[ar - 1];
+    const bRows = b.shape[br - 2];
+    const bCols = b.shape[br - 1];
     for (let i = 0; i < batch; i++) {
       const ai = view(backend, a, batchA === 1 ? 0 : i * aRows * aCols, [aRows, aCols]);
       const bi = view(backend, b, batchB === 1 ? 0 : i * bRows * bCols, [bRows, bCols]);
@@ -180,8 +180,8 @@ export const fusedMatMulKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const preluOk = preluActivationWeights == null || preluActivationWeights.shape.length <= 1;
   if (batchA === 1 && batchB === 1 && fusable && biasOk && preluOk) {
     // Pre-transpose, then one stock fused call (bias + activation in the same pass).
-    let at: TensorInfo = reshape(be, a, [a.shape[ar - 2]!, a.shape[ar - 1]!]);
-    let bt: TensorInfo = reshape(be, b, [b.shape[br - 2]!, b.shape[br - 1]!]);
+    let at: TensorInfo = reshape(be, a, [a.shape[ar - 2], a.shape[ar - 1]]);
+    let bt: TensorInfo = reshape(be, b, [b.shape[br - 2], b.shape[br - 1]]);
     if (transposeA) { const t = swapLast(be, at); free(be, at); at = t; }
     if (transposeB) { const t = swapLast(be, bt); free(be, bt); bt = t; }
     const a3 = reshape(be, at, [1, ...at.shape]);
@@ -195,7 +195,7 @@ export const fusedMatMulKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     });
     free(be, a3, b3);
     const outer = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    const r = reshape(be, o, [...outer, o.shape[1]!, o.shape[2]!]);
+    const r = reshape(be, o, [...outer, o.shape[1], o.shape[2]]);
     free(be, o);
     return r;
   }

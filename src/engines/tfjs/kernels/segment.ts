@@ -26,11 +26,11 @@ export const unsortedSegmentSumKernel: KernelFunc = ({ inputs, backend, attrs })
   const oo = f32Offset(be, out);
   heap.fill(0, oo, oo + numSegments * inner);
   for (let i = 0; i < nIds; i++) {
-    const s = ids[io + i]!;
+    const s = ids[io + i];
     if (s < 0 || s >= numSegments) continue;
     const dst = oo + s * inner;
     const src = xo + i * inner;
-    for (let k = 0; k < inner; k++) heap[dst + k] += heap[src + k]!;
+    for (let k = 0; k < inner; k++) heap[dst + k] += heap[src + k];
   }
   return out;
 };

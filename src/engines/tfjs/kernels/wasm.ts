@@ -35,8 +35,8 @@ export function call(
 ): TensorInfo {
   const cfg = stockKernels.get(name) ?? getKernel(name, 'wasm');
   if (cfg === undefined) throw new Error(`wasm kernel ${name} is not registered`);
-  const out = cfg.kernelFunc({ inputs, backend: backend as never, attrs });
-  return (Array.isArray(out) ? out[0] : out) as TensorInfo;
+  const out = cfg.kernelFunc({ inputs, backend: backend, attrs });
+  return (Array.isArray(out) ? out[0] : out);
 }
 
 /** Releases intermediates created with `call`/`alloc` (safe on reshape aliases). */
