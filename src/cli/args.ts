@@ -48,7 +48,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'checkpoint-every': { field: 'checkpointEvery', numeric: true, help: 'write OUT/checkpoint and OUT/generator every K steps and at the end [1000]' },
   resume: { field: 'resume', numeric: false, help: 'continue the run in OUT from its checkpoint (--steps = new total)' },
   out: { field: 'out', numeric: false, help: 'output directory [runs/<timestamp>]' },
-  backend: { field: 'backend', numeric: false, help: 'auto | wasm | cpu | tensorflow [auto]' },
+  backend: { field: 'backend', numeric: false, help: 'auto | onnx | wasm | cpu | tensorflow [auto: onnx where onnxruntime-node loads, else wasm]' },
 };
 
 /** The CLI flag for a config field (`batchSize` → `--batch-size`). */

@@ -35,7 +35,7 @@ function mainHelp(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)}${c.summary} (ganpool ${name} --help)`);
   return [
     'Usage: ganpool <command> [flags]', '',
-    'Data-parallel GAN training on every core: a piscina worker pool, TensorFlow.js, shared-memory gradients.', '',
+    'Data-parallel GAN training on every core: a piscina worker pool, ONNX Runtime, shared-memory gradients.', '',
     'Commands:', ...rows, '',
     'Flags:', '  -h, --help     show this help', '  -v, --version  print the version', '',
   ].join('\n');

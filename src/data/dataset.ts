@@ -3,6 +3,8 @@
  * `mnist` (embedded), `fashion-mnist` / `idx:PATH` (IDX files) or
  * `folder:DIR` (an image folder, decoded by sharp and cached).
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { loadEmbeddedMnist } from './mnist.js';
 import type { FolderImageSize, ImageSet } from './image-set.js';
 import { datasetSpecError } from '../errors.js';
@@ -14,13 +16,23 @@ export type DatasetSpec =
   | { kind: 'idx'; path: string }
   | { kind: 'folder'; dir: string };
 
+/**
+ * A path with a leading `~` or `~/` taken from the home folder, as a shell
+ * would have done: `--dataset folder:~/faces` arrives unexpanded because the
+ * `~` is not at the start of the word.
+ */
+export function expandHome(path: string): string {
+  if (path === '~') return homedir();
+  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
 /** Parses a `dataset` value without touching the disk; throws a usage error naming `dataset` on anything unknown. */
 export function parseDatasetSpec(spec: string): DatasetSpec {
   if (typeof spec !== 'string') throw datasetSpecError(spec);
   if (spec === 'mnist') return { kind: 'mnist' };
   if (spec === 'fashion-mnist') return { kind: 'fashion-mnist' };
-  if (spec.startsWith('idx:') && spec.length > 4) return { kind: 'idx', path: spec.slice(4) };
-  if (spec.startsWith('folder:') && spec.length > 7) return { kind: 'folder', dir: spec.slice(7) };
+  if (spec.startsWith('idx:') && spec.length > 4) return { kind: 'idx', path: expandHome(spec.slice(4)) };
+  if (spec.startsWith('folder:') && spec.length > 7) return { kind: 'folder', dir: expandHome(spec.slice(7)) };
   throw datasetSpecError(spec);
 }
 
