@@ -23,7 +23,7 @@ for (const slots of [1, 2, 3]) {
     for (let step = 1; step <= 4; step++) {
       for (let k = 0; k < slots; k++) {
         const g = Float32Array.from({ length: n }, (_, i) => Math.cos(i * (k + 2) + step) * (i % 11 === 0 ? 1e-4 : 1));
-        w.slots[k]!.set(g); js.slots[k]!.set(g);
+        w.slots[k].set(g); js.slots[k].set(g);
       }
       for (const [lo, hi] of [[0, 512], [512, n]] as const) {
         kernel.update(w.offsets, weights, step, opts, lo, hi);

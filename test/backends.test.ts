@@ -35,13 +35,13 @@ test('auto picks onnx where onnxruntime-node loads, else wasm with a notice; ten
     const { notice } = resolveBackendWithNotice('auto');
     t.regex(notice ?? '', /onnxruntime-node cannot be loaded \(GANPOOL_DISABLE_ONNX is set\); training on the wasm backend/);
     const e = t.throws(() => resolveConfig({ backend: 'onnx' }), { instanceOf: GanpoolUsageError });
-    t.is(e!.field, 'backend');
+    t.is(e.field, 'backend');
   } finally {
     delete process.env[DISABLE_ONNX_ENV];
   }
   const e = t.throws(() => resolveConfig({ backend: 'tensorflow', workers: 2 }), { instanceOf: GanpoolUsageError });
-  t.regex(e!.message, /3463/);
-  t.regex(e!.message, /--workers 1/);
+  t.regex(e.message, /3463/);
+  t.regex(e.message, /--workers 1/);
 });
 
 test('CLI: with onnxruntime-node unloadable, --backend auto trains on wasm and prints the notice', (t) => {
@@ -51,5 +51,5 @@ test('CLI: with onnxruntime-node unloadable, --backend auto trains on wasm and p
   t.is(r.status, 0, r.stderr);
   t.regex(r.stderr, /warning: onnxruntime-node cannot be loaded \(GANPOOL_DISABLE_ONNX is set\); training on the wasm backend/);
   t.regex(r.stderr, /backend wasm/);
-  t.is(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).backend, 'wasm');
+  t.is((JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { backend: string }).backend, 'wasm');
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { scalingRows, sweepCases, type BenchRow } from '../src/bench/bench.js';
-import { benchTable, SCALING_PLOT_SIZE } from '../src/bench/report.js';
+import { benchTable, SCALING_PLOT_SIZE, type BenchReport } from '../src/bench/report.js';
 import { MODEL_NAMES } from '../src/models/presets.js';
 import { parseBenchArgs } from '../src/cli/commands/bench.js';
 import { resolveBenchOptions } from '../src/bench/run.js';
@@ -24,27 +24,27 @@ test('ganpool bench: a 1- and 2-worker sweep plus the main thread writes bench.j
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-bench-')), 'bench');
   const r = cli(['bench', '--model', 'seed', '--workers', '1,2', '--batch-size', '16', '--steps', '2', '--rounds', '1', '--warmup', '1', '--out', out]);
   t.is(r.code, 0, r.stderr);
-  const report = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8'));
+  const report = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchReport;
   t.deepEqual(report.rows.map((row: BenchRow) => [row.model, row.batchSize, row.workers]), [['seed', 16, 0], ['seed', 16, 1], ['seed', 16, 2]]);
   for (const row of report.rows) {
     for (const key of NUMERIC) t.true(Number.isFinite(row[key]) && row[key] > 0, `${key} of ${row.workers} workers: ${row[key]}`);
-    for (const key of ['adamMs', 'reloadMs', 'overheadMs']) t.true(Number.isFinite(row[key]) && row[key] >= 0, key);
+    for (const key of ['adamMs', 'reloadMs', 'overheadMs'] as const) t.true(Number.isFinite(row[key]) && row[key] >= 0, key);
     t.true(row.outsideMs <= row.msPerStep, 'outside the workers is part of a step');
     t.true(Math.abs(row.samplesPerSec - (16 * 1000) / row.msPerStep) < 1e-6, 'samples/s = batch / step time');
     t.is(row.roundMsPerStep.length, 1);
     t.is(row.oversubscribed, row.workers > report.machine.cores);
   }
-  const one = report.rows.find((row: BenchRow) => row.workers === 1);
+  const one = report.rows.find((row: BenchRow) => row.workers === 1)!;
   t.is(one.speedup, 1);
   t.is(one.efficiency, 1);
-  const two = report.rows.find((row: BenchRow) => row.workers === 2);
+  const two = report.rows.find((row: BenchRow) => row.workers === 2)!;
   t.true(Math.abs(two.efficiency - two.speedup / 2) < 1e-12);
   const m = report.machine;
   t.true(typeof m.cpuModel === 'string' && m.cpuModel.length > 0);
   t.true(Number.isInteger(m.cores) && m.cores >= 1 && m.totalMemoryBytes > 0);
   t.is(m.node, process.version);
-  t.is(m.versions.ganpool, JSON.parse(readFileSync('package.json', 'utf8')).version);
-  for (const key of ['tfjsCore', 'tfjsBackendWasm', 'piscina', 'onnxruntimeNode']) t.regex(m.versions[key], /^\d+\.\d+\.\d+/, key);
+  t.is(m.versions.ganpool, (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+  for (const key of ['tfjsCore', 'tfjsBackendWasm', 'piscina', 'onnxruntimeNode'] as const) t.regex(m.versions[key], /^\d+\.\d+\.\d+/, key);
   t.like(report.options, { models: ['seed'], workers: [1, 2], batchSizes: [16], steps: 2, rounds: 1, warmup: 1, backend: 'onnx', out });
   t.true(!Number.isNaN(Date.parse(report.date)));
   t.regex(report.command, /^ganpool bench --model seed --workers 1,2 --batch-size 16 /);
@@ -64,12 +64,12 @@ test('the table flags oversubscribed rows and the speedups are relative to 1 wor
   const rows = scalingRows([row('mlp', 0, 90), row('mlp', 1, 100), row('mlp', 4, 40), row('seed', 0, 10), row('seed', 1, 10), row('seed', 4, 20)], 2);
   t.deepEqual(rows.map((r) => Number(r.speedup.toFixed(6))), [100 / 90, 1, 2.5, 1, 1, 0.5].map((x) => Number(x.toFixed(6))));
   t.deepEqual(rows.map((r) => r.oversubscribed), [false, false, true, false, false, true]);
-  t.is(rows[2]!.efficiency, 2.5 / 4);
-  t.is(rows[2]!.vsMainThread, 90 / 40);
+  t.is(rows[2].efficiency, 2.5 / 4);
+  t.is(rows[2].vsMainThread, 90 / 40);
   const table = benchTable(rows).split('\n');
   t.is(new Set(table.map((l) => l.length)).size, 1, 'every line as wide as the others');
-  t.regex(table[4]!, /\| +4 \|.*2\.50×.*62\.5%.*±10\.0%.*oversubscribed/);
-  t.regex(table[2]!, /main thread, no pool/);
+  t.regex(table[4], /\| +4 \|.*2\.50×.*62\.5%.*±10\.0%.*oversubscribed/);
+  t.regex(table[2], /main thread, no pool/);
 });
 
 test('sweepCases: 0 and 1 worker always measured, counts sorted and unique, grouped by model then batch', (t) => {
@@ -97,7 +97,7 @@ test('bad bench flags are refused with a message naming the flag', (t) => {
   const data = loadEmbeddedMnist();
   for (const [args, message] of bad) {
     const e = t.throws(() => resolveBenchOptions(parseBenchArgs(args).options, data), { instanceOf: GanpoolUsageError }, args.join(' '));
-    t.regex(asFlagError(e!).message, message, args.join(' '));
+    t.regex(asFlagError(e).message, message, args.join(' '));
   }
 });
 

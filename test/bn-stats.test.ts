@@ -8,7 +8,7 @@ function stats(rows: Float64Array[], spatial: number, c: number): { mean: number
   const mean: number[] = [], variance: number[] = [];
   for (let ch = 0; ch < c; ch++) {
     const xs: number[] = [];
-    for (const r of rows) for (let s = 0; s < spatial; s++) xs.push(r[s * c + ch]!);
+    for (const r of rows) for (let s = 0; s < spatial; s++) xs.push(r[s * c + ch]);
     const m = xs.reduce((a, b) => a + b, 0) / xs.length;
     mean.push(m);
     variance.push(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length);
@@ -32,7 +32,7 @@ test('folding shard statistics gives the whole batch\'s statistics, however the 
       const report = new Float32Array(size);
       let offset = 0;
       layers.forEach((l, li) => {
-        const s = stats(data[li]!.slice(first, first + count), l.spatial, l.channels);
+        const s = stats(data[li].slice(first, first + count), l.spatial, l.channels);
         report.set(s.mean, offset);
         report.set(s.variance, offset + l.channels);
         offset += 2 * l.channels;
@@ -46,14 +46,14 @@ test('folding shard statistics gives the whole batch\'s statistics, however the 
   // The analytic result: PyTorch's update from (0, 1) with the whole batch's mean and unbiased variance.
   const expected: number[] = [];
   layers.forEach((l, li) => {
-    const s = stats(data[li]!, l.spatial, l.channels);
+    const s = stats(data[li], l.spatial, l.channels);
     const n = batch * l.spatial;
     expected.push(...s.mean.map((m) => (1 - l.momentum) * m));
     expected.push(...s.variance.map((v) => l.momentum + (1 - l.momentum) * v * n / (n - 1)));
   });
   for (const splits of [[7], [4, 3], [3, 2, 2], [1, 1, 5]]) {
     const got = fold(splits);
-    const err = Math.max(...expected.map((e, i) => Math.abs(e - got[i]!)));
+    const err = Math.max(...expected.map((e, i) => Math.abs(e - got[i])));
     t.log(`split ${splits.join('+')}: max |error| ${err.toExponential(2)}`);
     t.true(err < 1e-6, `split ${splits.join('+')}: ${err}`);
   }

@@ -46,10 +46,10 @@ test.serial('API: 20 steps in one go equal 10 steps + resume + 10 steps, bit for
   t.is(a.state.g.t, 20);
   // metrics.jsonl continues: steps 1..20 once each, same losses as the single run.
   const steps = (dir: string): { step: number; dLoss: number }[] =>
-    readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; dLoss: number });
   t.deepEqual(steps(two).map((l) => l.step), Array.from({ length: 20 }, (_, i) => i + 1));
   t.deepEqual(steps(two).map((l) => l.dLoss), steps(one).map((l) => l.dLoss));
-  t.is(JSON.parse(readFileSync(join(two, 'config.json'), 'utf8')).steps, 20);
+  t.is((JSON.parse(readFileSync(join(two, 'config.json'), 'utf8')) as { steps: number }).steps, 20);
 });
 
 test.serial('onnx, dcgan (batch norm): 10 steps + resume + 10 equal 20 in one go, bit for bit, moving statistics included', async (t) => {
@@ -70,7 +70,7 @@ test.serial('resume drops metrics lines past the checkpoint (crash after a check
   await train({ finalEval: false, ...base, steps: 4, checkpointEvery: 2, out: dir });
   appendFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 5, dLoss: 0 }) + '\n{"step": 6, "dLo');
   await train({ finalEval: false, resume: dir, steps: 6 });
-  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; dLoss: number });
   t.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
   t.not(lines[4].dLoss, 0, 'the stale step-5 line was replaced by the real one');
 });
@@ -124,13 +124,13 @@ async function damaged(name: string, damage: (ck: string) => void): Promise<Ganp
 const damages: [string, (ck: string) => void, RegExp][] = [
   ['bad-json', (ck) => writeFileSync(join(ck, 'manifest.json'), '{"format": "ganpool-checkpoint", '), /manifest\.json: damaged checkpoint: not valid JSON/],
   ['version', (ck) => {
-    const m = JSON.parse(readFileSync(join(ck, 'manifest.json'), 'utf8'));
+    const m = JSON.parse(readFileSync(join(ck, 'manifest.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(ck, 'manifest.json'), JSON.stringify({ ...m, version: 99 }));
   }, /manifest\.json: .*unknown format version 99/],
   ['size', (ck) => writeFileSync(join(ck, 'g-m.f32'), readFileSync(join(ck, 'g-m.f32')).subarray(0, 12)), /g-m\.f32: .*expected 40 bytes .*found 12/],
   ['checksum', (ck) => {
     const b = readFileSync(join(ck, 'd-v.f32'));
-    b[3]! ^= 1;
+    b[3] ^= 1;
     writeFileSync(join(ck, 'd-v.f32'), b);
   }, /d-v\.f32: .*SHA-256 checksum does not match/],
   ['missing-file', (ck) => writeFileSync(join(ck, 'manifest.json'), readFileSync(join(ck, 'manifest.json'), 'utf8').replace('"g-params.f32"', '"g-params.bin"')), /manifest\.json: .*no valid entry for g-params\.f32/],
@@ -167,7 +167,7 @@ test('resume config: changeable fields apply, others conflict naming the field',
   ];
   for (const [given, message] of conflicts) {
     const e = t.throws(() => resumeConfig(saved, given, '/r', 10), { instanceOf: GanpoolUsageError });
-    t.regex(e!.message, message);
+    t.regex(e.message, message);
   }
 });
 

@@ -103,7 +103,7 @@ test('(a) each epoch is all real training rows once plus round(R × 800) generat
     t.notDeepEqual(e0, e1);
   }
   // Without generated rows: the trainer's old shuffle, bit for bit.
-  t.deepEqual(mixedEpochRows(train, 7, 3), epochPermutation(train.length, 7, 3).map((i) => train[i]!));
+  t.deepEqual(mixedEpochRows(train, 7, 3), epochPermutation(train.length, 7, 3).map((i) => train[i]));
 });
 
 /** Reference on the tfjs cpu backend: the mean cross-entropy gradient over `rows` of (real rows, then generated rows) at `params`. */
@@ -120,19 +120,19 @@ async function cpuGradient(params: Float32Array, real: Labelled, gen: Labelled, 
   const x = new Float32Array(rows.length * SIZE), ys: number[] = [];
   rows.forEach((row, r) => {
     const [set, at] = row < REAL ? [real, row] : [gen, row - REAL];
-    for (let i = 0; i < SIZE; i++) x[r * SIZE + i] = set.images[at * SIZE + i]! / 127.5 - 1;
-    ys.push(set.labels[at]!);
+    for (let i = 0; i < SIZE; i++) x[r * SIZE + i] = set.images[at * SIZE + i] / 127.5 - 1;
+    ys.push(set.labels[at]);
   });
   const out = tf.tidy(() => {
     const { grads } = tf.variableGrads(() => {
       const logits = model.apply(tf.tensor4d(x, [rows.length, 28, 28, 1]), { training: true }) as tf.Tensor;
       const y = tf.cast(tf.oneHot(tf.tensor1d(ys, 'int32'), 10), 'float32');
-      return tf.mean(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      return tf.mean<tf.Scalar>(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)));
     }, vars);
     const flat = new Float32Array(params.length);
     let at = 0;
     for (const v of vars) {
-      flat.set(grads[v.name]!.dataSync(), at);
+      flat.set(grads[v.name].dataSync(), at);
       at += v.size;
     }
     return flat;
@@ -155,7 +155,7 @@ test('(a) the trainer batches the mixed rows and its workers read generated rows
     // The epoch's first 4 real and first 4 generated rows, alternating: both shards of 4 mix the two sets (the cpu reference costs ~0.2 s a row).
     const epoch0 = Array.from(trainer.epochRows(0));
     const [firstReal, firstGen] = [epoch0.filter((r) => r < REAL).slice(0, 4), epoch0.filter((r) => r >= REAL).slice(0, 4)];
-    const rows = Uint32Array.from(firstReal.flatMap((r, i) => [r, firstGen[i]!]));
+    const rows = Uint32Array.from(firstReal.flatMap((r, i) => [r, firstGen[i]]));
     const got = await trainer.gradient(rows);
     const expected = await cpuGradient(trainer.parameters(), real, gen, rows);
     const err = relErr(got, expected);
@@ -192,7 +192,7 @@ test('(b, c) trained on real + generated rows; held-out rows stay the real ones,
     rows.forEach((r, i) => {
       const p = probs.subarray(i * 10, i * 10 + 10);
       if (p.indexOf(Math.max(...p)) === set.labels[r]) correct++;
-      lossSum -= Math.log(p[set.labels[r]!]!);
+      lossSum -= Math.log(p[set.labels[r]]);
     });
     return { correct, lossSum };
   });
@@ -239,7 +239,7 @@ test('--augment DIR: the sample export manifest picks the IDX pair or the class 
   // One class folder alone is still labelled by its name.
   const one = join(tmp, 'one-class');
   mkdirSync(join(one, '6'), { recursive: true });
-  await sharp(written[0]!.data, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(one, '6', '0.png'));
+  await sharp(written[0].data, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(one, '6', '0.png'));
   t.deepEqual(Array.from((await loadAugmentSet(`folder:${one}`, target)).labels), [6]);
 });
 
@@ -295,7 +295,7 @@ test('(d) CLI: a bad --augment-ratio, a missing --augment path and a shape misma
   ];
   runs.forEach((r, i) => {
     t.is(r.code, 2, r.stderr);
-    t.regex(r.stderr, expected[i]!);
+    t.regex(r.stderr, expected[i]);
   });
   // The same checks in-process (the CLI turns any GanpoolUsageError into exit 2).
   for (const [args, message] of [

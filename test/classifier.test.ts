@@ -29,7 +29,7 @@ test('classifier spec matches the tf.layers model (shapes, order, feature size)'
   const model = buildClassifier([28, 28, 1], true);
   t.deepEqual(model.trainableWeights.map((w) => w.shape), classifierParamShapes([28, 28, 1]).map((p) => p.shape));
   t.is(model.countParams(), classifierParamCount([28, 28, 1]));
-  t.is(model.layers[model.layers.length - 2]!.outputShape.at(-1), FEATURES_DIM);
+  t.is(model.layers[model.layers.length - 2].outputShape.at(-1), FEATURES_DIM);
   model.dispose();
   t.throws(() => classifierParamShapes([6, 6, 1]), { instanceOf: GanpoolUsageError, message: /at least 7×7/ });
 });
@@ -46,10 +46,10 @@ test('data-parallel classifier gradient: 2 workers (shard-weighted) = 1 worker f
       await trainer.close();
     }
   }
-  const err = relErr(grads[1]!, grads[0]!);
-  t.log(`relative difference 2 vs 1 worker: ${err.toExponential(2)} over ${grads[0]!.length} parameters`);
+  const err = relErr(grads[1], grads[0]);
+  t.log(`relative difference 2 vs 1 worker: ${err.toExponential(2)} over ${grads[0].length} parameters`);
   t.true(err <= 1e-5, `rel err ${err}`);
-  t.true(grads[0]!.some((g) => g !== 0));
+  t.true(grads[0].some((g) => g !== 0));
 });
 
 test('saved classifier reloads with the trained weights and predicts like the parameters say', async (t) => {

@@ -15,13 +15,13 @@ test('ganpool train --steps 20 --workers 2 writes config, 20 metrics lines, a su
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-cli-')), 'run');
   const r = cli(['train', '--final-eval', 'off', '--steps', '20', '--workers', '2', '--batch-size', '32', '--sample-every', '10', '--out', out]);
   t.is(r.code, 0, r.stderr);
-  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   t.like(config, { steps: 20, workers: 2, batchSize: 32, model: 'dcgan', dataset: 'mnist', backend: 'onnx' });
-  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   t.is(lines.length, 20);
   t.deepEqual(lines.map((l) => l.step), Array.from({ length: 20 }, (_, i) => i + 1));
   for (const key of ['step', 'epoch', 'dLoss', 'gLoss', 'ms', 'samplesPerSec']) t.true(Number.isFinite(lines[19][key]), key);
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { samplesPerSec: number; wallSeconds: number };
   t.like(summary, { steps: 20, backend: 'onnx', workers: 2, model: 'dcgan', batchSize: 32, stoppedEarly: false });
   t.true(summary.samplesPerSec > 0 && summary.wallSeconds > 0);
   t.deepEqual(readdirSync(join(out, 'samples')).sort(), ['latest.png', 'step-000010.png', 'step-000020.png']);
@@ -58,5 +58,5 @@ test('--help, train --help and --version', (t) => {
   for (const flag of ['--workers', '--batch-size', '--steps', '--epochs', '--backend', '--sample-every']) t.true(trainHelp.stdout.includes(flag), flag);
   const version = cli(['--version']);
   t.is(version.code, 0);
-  t.is(version.stdout.trim(), JSON.parse(readFileSync('package.json', 'utf8')).version);
+  t.is(version.stdout.trim(), (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
 });

@@ -55,7 +55,7 @@ async function runCase(backend: BackendName, c: Case, sampled: number[] = []): P
     phases.push({ loss, grad, bn: bnStats.map((s) => Float32Array.from(s.values)) });
   }
   const leaked = engine.liveObjects() - live;
-  for (const i of sampled) samples.push(Float32Array.from(await engine.sample(c.inputs[i]!.z, c.inputs[i]!.count, new Float32Array(0))));
+  for (const i of sampled) samples.push(Float32Array.from(await engine.sample(c.inputs[i].z, c.inputs[i].count, new Float32Array(0))));
   if (backend !== 'onnx') tf.disposeVariables();
   return { phases, samples, leaked };
 }
@@ -77,7 +77,7 @@ function passThroughD(preset: ModelPreset, seed: number): { d: Float32Array; w: 
   const shapes = paramShapes(preset.discriminator).map((p) => p.name);
   const d = new Float32Array(paramCount(preset.discriminator));
   // paramShapes order: layer1 kernel [784,256], bias; layer3 kernel [256,256], bias; layer5 kernel [256,1], bias [1], embedding [10,256].
-  if (shapes.join() !== 'layer1/kernel,layer1/bias,layer3/kernel,layer3/bias,layer5/kernel,layer5/bias,layer5/embedding') throw new Error(`unexpected layout ${shapes}`);
+  if (shapes.join() !== 'layer1/kernel,layer1/bias,layer3/kernel,layer3/bias,layer5/kernel,layer5/bias,layer5/embedding') throw new Error(`unexpected layout ${shapes.join()}`);
   for (let k = 0; k < F; k++) d[k * F + k] = 1;
   const second = PIXELS * F + F;
   for (let k = 0; k < F; k++) d[second + k * F + k] = 1;
@@ -100,7 +100,7 @@ function features(images: Float32Array, n: number): Float64Array[] {
 
 function logit(phi: Float64Array, y: number, p: { w: Float32Array; b: number; e: Float32Array }): number {
   let s = p.b;
-  for (let k = 0; k < F; k++) s += phi[k]! * (p.w[k]! + p.e[y * F + k]!);
+  for (let k = 0; k < F; k++) s += phi[k] * (p.w[k] + p.e[y * F + k]);
   return s;
 }
 
@@ -113,17 +113,17 @@ function refDPhase(real: Float64Array[], yReal: Int32Array, fake: Float64Array[]
   const grad = new Float64Array(F + 1 + CLASSES * F);
   let loss = 0;
   const logits: number[] = [];
-  const rows: [Float64Array, number, 0 | 1][] = [...real.map((f, i) => [f, yReal[i]!, 1] as [Float64Array, number, 1]), ...fake.map((f, i) => [f, yFake[i]!, 0] as [Float64Array, number, 0])];
+  const rows: [Float64Array, number, 0 | 1][] = [...real.map((f, i) => [f, yReal[i], 1] as [Float64Array, number, 1]), ...fake.map((f, i) => [f, yFake[i], 0] as [Float64Array, number, 0])];
   for (const [phi, y, label] of rows) {
     const l = logit(phi, y, p);
     logits.push(l);
     loss += softplus(label === 1 ? -l : l) / n;
     const g = (sigmoid(l) - label) / n;
     for (let k = 0; k < F; k++) {
-      grad[k]! += g * phi[k]!;
-      grad[F + 1 + y * F + k]! += g * phi[k]!;
+      grad[k] += g * phi[k];
+      grad[F + 1 + y * F + k] += g * phi[k];
     }
-    grad[F]! += g;
+    grad[F] += g;
   }
   return { loss, grad, logits };
 }
@@ -150,7 +150,7 @@ for (const backend of ['cpu', 'wasm', 'onnx'] as const) {
     const n = 3;
     const { phases, samples, leaked } = await runCase(backend, c, [0, 2]);
     t.is(leaked, 0, 'the phases leave no tensors behind (labels included)');
-    const phiReal = features(real, n), phiFake = features(samples[0]!, n);
+    const phiReal = features(real, n), phiFake = features(samples[0], n);
     const projOffset = paramCount(c.preset.discriminator) - (F + 1 + CLASSES * F);
     const check = (what: string, r: PhaseResult, ref: { loss: number; grad: Float64Array }): void => {
       const eLoss = Math.abs(r.loss - ref.loss), eGrad = maxAbsDiff(r.grad.subarray(projOffset), ref.grad);
@@ -159,28 +159,28 @@ for (const backend of ['cpu', 'wasm', 'onnx'] as const) {
       t.true(eGrad <= TOL, `${what} projection gradients ${eGrad}`);
     };
     const base = refDPhase(phiReal, yReal, phiFake, yFake, p);
-    check('D phase', phases[0]!, base);
+    check('D phase', phases[0], base);
     t.true(base.grad.some((v, i) => i > F && Math.abs(v) > 1e-3), 'the embedding gradient is not all zero');
 
     // Real row 1: class 7 -> 2. Its logit moves by ⟨E_2 − E_7, φ_1⟩; no other logit moves.
     const movedReal = refDPhase(phiReal, Int32Array.from([4, 2, 4]), phiFake, yFake, p);
     let delta = 0;
-    for (let k = 0; k < F; k++) delta += (p.e[2 * F + k]! - p.e[7 * F + k]!) * phiReal[1]![k]!;
+    for (let k = 0; k < F; k++) delta += (p.e[2 * F + k] - p.e[7 * F + k]) * phiReal[1][k];
     t.true(Math.abs(delta) > 0.05, `the label change matters (δ ${delta})`);
-    t.true(Math.abs(movedReal.logits[1]! - base.logits[1]! - delta) < 1e-9);
-    const expected = (softplus(-(base.logits[1]! + delta)) - softplus(-base.logits[1]!)) / n;
-    t.true(Math.abs(phases[1]!.loss - phases[0]!.loss - expected) <= TOL, `real label change: Δloss ${phases[1]!.loss - phases[0]!.loss} vs ${expected}`);
-    check('D phase, real row 1 relabelled', phases[1]!, movedReal);
+    t.true(Math.abs(movedReal.logits[1] - base.logits[1] - delta) < 1e-9);
+    const expected = (softplus(-(base.logits[1] + delta)) - softplus(-base.logits[1])) / n;
+    t.true(Math.abs(phases[1].loss - phases[0].loss - expected) <= TOL, `real label change: Δloss ${phases[1].loss - phases[0].loss} vs ${expected}`);
+    check('D phase, real row 1 relabelled', phases[1], movedReal);
 
     // Fake row 2: class 9 -> 0 (G's one-hot input changes too, so its image and φ are recomputed).
-    const phiFake2 = features(samples[1]!, n);
-    check('D phase, fake row 2 relabelled', phases[2]!, refDPhase(phiReal, yReal, phiFake2, Int32Array.from([1, 4, 0]), p));
+    const phiFake2 = features(samples[1], n);
+    check('D phase, fake row 2 relabelled', phases[2], refDPhase(phiReal, yReal, phiFake2, Int32Array.from([1, 4, 0]), p));
 
     // G phase: mean softplus(−l_fake).
-    const gLoss = phiFake.reduce((s, phi, i) => s + softplus(-logit(phi, yFake[i]!, p)) / n, 0);
-    t.log(`${backend} G phase: loss ${phases[3]!.loss.toFixed(6)} vs ${gLoss.toFixed(6)}`);
-    t.true(Math.abs(phases[3]!.loss - gLoss) <= TOL, `G loss ${phases[3]!.loss} vs ${gLoss}`);
-    t.true(phases[3]!.grad.some((v) => v !== 0));
+    const gLoss = phiFake.reduce((s, phi, i) => s + softplus(-logit(phi, yFake[i], p)) / n, 0);
+    t.log(`${backend} G phase: loss ${phases[3].loss.toFixed(6)} vs ${gLoss.toFixed(6)}`);
+    t.true(Math.abs(phases[3].loss - gLoss) <= TOL, `G loss ${phases[3].loss} vs ${gLoss}`);
+    t.true(phases[3].grad.some((v) => v !== 0));
   });
 }
 
@@ -192,7 +192,7 @@ test.serial('the projection layer alone: value and φ/W/b/E gradients on onnx an
   const n = 4, f = 5, k = 3;
   const labels = Int32Array.from([2, 0, 2, 1]);
   const net: NetSpec = { inputShape: [f], layers: [{ kind: 'projection', classes: k }], init: 'glorot' };
-  t.deepEqual(paramShapes(net).map((p) => `${p.name}:${p.shape}`), ['layer0/kernel:5,1', 'layer0/bias:1', 'layer0/embedding:3,5']);
+  t.deepEqual(paramShapes(net).map((p) => `${p.name}:${p.shape.join()}`), ['layer0/kernel:5,1', 'layer0/bias:1', 'layer0/embedding:3,5']);
   const x = uniform(n * f, 31), w = uniform(f, 32), b = uniform(1, 33), e = uniform(k * f, 34), dy = uniform(n, 35);
   const hot = oneHotRows(labels, k);
 
@@ -200,16 +200,16 @@ test.serial('the projection layer alone: value and φ/W/b/E gradients on onnx an
   const y = new Float64Array(n), dx = new Float64Array(n * f), dw = new Float64Array(f), de = new Float64Array(k * f);
   let db = 0;
   for (let i = 0; i < n; i++) {
-    const c = labels[i]!;
+    const c = labels[i];
     y[i] = b[0]!;
     for (let j = 0; j < f; j++) {
-      const phi = x[i * f + j]!;
-      y[i]! += phi * (w[j]! + e[c * f + j]!);
-      dx[i * f + j] = dy[i]! * (w[j]! + e[c * f + j]!);
-      dw[j]! += phi * dy[i]!;
-      de[c * f + j]! += phi * dy[i]!;
+      const phi = x[i * f + j];
+      y[i] += phi * (w[j] + e[c * f + j]);
+      dx[i * f + j] = dy[i] * (w[j] + e[c * f + j]);
+      dw[j] += phi * dy[i];
+      de[c * f + j] += phi * dy[i];
     }
-    db += dy[i]!;
+    db += dy[i];
   }
   const ref = { y, dx, dw, db: Float64Array.of(db), de };
 
@@ -225,7 +225,7 @@ test.serial('the projection layer alone: value and φ/W/b/E gradients on onnx an
   const res = await (await session(g.toModel())).run({
     x: feed(x, [n, f]), labels: feed(hot, [n, k]), dy: feed(dy, [n, 1]), 'p.0': feed(w, [f, 1]), 'p.1': feed(b, [1]), 'p.2': feed(e, [k, f]),
   });
-  const onnx = { y: res.y!.data, dx: res.dx!.data, dw: res['grad.0']!.data, db: res['grad.1']!.data, de: res['grad.2']!.data } as Record<keyof typeof ref, Float32Array>;
+  const onnx = { y: res.y.data, dx: res.dx.data, dw: res['grad.0'].data, db: res['grad.1'].data, de: res['grad.2'].data } as Record<keyof typeof ref, Float32Array>;
 
   // tfjs autograd through opsForward on the cpu backend.
   await tf.setBackend('cpu');
@@ -236,7 +236,7 @@ test.serial('the projection layer alone: value and φ/W/b/E gradients on onnx an
     yT = tf.keep(out);
     return tf.sum(tf.mul(out, tf.tensor2d(dy, [n, 1])));
   }, [xv, ...pv]);
-  const tfjs = { y: yT.dataSync(), dx: grads[xv.name]!.dataSync(), dw: grads[pv[0]!.name]!.dataSync(), db: grads[pv[1]!.name]!.dataSync(), de: grads[pv[2]!.name]!.dataSync() } as Record<keyof typeof ref, Float32Array>;
+  const tfjs = { y: yT.dataSync(), dx: grads[xv.name].dataSync(), dw: grads[pv[0].name].dataSync(), db: grads[pv[1].name].dataSync(), de: grads[pv[2].name].dataSync() } as Record<keyof typeof ref, Float32Array>;
   tf.disposeVariables();
 
   for (const [engine, got] of [['onnx', onnx], ['tfjs', tfjs]] as const) {
@@ -246,7 +246,7 @@ test.serial('the projection layer alone: value and φ/W/b/E gradients on onnx an
     }
   }
   // Each class's embedding row collects exactly its rows' φ·dy: class 1 has row 3 alone.
-  t.true(maxAbsDiff(onnx.de.subarray(f, 2 * f), Array.from(x.subarray(3 * f, 4 * f), (v) => v * dy[3]!)) <= 1e-6);
+  t.true(maxAbsDiff(onnx.de.subarray(f, 2 * f), Array.from(x.subarray(3 * f, 4 * f), (v) => v * dy[3])) <= 1e-6);
 });
 
 // ---------------------------------------------------------------------------
@@ -285,13 +285,13 @@ for (const [model, seed] of [['probe-mlp', 41], ['probe-dcgan', 51], ['dcgan', 6
     for (const backend of ['onnx', 'wasm'] as const) {
       const other = (await runCase(backend, c)).phases;
       other.forEach((r, i) => {
-        const what = `${backend} ${c.inputs[i]!.phase.toUpperCase()} phase`;
-        const eLoss = Math.abs(r.loss - cpu[i]!.loss), eGrad = maxAbsDiff(r.grad, cpu[i]!.grad);
-        const eBn = r.bn.length === 0 ? 0 : Math.max(...r.bn.map((v, p) => maxAbsDiff(v, cpu[i]!.bn[p]!)));
-        t.log(`${model} ${what}: loss |Δ| ${eLoss.toExponential(1)}, grad max |Δ| ${eGrad.toExponential(1)} (rel ${relErr(r.grad, cpu[i]!.grad).toExponential(1)})${r.bn.length ? `, BN stats max |Δ| ${eBn.toExponential(1)}` : ''}`);
-        t.true(eLoss <= TOL, `${what} loss ${r.loss} vs ${cpu[i]!.loss}`);
+        const what = `${backend} ${c.inputs[i].phase.toUpperCase()} phase`;
+        const eLoss = Math.abs(r.loss - cpu[i].loss), eGrad = maxAbsDiff(r.grad, cpu[i].grad);
+        const eBn = r.bn.length === 0 ? 0 : Math.max(...r.bn.map((v, p) => maxAbsDiff(v, cpu[i].bn[p])));
+        t.log(`${model} ${what}: loss |Δ| ${eLoss.toExponential(1)}, grad max |Δ| ${eGrad.toExponential(1)} (rel ${relErr(r.grad, cpu[i].grad).toExponential(1)})${r.bn.length ? `, BN stats max |Δ| ${eBn.toExponential(1)}` : ''}`);
+        t.true(eLoss <= TOL, `${what} loss ${r.loss} vs ${cpu[i].loss}`);
         t.true(eGrad <= TOL, `${what} gradients ${eGrad}`);
-        t.is(r.bn.length, cpu[i]!.bn.length);
+        t.is(r.bn.length, cpu[i].bn.length);
         t.true(eBn <= TOL, `${what} BN stats ${eBn}`);
       });
     }
@@ -304,9 +304,9 @@ test.serial('a conditional preset\'s phase without its labels is an internal err
     const engine = await createEngine(backend, c.preset, { loss: 'ns' });
     const grad = new Float32Array(paramCount(c.preset.discriminator));
     const live = engine.liveObjects();
-    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, realLabels: null }, grad), { message: /real rows needs 4 labels, got none/ });
-    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, fakeLabels: Int32Array.of(1, 2) }, grad), { message: /fake rows needs 4 labels, got 2/ });
-    await t.throwsAsync(engine.phase({ ...c.inputs[0]!, fakeLabels: Int32Array.of(1, 2, 10, 0) }, grad), { message: /label 10 of row 2 is outside \[0, 10\)/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0], realLabels: null }, grad), { message: /real rows needs 4 labels, got none/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0], fakeLabels: Int32Array.of(1, 2) }, grad), { message: /fake rows needs 4 labels, got 2/ });
+    await t.throwsAsync(engine.phase({ ...c.inputs[0], fakeLabels: Int32Array.of(1, 2, 10, 0) }, grad), { message: /label 10 of row 2 is outside \[0, 10\)/ });
     if (backend === 'cpu') {
       t.is(engine.liveObjects(), live, 'nothing leaked by the refused phases');
       tf.disposeVariables();

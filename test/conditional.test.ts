@@ -38,7 +38,7 @@ import { paramCount } from '../src/models/presets.js';
 import { gridSize } from '../src/generator/grid.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import type { ImageSet } from '../src/data/image-set.js';
-import { maxAbsDiff, relErr } from './helpers.js';
+import { maxAbsDiff, relErr, type ModelJson } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-cond-'));
 const CLASSES = 3, PER_CLASS = 6, SIZE = 32, LATENT = 100;
@@ -73,7 +73,7 @@ test.before(async () => {
 /** Each image's class as its pixels tell it. */
 function classesFromPixels(data: ImageSet): Int32Array {
   const per = data.height * data.width * data.channels;
-  return Int32Array.from({ length: data.count }, (_, i) => classOfPixel(data.images[i * per]!));
+  return Int32Array.from({ length: data.count }, (_, i) => classOfPixel(data.images[i * per]));
 }
 
 test.serial('folder:DIR with one subfolder per class loads labels that match the image content, also from the cache', async (t) => {
@@ -103,9 +103,9 @@ test.serial('labels reach the right rows: the D and G gradients of a 2-worker st
     const rows = epochPermutation(data.count, seed, 0).subarray(0, n);
     const per = SIZE * SIZE;
     const real = new Float32Array(n * per);
-    rows.forEach((row, r) => { for (let i = 0; i < per; i++) real[r * per + i] = data.images[row * per + i]! / 127.5 - 1; });
+    rows.forEach((row, r) => { for (let i = 0; i < per; i++) real[r * per + i] = data.images[row * per + i] / 127.5 - 1; });
     const fromPixels = classesFromPixels(data);
-    const realLabels = Int32Array.from(rows, (row) => fromPixels[row]!);
+    const realLabels = Int32Array.from(rows, (row) => fromPixels[row]);
     const engine = await createEngine('cpu', preset, { loss: 'ns' });
     engine.setParams('g', g);
     engine.setParams('d', d);
@@ -180,7 +180,7 @@ test.serial('the exported [z, label] generators (LayersModel and ONNX) reproduce
   const z = latentNoise(new Float32Array(n * LATENT), seed, 0, NoiseStream.Sample, 0, LATENT);
 
   // Plain TensorFlow.js, no ganpool loader.
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ModelJson;
   t.like(json.userDefinedMetadata.ganpool, { classes: CLASSES, latentDim: LATENT });
   t.is(json.userDefinedMetadata.ganpool.inputs.length, 2);
   const layers = await loadPlain(dir);
@@ -194,7 +194,7 @@ test.serial('the exported [z, label] generators (LayersModel and ONNX) reproduce
   const out = await session.run({
     z: new ort.Tensor('float32', z, [n, LATENT]), label: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [n]),
   });
-  const fromOnnx = new Float32Array(out.images!.data as Float32Array);
+  const fromOnnx = new Float32Array(out.images.data as Float32Array);
   await session.release();
 
   const dTfjs = maxAbsDiff(fromTfjs, theirs), dOnnx = maxAbsDiff(fromOnnx, theirs);
@@ -226,10 +226,10 @@ test.serial('the exported [z, label] generators (LayersModel and ONNX) reproduce
   const wrong = await loadPlainForward(dir, r.n, r.seed, new Int32Array(r.n));
   let worst = 0, wrongWorst = 0;
   for (let i = 0; i < r.n; i++) {
-    const png = await sharp(r.individual[i]!).extractChannel(0).raw().toBuffer(); // grey, whatever channels sharp decodes to
+    const png = await sharp(r.individual[i]).extractChannel(0).raw().toBuffer(); // grey, whatever channels sharp decodes to
     for (let p = 0; p < SIZE * SIZE; p++) {
-      worst = Math.max(worst, Math.abs(png[p]! - toByte(direct[i * SIZE * SIZE + p]!)));
-      wrongWorst = Math.max(wrongWorst, Math.abs(png[p]! - toByte(wrong[i * SIZE * SIZE + p]!)));
+      worst = Math.max(worst, Math.abs(png[p] - toByte(direct[i * SIZE * SIZE + p])));
+      wrongWorst = Math.max(wrongWorst, Math.abs(png[p] - toByte(wrong[i * SIZE * SIZE + p])));
     }
   }
   t.log(`--per-class PNGs vs a direct forward with labels [0,0,1,1,2,2]: max ${worst} grey levels; with all labels 0: ${wrongWorst}`);
@@ -245,7 +245,7 @@ test.serial('the exported [z, label] generators (LayersModel and ONNX) reproduce
 
 /** Loads a LayersModel folder with tfjs's own fromMemory handler from its two files (no ganpool loader). */
 async function loadPlain(dir: string): Promise<tfl.LayersModel> {
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
   const bin = readFileSync(join(dir, json.weightsManifest[0].paths[0]));
   return tfl.loadLayersModel(tf.io.fromMemory({
     modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
@@ -286,12 +286,12 @@ test.serial('resume of a conditional run is exact (params, Adam states), and its
   const [mine, runs] = [await sharp(again.grid).raw().toBuffer(), await sharp(resumed.latestGrid!).raw().toBuffer()];
   t.is(mine.length, runs.length);
   let worst = 0;
-  for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - runs[i]!));
+  for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i] - runs[i]));
   t.true(worst <= 1, `sample's grid differs from the run's by ${worst} levels`);
   t.throws(() => resumeConfig(b.config, { conditional: false }, two, 2), { instanceOf: GanpoolUsageError, message: /^invalid conditional: false conflicts/ });
 });
 
-test('--conditional on unlabelled data is a usage error naming --conditional (CLI exit code 2); the API names the field', async (t) => {
+test('--conditional on unlabelled data is a usage error naming --conditional (CLI exit code 2); the API names the field', (t) => {
   t.throws(() => resolveConfig({ ...base, dataset: `folder:${flat}` }, 4, [32, 32, 1], 0), { instanceOf: GanpoolUsageError, message: /^invalid conditional:/ });
   const r = spawnSync(process.execPath, [
     '--import', 'tsx', 'src/cli/main.ts', 'train', '--dataset', `folder:${flat}`, '--channels', '1', '--conditional',

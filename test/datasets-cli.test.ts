@@ -19,7 +19,7 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const small = ['--steps', '3', '--workers', '2', '--batch-size', '8', '--sample-every', '1000'];
-const json = (p: string): Record<string, unknown> => JSON.parse(readFileSync(p, 'utf8'));
+const json = (p: string): Record<string, unknown> => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
 
 test('dataset specs are checked before anything loads', (t) => {
   t.deepEqual(parseDatasetSpec('idx:/a/b'), { kind: 'idx', path: '/a/b' });

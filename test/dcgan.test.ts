@@ -47,7 +47,7 @@ test('every preset lists its trainable weights in tf.layers order (built on cpu,
         const built = buildNet(spec, net);
         const fromModel = built.model.trainableWeights.map((w) => w.shape.join('x'));
         t.deepEqual(paramShapes(spec).map((p) => p.shape.join('x')), fromModel, `${name} ${net} ${channels}ch`);
-        const out = built.model.outputs[0]!.shape.slice(1);
+        const out = built.model.outputs[0].shape.slice(1);
         t.deepEqual(out, net === 'generator' ? [size, size, channels] : [1], `${name} ${net} output`);
         built.model.dispose();
       }
@@ -76,7 +76,7 @@ test('dcgan presets start from N(0, 0.02) kernels and N(1, 0.02) batch-norm scal
   const probe = modelPreset('probe-dcgan', [28, 28, 1]).discriminator;
   const probeParams = new Float32Array(paramCount(probe));
   initParams(probe, 1, 1, probeParams);
-  const first = paramShapes(probe)[0]!; // conv 4×4×1×32: Glorot limit sqrt(6 / (16 + 512))
+  const first = paramShapes(probe)[0]; // conv 4×4×1×32: Glorot limit sqrt(6 / (16 + 512))
   const limit = Math.sqrt(6 / (first.fanIn + first.fanOut));
   const kernel = probeParams.subarray(0, sizeOf(first.shape));
   t.true(kernel.every((x) => Math.abs(x) <= limit) && kernel.some((x) => Math.abs(x) > 0.9 * limit));
@@ -84,8 +84,8 @@ test('dcgan presets start from N(0, 0.02) kernels and N(1, 0.02) batch-norm scal
 
 test('a preset built for another image size is a usage error naming model and both shapes', (t) => {
   const e = t.throws(() => modelPreset('dcgan', [32, 32, 3]), { instanceOf: GanpoolUsageError });
-  t.is(e!.field, 'model');
-  t.regex(e!.message, /invalid model: "dcgan" expects 28×28×C images, but the data are 32×32×3/);
+  t.is(e.field, 'model');
+  t.regex(e.message, /invalid model: "dcgan" expects 28×28×C images, but the data are 32×32×3/);
   t.throws(() => modelPreset('dcgan64', [28, 28, 1]), { message: /"dcgan64" expects 64×64×C.*28×28×1/ });
   t.notThrows(() => modelPreset('mlp', [64, 64, 3]));
 });

@@ -15,7 +15,7 @@ function startArgs(): string[] {
   const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
   const m = /^tsx src\/cli\/main\.ts train(?<rest>(?: \S+)*)$/.exec(start);
   if (!m) throw new Error(`npm start is not 'tsx src/cli/main.ts train [flags]': ${start}`);
-  return m.groups!.rest!.trim().split(/\s+/).filter(Boolean);
+  return m.groups!.rest.trim().split(/\s+/).filter(Boolean);
 }
 
 const resolved = (config: TrainConfig) => ({ ...resolveConfig({ ...config, out: 'x' }, 10_000, MNIST) });
@@ -57,7 +57,7 @@ test('the final evaluation is on by default only where the classifier ships (mni
   t.throws(() => resolveConfig({ finalEval: 'yes' as unknown as boolean }), { message: /finalEval/ });
 });
 
-test.serial('a run with the final evaluation logs its scores beside the real held-out floor, and the CLI prints both', async (t) => {
+test.serial('a run with the final evaluation logs its scores beside the real held-out floor, and the CLI prints both', (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-final-')), 'run');
   const c = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--model', 'seed', '--workers', '2', '--batch-size', '16',
     '--steps', '3', '--eval-n', '300', '--out', out], { encoding: 'utf8', timeout: 120_000 });
@@ -70,8 +70,8 @@ test.serial('a run with the final evaluation logs its scores beside the real hel
   const logged = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step?: number; eval?: EvalMetrics })
     .filter((l) => l.eval);
   t.is(logged.length, 1);
-  t.is(logged[0]!.step, 3);
-  t.is(logged[0]!.eval!.fcd, summary.eval.fcd);
+  t.is(logged[0].step, 3);
+  t.is(logged[0].eval!.fcd, summary.eval.fcd);
   const row = (m: EvalMetrics): string => `FCD +${m.fcd.toFixed(2)} +classifier score +${m.classifierScore.toFixed(2)} +classes ${m.classesCovered}/10`;
   t.regex(c.stdout, new RegExp(`quality: +${row(summary.eval)} +\\(n 300`));
   t.regex(c.stdout, new RegExp(`real floor: +${row(summary.evalFloor)} +\\(n 2000 held-out`));

@@ -37,8 +37,8 @@ test('writeFileAtomic: a file-system failure is a GanpoolDataError naming the fi
   writeFileSync(join(dir, 'blocker'), '');
   const target = join(dir, 'blocker', 'x.json');
   const e = await t.throwsAsync(() => writeFileAtomic(target, '{}'), { instanceOf: GanpoolDataError });
-  t.is(e!.file, target);
-  t.regex(e!.message, /could not write \(a part of the path is not a folder, ENOTDIR\)/);
+  t.is(e.file, target);
+  t.regex(e.message, /could not write \(a part of the path is not a folder, ENOTDIR\)/);
   t.deepEqual(readdirSync(dir), ['blocker']);
 });
 
@@ -46,7 +46,7 @@ test('writeFileAtomic: a missing folder is named as one (ENOENT), and nothing is
   const dir = mkdtempSync(join(tmpdir(), 'ganpool-atomic-'));
   const target = join(dir, 'missing', 'x.json');
   const e = await t.throwsAsync(() => writeFileAtomic(target, '{}'), { instanceOf: GanpoolDataError });
-  t.is(e!.file, target);
-  t.regex(e!.message, /could not write \(its folder does not exist, or was removed while writing, ENOENT\)/);
+  t.is(e.file, target);
+  t.regex(e.message, /could not write \(its folder does not exist, or was removed while writing, ENOENT\)/);
   t.deepEqual(readdirSync(dir), []);
 });

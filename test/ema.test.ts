@@ -33,7 +33,7 @@ function referenceEma(initial: Float32Array, thetas: Float32Array[], decay: numb
   thetas.forEach((theta, k) => {
     const t = k + 1;
     const b = Math.min(decay, (1 + t) / (10 + t));
-    for (let i = 0; i < ema.length; i++) ema[i] = Math.fround(b * ema[i]! + (1 - b) * theta[i]!);
+    for (let i = 0; i < ema.length; i++) ema[i] = Math.fround(b * ema[i] + (1 - b) * theta[i]);
   });
   return Float32Array.from(ema);
 }
@@ -69,7 +69,7 @@ for (const decay of [0.3, 0.999]) {
     const last = emas[4]!;
     t.log(`max |EMA − JS reference| over 5 steps: ${worst.toExponential(2)}; bitwise equal at step 5: ${same(last, referenceEma(initial, thetas, decay))}`);
     // The comparison can fail: the EMA is neither the raw weights nor the start.
-    const fromTheta = maxAbsDiff(last, thetas[4]!), fromStart = maxAbsDiff(last, initial);
+    const fromTheta = maxAbsDiff(last, thetas[4]), fromStart = maxAbsDiff(last, initial);
     t.log(`max |EMA − θ_5| ${fromTheta.toExponential(2)}, max |EMA − θ_0| ${fromStart.toExponential(2)}`);
     t.true(fromTheta > 1e-4 && fromStart > 1e-4);
   });
@@ -82,9 +82,9 @@ test.serial('1 and 2 workers: each run\'s EMA is bitwise the reference of its pa
   // The EMA is an elementwise function of the parameter sequence: each run's EMA is bitwise the
   // reference of its own parameters, however the Adam ranges were split across workers.
   for (const r of [one, two]) t.true(same(r.emas[3]!, referenceEma(r.initial, r.thetas, 0.9)), 'EMA bitwise equal to the reference of its run');
-  const dTheta = maxAbsDiff(one.thetas[3]!, two.thetas[3]!), dEma = maxAbsDiff(one.emas[3]!, two.emas[3]!);
+  const dTheta = maxAbsDiff(one.thetas[3], two.thetas[3]), dEma = maxAbsDiff(one.emas[3]!, two.emas[3]!);
   t.log(`1 vs 2 workers after 4 steps: max |Δθ| ${dTheta.toExponential(2)}, max |ΔEMA| ${dEma.toExponential(2)}, EMA bitwise equal: ${same(one.emas[3]!, two.emas[3]!)}`);
-  if (same(one.thetas[3]!, two.thetas[3]!)) t.true(same(one.emas[3]!, two.emas[3]!), 'same parameters, same EMA bit for bit');
+  if (same(one.thetas[3], two.thetas[3])) t.true(same(one.emas[3]!, two.emas[3]!), 'same parameters, same EMA bit for bit');
   t.true(dEma <= Math.max(dTheta, 1e-6), `EMA differs by ${dEma}, parameters by ${dTheta}`);
 });
 
@@ -123,7 +123,7 @@ test.serial('the apply tasks of 1 and 2 workers (one range vs two) leave bitwise
   // And the EMA is the definition's update of the updated parameters (the comparison can fail: both moved).
   const b = emaDecayAt(0.999, 5);
   t.is(b, 6 / 15);
-  const want = Float32Array.from(emaView(before)!, (e, i) => b * e + (1 - b) * one.params[i]!);
+  const want = Float32Array.from(emaView(before)!, (e, i) => b * e + (1 - b) * one.params[i]);
   t.true(same(one.ema, want));
   t.true(maxAbsDiff(one.params, paramsView(before)) > 1e-5 && maxAbsDiff(one.ema, emaView(before)!) > 1e-5);
 });
@@ -137,7 +137,7 @@ test.serial('a refused step (nan@3, D phase refused so no G update) makes no EMA
     delete process.env[INJECT_FAULT_ENV];
   }
   t.true(same(injected.emas[2]!, injected.emas[1]!), 'the refused step left the EMA as it was');
-  t.true(same(injected.thetas[2]!, injected.thetas[1]!));
+  t.true(same(injected.thetas[2], injected.thetas[1]));
   t.false(same(injected.emas[1]!, injected.emas[0]!), 'an applied step moves the EMA (the comparison above can fail)');
 });
 
@@ -149,7 +149,7 @@ test.serial('resume: 3 steps + checkpoint + resume to 6 equals 6 straight steps,
   t.is(mid.state.g.ema!.length, mid.state.g.params.length);
   t.is(mid.state.d.ema!.length, 0, 'D keeps no EMA');
   t.false(same(mid.state.g.ema!, mid.state.g.params));
-  t.is(JSON.parse(readFileSync(join(two, CHECKPOINT_DIR, 'manifest.json'), 'utf8')).version, 3);
+  t.is((JSON.parse(readFileSync(join(two, CHECKPOINT_DIR, 'manifest.json'), 'utf8')) as { version: number }).version, 3);
   await train({ resume: two, steps: 6 });
   const a = loadCheckpoint(one).state, b = loadCheckpoint(two).state;
   t.is(b.stepsDone, 6);
@@ -165,7 +165,7 @@ test.serial('a format-2 checkpoint (no EMA, no ema in its config) resumes with E
   const dir = join(tmp, 'format2');
   await train({ ...base, ema: 0, steps: 2, out: dir });
   const manifestFile = join(dir, CHECKPOINT_DIR, 'manifest.json');
-  const m = JSON.parse(readFileSync(manifestFile, 'utf8'));
+  const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: Record<string, unknown>; config: Record<string, unknown> };
   delete m.files['g-ema.f32'];
   delete m.config.ema;
   writeFileSync(manifestFile, JSON.stringify({ ...m, version: 2 }));
@@ -180,7 +180,7 @@ test.serial('a format-2 checkpoint (no EMA, no ema in its config) resumes with E
     // One update from there, with t = 3 (the checkpoint's G step count 2, plus one).
     const b = Math.min(0.6, 4 / 13);
     const theta = trainer.parameters().g;
-    const want = Float32Array.from(old.state.g.params, (p, i) => b * p + (1 - b) * theta[i]!);
+    const want = Float32Array.from(old.state.g.params, (p, i) => b * p + (1 - b) * theta[i]);
     t.true(maxAbsDiff(trainer.emaParameters()!, want) <= 1e-6);
     t.true(maxAbsDiff(trainer.emaParameters()!, old.state.g.params) > 1e-6, 'the step moved the EMA (the comparison above can fail)');
   } finally {
@@ -279,8 +279,8 @@ test.serial('ema on: sample grids and the exported generator use the EMA weights
 test('config: ema must be in [0, 1), the error names ema; defaults 0.999 for the conv presets, 0 for the others', (t) => {
   for (const ema of [1, -0.1, 1.5, Number.NaN]) {
     const e = t.throws(() => resolveConfig({ ema }), { instanceOf: GanpoolUsageError });
-    t.regex(e!.message, /^invalid ema: /);
-    t.is(e!.field, 'ema');
+    t.regex(e.message, /^invalid ema: /);
+    t.is(e.field, 'ema');
   }
   t.is(resolveConfig({ ema: 0 }).ema, 0);
   t.is(resolveConfig({ ema: 0.95, model: 'dcgan' }).ema, 0.95);
@@ -296,6 +296,6 @@ test('CLI: --ema parses as a number, --ema 1 is a usage error naming --ema, the 
   t.is(parseTrainArgs(['--ema', '0']).config.ema, 0);
   t.is(parseTrainArgs(['--ema', '0.99']).config.ema, 0.99);
   const e = t.throws(() => resolveConfig(parseTrainArgs(['--ema', '1']).config), { instanceOf: GanpoolUsageError });
-  t.regex(asFlagError(e!).message, /^invalid --ema: 1; expected a number in \[0, 1\)/);
+  t.regex(asFlagError(e).message, /^invalid --ema: 1; expected a number in \[0, 1\)/);
   t.regex(trainHelp(), /--ema N +.*\[0\.999 for dcgan, dcgan32, dcgan64; else 0\]/);
 });

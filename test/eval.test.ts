@@ -12,6 +12,7 @@ import { saveLayersModel } from '../src/engines/tfjs/model-io.js';
 import { train } from '../src/app/train.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import { hashInts, sfc32 } from '../src/util/rng.js';
+import type { EvalMetrics } from '../src/metrics/frechet.js';
 import { mnistData } from './helpers.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'ganpool-eval-'));
@@ -34,7 +35,7 @@ function testEvaluator(): Promise<{ evaluator: Evaluator; split: DataSplit }> {
 async function captured(run: () => Promise<number>): Promise<{ code: number; stdout: string }> {
   const write = process.stdout.write.bind(process.stdout);
   let stdout = '';
-  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; });
   try {
     return { code: await run(), stdout };
   } finally {
@@ -70,7 +71,7 @@ test('classifier score: high for real digits, 1 for one repeated image', async (
   t.log(`classifier score of the held-out digits ${real.classifierScore.toFixed(3)}; classes covered ${real.classesCovered}; histogram ${real.histogram.join(' ')}`);
   t.true(real.classifierScore >= 7);
   t.is(real.classesCovered, 10);
-  const one = toFloatImages(split.test.set, new Uint32Array(500).fill(split.test.indices[0]!));
+  const one = toFloatImages(split.test.set, new Uint32Array(500).fill(split.test.indices[0]));
   const same = evaluator.metrics(one, 500);
   t.true(Math.abs(same.classifierScore - 1) < 1e-3, `score ${same.classifierScore}`);
   t.is(same.classesCovered, 1);
@@ -104,11 +105,11 @@ test('train --eval-every logs eval lines in metrics.jsonl and the final values i
   const events: number[] = [];
   const result = await train({ finalEval: false, steps: 5, workers: 2, batchSize: 32, evalEvery: 2, evalN: 200, out }, { evaluator, onEval: (e) => { events.push(e.step); } });
   t.deepEqual(events, [2, 4, 5]);
-  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const evals = lines.filter((l) => l.eval);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; eval?: EvalMetrics });
+  const evals = lines.filter((l): l is { step: number; eval: EvalMetrics } => Boolean(l.eval));
   t.deepEqual(evals.map((l) => l.step), [2, 4, 5]);
   for (const l of evals) t.true(Number.isFinite(l.eval.fcd) && l.eval.n === 200 && l.eval.histogram.length === 10);
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { eval: EvalMetrics };
   t.deepEqual(summary.eval, evals[2].eval);
   t.deepEqual(result.eval, evals[2].eval);
   t.log(`after 5 steps: FCD ${summary.eval.fcd.toFixed(2)}, score ${summary.eval.classifierScore.toFixed(2)}`);
@@ -125,10 +126,10 @@ test('class agreement: held-out digits scored with their true labels agree as of
   const { evaluator, split } = await testEvaluator();
   const rows = split.test.indices;
   const images = toFloatImages(split.test.set, rows);
-  const labels = Int32Array.from(rows, (r) => split.test.set.labels[r]!);
+  const labels = Int32Array.from(rows, (r) => split.test.set.labels[r]);
   const right = evaluator.metrics(images, rows.length, labels).classAgreement!;
   const drawn = Array.from({ length: 10 }, (_, k) => labels.filter((y) => y === k).length);
-  const overall = right.perClass.reduce((n, share, k) => n + share * drawn[k]!, 0); // images classified as their label
+  const overall = right.perClass.reduce((n, share, k) => n + share * drawn[k], 0); // images classified as their label
   t.log(`agreement ${(right.mean * 100).toFixed(2)}% (per class ${right.perClass.map((x) => (x * 100).toFixed(0)).join(' ')})`);
   t.true(Math.abs(overall / rows.length - evaluator.info.accuracy) < 1e-9, 'the per-class shares add up to the classifier accuracy');
   t.true(right.perClass.every((x) => x > 0.9));

@@ -13,7 +13,7 @@ import { latentNoise, NoiseStream } from '../src/util/rng.js';
 import type { BackendName } from '../src/engines/backend.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { bnLayers, type ModelName } from '../src/models/presets.js';
-import { maxAbsDiff } from './helpers.js';
+import { maxAbsDiff, type ModelJson } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-export-'));
 
@@ -23,7 +23,7 @@ test.before(async () => {
 
 /** Loads a LayersModel folder with tfjs's own fromMemory handler from the two files (no ganpool loader). */
 async function loadPlain(dir: string): Promise<tfl.LayersModel> {
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
   const bin = readFileSync(join(dir, json.weightsManifest[0].paths[0]));
   return tfl.loadLayersModel(tf.io.fromMemory({
     modelTopology: json.modelTopology,
@@ -36,7 +36,7 @@ async function loadPlain(dir: string): Promise<tfl.LayersModel> {
 async function runOnnx(file: string, z: Float32Array, n: number, latent: number): Promise<{ images: Float32Array; dims: readonly number[]; session: ort.InferenceSession }> {
   const session = await ort.InferenceSession.create(file);
   const out = await session.run({ z: new ort.Tensor('float32', z, [n, latent]) });
-  const images = out.images!;
+  const images = out.images;
   return { images: new Float32Array(images.data as Float32Array), dims: images.dims, session };
 }
 
@@ -83,8 +83,8 @@ for (const { model, backend } of cases) {
       const theirs = await trainer.sample(n, seed);
 
       const layers = await loadPlain(dir);
-      t.deepEqual(layers.inputs[0]!.shape, [null, 100]);
-      t.deepEqual(layers.outputs[0]!.shape, [null, 28, 28, 1]);
+      t.deepEqual(layers.inputs[0].shape, [null, 100]);
+      t.deepEqual(layers.outputs[0].shape, [null, 28, 28, 1]);
       const fromTfjs = tf.tidy(() => (layers.predict(tf.tensor2d(z, [n, latent])) as tf.Tensor).dataSync() as Float32Array);
       layers.dispose();
       const dTfjs = maxAbsDiff(fromTfjs, theirs);
@@ -102,7 +102,7 @@ for (const { model, backend } of cases) {
       t.true(dOnnx <= 1e-5, `onnx diff ${dOnnx}`);
       t.true(theirs.some((v) => Math.abs(v) > 1e-3), 'the images are not all zero');
 
-      const layersMeta = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).userDefinedMetadata.ganpool;
+      const layersMeta = (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ModelJson).userDefinedMetadata.ganpool;
       t.like(layersMeta, { seed: 5, step: 3, model, latentDim: 100, imageShape: [28, 28, 1] });
       const props = onnxMetadataProps(new Uint8Array(readFileSync(file)));
       t.deepEqual(JSON.parse(props.get('ganpool')!), layersMeta);
@@ -117,8 +117,8 @@ for (const { model, backend } of cases) {
 test.serial('train() writes OUT/generator and OUT/generator.onnx at every checkpoint and at the end', async (t) => {
   const out = join(tmp, 'run');
   const stepsSeen: [number, number][] = [];
-  const metaStep = (): number => JSON.parse(readFileSync(join(out, GENERATOR_DIR, 'model.json'), 'utf8')).userDefinedMetadata.ganpool.step;
-  const onnxStep = (): number => JSON.parse(onnxMetadataProps(new Uint8Array(readFileSync(join(out, GENERATOR_ONNX)))).get('ganpool')!).step;
+  const metaStep = (): number => (JSON.parse(readFileSync(join(out, GENERATOR_DIR, 'model.json'), 'utf8')) as ModelJson).userDefinedMetadata.ganpool.step;
+  const onnxStep = (): number => (JSON.parse(onnxMetadataProps(new Uint8Array(readFileSync(join(out, GENERATOR_ONNX)))).get('ganpool')!) as GeneratorMetadata).step;
   const result = await train({ finalEval: false, model: 'seed', workers: 2, batchSize: 16, steps: 5, checkpointEvery: 2, out, backend: 'onnx' }, {
     onStep: (s) => { if (s.step >= 2) stepsSeen.push([metaStep(), onnxStep()]); },
   });
@@ -129,5 +129,5 @@ test.serial('train() writes OUT/generator and OUT/generator.onnx at every checkp
   t.is(result.generatorOnnx, join(out, GENERATOR_ONNX));
   t.true(existsSync(result.generatorOnnx));
   t.false(readdirSync(out).some((f) => f.includes('.tmp-')), 'no temp files left');
-  t.true((await loadPlain(join(out, GENERATOR_DIR))).outputs[0]!.shape.length === 4);
+  t.true((await loadPlain(join(out, GENERATOR_DIR))).outputs[0].shape.length === 4);
 });

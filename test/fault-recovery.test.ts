@@ -7,6 +7,7 @@ import { train } from '../src/app/train.js';
 import { loadCheckpoint } from '../src/run/checkpoint.js';
 import { INJECT_FAULT_ENV } from '../src/training/faults.js';
 import type { TrainConfig } from '../src/config.js';
+import type { RetryInfo, StepInfo } from '../src/training/coordinator.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-faults-'));
 const base: TrainConfig = { model: 'seed', workers: 2, batchSize: 16, seed: 8, steps: 6, sampleEvery: 1000 };
@@ -31,9 +32,9 @@ test.before(async () => {
 for (const [fault, task] of [['grad@3', 'grad'], ['apply@3', 'apply'], ['exit@3', 'grad']] as const) {
   test.serial(`${fault}: the run recovers, logs the retry, and ends bit-identical to a run without the fault`, async (t) => {
     const out = await runWith(fault, fault.replace('@', '-'));
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepInfo);
     t.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
-    const retried = lines.filter((l) => l.retries);
+    const retried = lines.filter((l): l is StepInfo & { retries: RetryInfo[] } => Boolean(l.retries));
     t.is(retried.length, 1);
     t.is(retried[0].step, 3);
     t.like(retried[0].retries[0], { phase: 'd', task, tasks: 1 });
@@ -52,7 +53,7 @@ test.serial('a fault that outlasts --max-retries stops the run: exit 1 naming st
     '--steps', '6', '--max-retries', '0', '--out', out], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, [INJECT_FAULT_ENV]: 'grad@3' } });
   t.is(r.status, 1, r.stderr);
   t.regex(r.stderr, /step 3: a grad task of the D phase failed 1 times \(last error: injected fault: grad task of step 3\); the run stopped/);
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { stoppedEarly: boolean; stopReason: string };
   t.true(summary.stoppedEarly);
   t.regex(summary.stopReason, /step 3: a grad task/);
   const ck = loadCheckpoint(out);

@@ -36,11 +36,11 @@ function randomOrthogonal(n: number, seed: number): Float64Array {
     const row = Array.from({ length: n }, g);
     for (let p = 0; p < i; p++) {
       let dot = 0;
-      for (let k = 0; k < n; k++) dot += row[k]! * q[p * n + k]!;
-      for (let k = 0; k < n; k++) row[k] = row[k]! - dot * q[p * n + k]!;
+      for (let k = 0; k < n; k++) dot += row[k] * q[p * n + k];
+      for (let k = 0; k < n; k++) row[k] = row[k] - dot * q[p * n + k];
     }
     const norm = Math.hypot(...row);
-    for (let k = 0; k < n; k++) q[i * n + k] = row[k]! / norm;
+    for (let k = 0; k < n; k++) q[i * n + k] = row[k] / norm;
   }
   return q;
 }
@@ -50,7 +50,7 @@ function fromEigen(q: Float64Array, lambda: number[], n: number): Float64Array {
   const out = new Float64Array(n * n);
   for (let p = 0; p < n; p++) {
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) out[i * n + j]! += lambda[p]! * q[p * n + i]! * q[p * n + j]!;
+      for (let j = 0; j < n; j++) out[i * n + j] += lambda[p] * q[p * n + i] * q[p * n + j];
     }
   }
   return out;
@@ -69,21 +69,21 @@ function inverse(a: Float64Array, n: number): Float64Array {
   const inv = diag(new Array<number>(n).fill(1));
   for (let c = 0; c < n; c++) {
     let piv = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r * n + c]!) > Math.abs(m[piv * n + c]!)) piv = r;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r * n + c]) > Math.abs(m[piv * n + c])) piv = r;
     for (const x of [m, inv]) {
-      for (let k = 0; k < n; k++) [x[c * n + k], x[piv * n + k]] = [x[piv * n + k]!, x[c * n + k]!];
+      for (let k = 0; k < n; k++) [x[c * n + k], x[piv * n + k]] = [x[piv * n + k], x[c * n + k]];
     }
-    const p = m[c * n + c]!;
+    const p = m[c * n + c];
     for (let k = 0; k < n; k++) {
-      m[c * n + k] = m[c * n + k]! / p;
-      inv[c * n + k] = inv[c * n + k]! / p;
+      m[c * n + k] = m[c * n + k] / p;
+      inv[c * n + k] = inv[c * n + k] / p;
     }
     for (let r = 0; r < n; r++) {
       if (r === c) continue;
-      const f = m[r * n + c]!;
+      const f = m[r * n + c];
       for (let k = 0; k < n; k++) {
-        m[r * n + k] = m[r * n + k]! - f * m[c * n + k]!;
-        inv[r * n + k] = inv[r * n + k]! - f * inv[c * n + k]!;
+        m[r * n + k] = m[r * n + k] - f * m[c * n + k];
+        inv[r * n + k] = inv[r * n + k] - f * inv[c * n + k];
       }
     }
   }
@@ -97,8 +97,8 @@ function sqrtmDenmanBeavers(a: Float64Array, n: number): Float64Array {
   for (let it = 0; it < 60; it++) {
     const yInv = inverse(y, n);
     const zInv = inverse(z, n);
-    y = y.map((v, i) => 0.5 * (v + zInv[i]!));
-    z = z.map((v, i) => 0.5 * (v + yInv[i]!));
+    y = y.map((v, i) => 0.5 * (v + zInv[i]));
+    z = z.map((v, i) => 0.5 * (v + yInv[i]));
   }
   return y;
 }
@@ -113,12 +113,12 @@ test('linalg: symmetricEigen reconstructs A and returns orthonormal vectors', (t
   const lambda = Array.from({ length: n }, (_, i) => (i - 4) * 0.75);
   const a = fromEigen(q, lambda, n);
   const { values, vectors } = symmetricEigen(a, n);
-  lambda.forEach((l, i) => t.true(Math.abs(values[i]! - l) < 1e-12));
+  lambda.forEach((l, i) => t.true(Math.abs(values[i] - l) < 1e-12));
   t.deepEqual([...symmetricEigenvalues(a, n)].map((v) => v.toFixed(9)), [...values].map((v) => v.toFixed(9)));
   const back = fromEigen(vectors, [...values], n);
-  for (let i = 0; i < n * n; i++) t.true(Math.abs(back[i]! - a[i]!) < 1e-12);
-  const gram = matMul(vectors, Float64Array.from({ length: n * n }, (_, k) => vectors[(k % n) * n + Math.floor(k / n)]!), n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t.true(Math.abs(gram[i * n + j]! - (i === j ? 1 : 0)) < 1e-12);
+  for (let i = 0; i < n * n; i++) t.true(Math.abs(back[i] - a[i]) < 1e-12);
+  const gram = matMul(vectors, Float64Array.from({ length: n * n }, (_, k) => vectors[(k % n) * n + Math.floor(k / n)]), n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t.true(Math.abs(gram[i * n + j] - (i === j ? 1 : 0)) < 1e-12);
 });
 
 test('linalg: sqrtPsd squares back to A; tiny inputs work', (t) => {
@@ -126,7 +126,7 @@ test('linalg: sqrtPsd squares back to A; tiny inputs work', (t) => {
   const a = fromEigen(randomOrthogonal(n, 5), [0, 0.01, 0.5, 1, 2, 3, 40], n);
   const s = sqrtPsd(a, n);
   const ss = matMul(s, s, n);
-  for (let i = 0; i < n * n; i++) t.true(Math.abs(ss[i]! - a[i]!) < 1e-11);
+  for (let i = 0; i < n * n; i++) t.true(Math.abs(ss[i] - a[i]) < 1e-11);
   t.deepEqual([...symmetricEigen(new Float64Array([4]), 1).values], [4]);
   t.is(symmetricEigen(new Float64Array(0), 0).values.length, 0);
 });
@@ -157,7 +157,7 @@ test('frechetDistance (a): diagonal Gaussians match Σ(μ1−μ2)² + Σ(σ1−�
   const a: FeatureStats = { mean: Float64Array.from(mu1), cov: diag(s1.map((s) => s * s)) };
   const b: FeatureStats = { mean: Float64Array.from(mu2), cov: diag(s2.map((s) => s * s)) };
   let expected = 0;
-  for (let i = 0; i < dim; i++) expected += (mu1[i]! - mu2[i]!) ** 2 + (s1[i]! - s2[i]!) ** 2;
+  for (let i = 0; i < dim; i++) expected += (mu1[i] - mu2[i]) ** 2 + (s1[i] - s2[i]) ** 2;
   t.true(relErr(frechetDistance(a, b), expected) <= 1e-9);
   t.true(relErr(frechetDistance(b, a), expected) <= 1e-9);
 });
@@ -186,7 +186,7 @@ test('frechetDistance (c): random rotated covariances match a Denman–Beavers s
     const meanA = Float64Array.from({ length: dim }, () => g());
     const meanB = Float64Array.from({ length: dim }, () => g());
     let expected = trace(covA, dim) + trace(covB, dim) - 2 * trace(sqrtmDenmanBeavers(matMul(covA, covB, dim), dim), dim);
-    for (let i = 0; i < dim; i++) expected += (meanA[i]! - meanB[i]!) ** 2;
+    for (let i = 0; i < dim; i++) expected += (meanA[i] - meanB[i]) ** 2;
     const actual = frechetDistance({ mean: meanA, cov: covA }, { mean: meanB, cov: covB });
     t.true(relErr(actual, expected) <= 1e-9, `dim ${dim}: ${actual} vs ${expected}`);
   }
@@ -206,8 +206,8 @@ test('frechetDistance (d): statistics of 20,000 samples approach the closed form
     for (let s = 0; s < n; s++) {
       const z = lam.map((l) => Math.sqrt(l) * g());
       for (let i = 0; i < dim; i++) {
-        let v = mu[i]!;
-        for (let p = 0; p < dim; p++) v += q[p * dim + i]! * z[p]!;
+        let v = mu[i];
+        for (let p = 0; p < dim; p++) v += q[p * dim + i] * z[p];
         x[s * dim + i] = v;
       }
     }
@@ -215,7 +215,7 @@ test('frechetDistance (d): statistics of 20,000 samples approach the closed form
   };
   // Σa and Σb share eigenvectors, so they commute: FD = ‖Δμ‖² + Σ(√λa − √λb)².
   let expected = 0;
-  for (let i = 0; i < dim; i++) expected += (muA[i]! - muB[i]!) ** 2 + (Math.sqrt(lamA[i]!) - Math.sqrt(lamB[i]!)) ** 2;
+  for (let i = 0; i < dim; i++) expected += (muA[i] - muB[i]) ** 2 + (Math.sqrt(lamA[i]) - Math.sqrt(lamB[i])) ** 2;
   const actual = frechetDistance(sample(muA, lamA, 1), sample(muB, lamB, 2));
   t.true(relErr(actual, expected) < 0.03, `${actual} vs ${expected}`);
 });
@@ -304,7 +304,7 @@ test('classAgreement: per-class share of rows whose most probable class is their
   t.deepEqual(a.perClass, [0.5, 1, 0]);
   t.is(a.mean, 0.5);
   const missing = classAgreement(probs, 5, 3, [0, 0, 1, 1, 1]);
-  t.true(Number.isNaN(missing.perClass[2]!));
+  t.true(Number.isNaN(missing.perClass[2]));
   t.is(missing.mean, (0.5 + 2 / 3) / 2);
   t.throws(() => classAgreement(probs, 5, 3, [0, 1]), { instanceOf: RangeError });
 });

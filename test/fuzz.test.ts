@@ -28,8 +28,8 @@ function mutate(bytes: Uint8Array, next: () => number, header: number): { data: 
   const at = (n: number): number => Math.floor(next() * n);
   switch (at(6)) {
     case 0: { const n = at(bytes.length); return { data: out.subarray(0, n), how: `truncate to ${n}` }; }
-    case 1: { const flips = 1 + at(8); for (let k = 0; k < flips; k++) { const i = at(out.length); out[i]! ^= 1 << at(8); } return { data: out, how: `${flips} bit flips` }; }
-    case 2: { const i = at(Math.min(header, out.length)); out[i]! ^= 1 << at(8); return { data: out, how: `header bit flip at ${i}` }; }
+    case 1: { const flips = 1 + at(8); for (let k = 0; k < flips; k++) { const i = at(out.length); out[i] ^= 1 << at(8); } return { data: out, how: `${flips} bit flips` }; }
+    case 2: { const i = at(Math.min(header, out.length)); out[i] ^= 1 << at(8); return { data: out, how: `header bit flip at ${i}` }; }
     case 3: { const i = 4 * at(Math.max(1, Math.floor(Math.min(header, out.length) / 4))); out.set([0xff, 0xff, 0xff, 0xf0].slice(0, out.length - i), i); return { data: out, how: `huge value at ${i}` }; }
     case 4: { out[0] = at(256); out[1] = at(256); return { data: out, how: 'wrong magic' }; }
     default: { const i = at(out.length), n = at(64); out.fill(at(256), i, i + n); return { data: out, how: `byte run at ${i}` }; }
@@ -97,7 +97,7 @@ test(`checkpoints: ${CASES} mutated manifests and parameter files load or are re
     const dir = join(root, `ck-${c}`);
     mkdirSync(join(dir, 'checkpoint'), { recursive: true });
     for (const f of files) copyFileSync(join(good, 'checkpoint', f), join(dir, 'checkpoint', f));
-    const victim = next() < 0.5 ? 'manifest.json' : files[Math.floor(next() * files.length)]!;
+    const victim = next() < 0.5 ? 'manifest.json' : files[Math.floor(next() * files.length)];
     const { data, how } = mutate(readFileSync(join(good, 'checkpoint', victim)), next, 400);
     writeFileSync(join(dir, 'checkpoint', victim), data);
     counts[await check(t, `checkpoint case ${c} (${victim}: ${how})`, () => loadCheckpoint(dir))]++;

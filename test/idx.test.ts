@@ -36,7 +36,7 @@ function write(name: string, bytes: Uint8Array): string {
 
 function classCounts(labels: Uint8Array): number[] {
   const counts = new Array<number>(10).fill(0);
-  for (const l of labels) counts[l]!++;
+  for (const l of labels) counts[l]++;
   return counts;
 }
 
@@ -78,20 +78,20 @@ test('gzip round trip of a tiny IDX file', (t) => {
 test('corrupt magic names the file', (t) => {
   const p = write('bad-magic', Buffer.from([0x50, 0x4b, 0x08, 0x01, 0, 0, 0, 1, 7]));
   const e = t.throws(() => readIdx(p), { instanceOf: GanpoolDataError });
-  t.regex(e!.message, /bad-magic: not an IDX file: expected the magic number to start with 00 00, found 50 4b 08 01/);
+  t.regex(e.message, /bad-magic: not an IDX file: expected the magic number to start with 00 00, found 50 4b 08 01/);
 });
 
 test('wrong type code is rejected', (t) => {
   const p = write('float-idx', idxBytes([1], new Uint8Array(4), 0x0d));
   const e = t.throws(() => readIdx(p), { instanceOf: GanpoolDataError });
-  t.regex(e!.message, /float-idx: unsupported IDX data type code 0x0d; only 0x08 \(unsigned byte\)/);
+  t.regex(e.message, /float-idx: unsupported IDX data type code 0x0d; only 0x08 \(unsigned byte\)/);
 });
 
 test('truncated and over-long data are rejected', (t) => {
   const full = idxBytes([10, 28, 28], new Uint8Array(7840));
   const short = write('short-idx', full.subarray(0, 1234 + 16));
   const e = t.throws(() => readIdx(short), { instanceOf: GanpoolDataError });
-  t.regex(e!.message, /short-idx: expected 7840 bytes of data after the header, found 1234 \(file truncated\?\)/);
+  t.regex(e.message, /short-idx: expected 7840 bytes of data after the header, found 1234 \(file truncated\?\)/);
   const long = write('long-idx', Buffer.concat([full, Buffer.alloc(5)]));
   t.throws(() => readIdx(long), { message: /long-idx: expected 7840 bytes .* found 7845 \(trailing data/ });
   const header = write('cut-header', full.subarray(0, 9));
@@ -102,14 +102,14 @@ test('labels/images count mismatch is rejected', (t) => {
   const images = write('m-images-idx3-ubyte', idxBytes([3, 2, 2], new Uint8Array(12)));
   const labels = write('m-labels-idx1-ubyte', idxBytes([2], Uint8Array.of(0, 1)));
   const e = t.throws(() => loadIdxImages(images, labels), { instanceOf: GanpoolDataError });
-  t.regex(e!.message, /m-labels-idx1-ubyte: has 2 labels but .*m-images-idx3-ubyte has 3 images/);
+  t.regex(e.message, /m-labels-idx1-ubyte: has 2 labels but .*m-images-idx3-ubyte has 3 images/);
 });
 
 test('a missing data set says where it looked and how to get it', (t) => {
   const e = t.throws(() => resolveIdxDataset(`idx:${join(tmp, 'nope-images-idx3-ubyte')}`), { instanceOf: GanpoolUsageError });
-  t.regex(e!.message, /nope-images-idx3-ubyte/);
-  t.regex(e!.message, /apt-get install dataset-fashion-mnist/);
-  t.regex(e!.message, /--data-dir/);
+  t.regex(e.message, /nope-images-idx3-ubyte/);
+  t.regex(e.message, /apt-get install dataset-fashion-mnist/);
+  t.regex(e.message, /--data-dir/);
   t.throws(() => resolveIdxDataset('mnist-ish'), { message: /unknown IDX dataset 'mnist-ish'/ });
 });
 

@@ -16,8 +16,8 @@ function relErr(a: Arr, b: Arr): number {
   let m = 0;
   let mb = 0;
   for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i]! - b[i]!));
-    mb = Math.max(mb, Math.abs(b[i]!));
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    mb = Math.max(mb, Math.abs(b[i]));
   }
   return m / Math.max(mb, 1e-6);
 }
@@ -123,7 +123,7 @@ test.serial('NCHW conv gradients', async (t) => {
         ? { x: rnd(x, 1), dy: rnd(dyShape, 2) }
         : { dy: rnd(dyShape, 2), filter: rnd(f, 3) };
       const a = name === 'Conv2DBackpropFilter' ? { ...attrs, filterShape: f } : { ...attrs, inputShape: x };
-      return tf.engine().runKernel(name, inputs, a) as tf.Tensor;
+      return tf.engine().runKernel<tf.Tensor>(name, inputs, a);
     });
     t.log(`${name} NCHW rel err ${err.toExponential(2)}`);
     t.true(err <= TOL);
@@ -142,8 +142,8 @@ test.serial('BatchMatMul: all transpose combinations, 2-D, batched and broadcast
       const bS = [...(bA > 1 || bB > 1 ? [bB] : []), ...(tB ? [N, K] : [K, N])];
       const { err, shape, cpuShape } = await compare(() => tf.matMul(rnd(aS, 1), rnd(bS, 2), tA, tB));
       t.deepEqual(shape, cpuShape);
-      t.true(err <= TOL, `${aS}·${bS} ${tA} ${tB}: rel err ${err}`);
-      if (tA && tB) t.log(`${aS}·${bS} TT rel err ${err.toExponential(2)}`);
+      t.true(err <= TOL, `${aS.join()}·${bS.join()} ${tA} ${tB}: rel err ${err}`);
+      if (tA && tB) t.log(`${aS.join()}·${bS.join()} TT rel err ${err.toExponential(2)}`);
     }
   }
 });
@@ -178,9 +178,9 @@ test.serial('Dense layer forward/backward with the new kernels matches cpu', asy
     const w = rnd([20, 12], 2);
     const b = rnd([12], 3);
     const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) =>
-      tf.fused.matMul({ a: xx as tf.Tensor2D, b: ww as tf.Tensor2D, bias: b, activation: 'relu' }).square().sum());
+      tf.fused.matMul({ a: xx, b: ww, bias: b, activation: 'relu' }).square().sum());
     const [dx, dw] = g([x, w]);
-    return tf.concat([dx!.flatten(), dw!.flatten()]);
+    return tf.concat([dx.flatten(), dw.flatten()]);
   });
   t.log(`rel err ${err.toExponential(2)}`);
   t.true(err <= TOL);
@@ -199,7 +199,7 @@ test.serial('UnsortedSegmentSum and gather gradient', async (t) => {
     const { err, shape, cpuShape } = await compare(() =>
       tf.unsortedSegmentSum(rnd(xs, 1), tf.tensor1d(ids, 'int32'), n));
     t.deepEqual(shape, cpuShape);
-    t.true(err <= TOL, `${xs} ${ids}: ${err}`);
+    t.true(err <= TOL, `${xs.join()} ${ids.join()}: ${err}`);
   }
   const { err } = await compare(() =>
     tf.grad((e: tf.Tensor) => tf.gather(e, tf.tensor1d([1, 3, 1, 0, 9, 1], 'int32')).square().sum())(rnd([10, 4], 2)));
@@ -224,7 +224,7 @@ test.serial('second order: grad of ||∂L/∂x||² w.r.t. weights of a LeakyReLU
   };
   const run = () => tf.tidy(() => {
     const [g1, g2] = tf.grads(penaltyTf)([tf.tensor2d(W1), tf.tensor2d(W2)]);
-    return tf.concat([g1!.flatten(), g2!.flatten()]);
+    return tf.concat([g1.flatten(), g2.flatten()]);
   });
   await tf.setBackend('wasm');
   const got = run();
@@ -236,10 +236,10 @@ test.serial('second order: grad of ||∂L/∂x||² w.r.t. weights of a LeakyReLU
     for (const x of X) {
       const dx = [0, 0, 0];
       for (let j = 0; j < 4; j++) {
-        let z = b1[j]!;
-        for (let i = 0; i < 3; i++) z += x[i]! * w1[i]![j]!;
+        let z = b1[j];
+        for (let i = 0; i < 3; i++) z += x[i] * w1[i][j];
         const slope = z > 0 ? 1 : alpha;
-        for (let i = 0; i < 3; i++) dx[i]! += w2[j]![0]! * slope * w1[i]![j]!;
+        for (let i = 0; i < 3; i++) dx[i] += w2[j][0] * slope * w1[i][j];
       }
       p += dx.reduce((s, v) => s + v * v, 0);
     }
@@ -250,12 +250,12 @@ test.serial('second order: grad of ||∂L/∂x||² w.r.t. weights of a LeakyReLU
   const clone = (m: number[][]) => m.map((r) => [...r]);
   for (let i = 0; i < 3; i++) for (let j = 0; j < 4; j++) {
     const p = clone(W1); const m = clone(W1);
-    p[i]![j]! += h; m[i]![j]! -= h;
+    p[i][j] += h; m[i][j] -= h;
     fd.push((penalty64(p, W2) - penalty64(m, W2)) / (2 * h));
   }
   for (let j = 0; j < 4; j++) {
     const p = clone(W2); const m = clone(W2);
-    p[j]![0]! += h; m[j]![0]! -= h;
+    p[j][0] += h; m[j][0] -= h;
     fd.push((penalty64(W1, p) - penalty64(W1, m)) / (2 * h));
   }
   const err = relErr(wasmVals, Float32Array.from(fd));
@@ -285,9 +285,9 @@ test.serial('no leaks: tensors, bytes and wasm heap flat over 20 calls of every 
   const seg = rnd([6, 4], 9);
   const ids = tf.tensor1d([0, 2, 2, 1, 4, 0], 'int32');
   const calls: Record<keyof typeof WASM_TRAINING_KERNELS, () => void> = {
-    Conv2DBackpropFilter: () => (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+    Conv2DBackpropFilter: () => tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, {
       strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: 'floor', filterShape: [3, 3, 3, 4],
-    } as unknown as tf.NamedAttrMap) as tf.Tensor).dispose(),
+    }).dispose(),
     Conv2DBackpropInput: () => {
       tf.conv2dTranspose(dy, w, [2, 9, 9, 3], 2, 'same').dispose();
       tf.conv2dTranspose(dy, w, [2, 9, 9, 3], 2, [[0, 0], [1, 1], [1, 1], [0, 0]] as never).dispose();
@@ -353,9 +353,9 @@ test.serial('DCGAN-style training step runs on wasm (no missing kernels)', async
       const fake = G.apply(z, { training: true }) as tf.Tensor;
       const lr = D.apply(real, { training: true }) as tf.Tensor;
       const lf = D.apply(fake, { training: true }) as tf.Tensor;
-      return tf.losses.sigmoidCrossEntropy(tf.onesLike(lr), lr).add(tf.losses.sigmoidCrossEntropy(tf.zerosLike(lf), lf)) as tf.Scalar;
+      return tf.losses.sigmoidCrossEntropy(tf.onesLike(lr), lr).add<tf.Scalar>(tf.losses.sigmoidCrossEntropy(tf.zerosLike(lf), lf));
     }));
-    t.true(Number.isFinite(value.dataSync()[0]!));
+    t.true(Number.isFinite(value.dataSync()[0]));
     t.is(Object.keys(grads).length, G.trainableWeights.length + D.trainableWeights.length);
     opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
     tf.dispose(grads);

@@ -44,13 +44,13 @@ test(`kill -9 at random moments, ${ROUNDS} rounds with --checkpoint-every 1: eve
   const last = await cli(['train', '--resume', chain, '--steps', String(STEPS)], chain, null);
   t.is(last.code, 0, last.stderr.slice(-1500));
   t.log(`checkpoint step after each kill: ${stoppedAt.join(', ')}`);
-  t.true(stoppedAt[0]! < STEPS, 'the first kill struck mid-run');
+  t.true(stoppedAt[0] < STEPS, 'the first kill struck mid-run');
   const a = loadCheckpoint(chain).state, b = loadCheckpoint(straight).state;
   t.is(a.stepsDone, STEPS);
   for (const net of ['g', 'd'] as const) {
     for (const vec of ['params', 'm', 'v'] as const) t.true(bytes(a[net][vec]).equals(bytes(b[net][vec])), `${net}.${vec} bit-identical`);
     t.is(a[net].t, b[net].t);
   }
-  const steps = readFileSync(join(chain, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+  const steps = readFileSync(join(chain, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
   t.deepEqual(steps, Array.from({ length: STEPS }, (_, i) => i + 1), 'metrics.jsonl holds every step once');
 });

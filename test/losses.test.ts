@@ -67,8 +67,8 @@ function plainTerm(loss: GanLoss, term: Term, logits: ArrayLike<number>): { valu
   let value = 0;
   const grad: number[] = [];
   for (let i = 0; i < n; i++) {
-    value += t.value(logits[i]!) / n;
-    grad.push(t.slope(logits[i]!) / n);
+    value += t.value(logits[i]) / n;
+    grad.push(t.slope(logits[i]) / n);
   }
   return { value, grad };
 }
@@ -94,13 +94,13 @@ async function onnxTerm(term: LossTerm, logits: Float32Array): Promise<{ value: 
   g.output('loss', term.forward(g, l), []);
   g.output('dl', term.backward(g, l));
   const out = await (await session(g.toModel())).run({ l: feed(logits, [logits.length, 1]) });
-  return { value: (out.loss!.data as Float32Array)[0]!, grad: out.dl!.data as Float32Array };
+  return { value: (out.loss.data as Float32Array)[0], grad: out.dl.data as Float32Array };
 }
 
 function tfTerm(term: TfLossTerm, logits: Float32Array): { value: number; grad: Float32Array } {
   const l = tf.variable(tf.tensor2d(logits, [logits.length, 1]));
   const { value, grads } = tf.variableGrads(() => term(tf, l) as tf.Scalar, [l]);
-  const out = { value: value.dataSync()[0]!, grad: grads[l.name]!.dataSync() as Float32Array };
+  const out = { value: value.dataSync()[0], grad: grads[l.name].dataSync() as Float32Array };
   tf.dispose([l, value, ...Object.values(grads)]);
   return out;
 }
@@ -109,7 +109,7 @@ function checkTerm(t: ExecutionContext, label: string, got: { value: number; gra
   t.true(close(got.value, want.value, 1e-6), `${label}: loss ${got.value} vs ${want.value}`);
   t.is(got.grad.length, want.grad.length);
   for (let i = 0; i < want.grad.length; i++) {
-    t.true(close(got.grad[i]!, want.grad[i]!, 1e-6), `${label}: d/dlogit[${i}] (logit ${LOGITS[i]}) ${got.grad[i]} vs ${want.grad[i]}`);
+    t.true(close(got.grad[i], want.grad[i], 1e-6), `${label}: d/dlogit[${i}] (logit ${LOGITS[i]}) ${got.grad[i]} vs ${want.grad[i]}`);
   }
 }
 
@@ -157,7 +157,7 @@ const W_G = [[1, 0, 0, 0], [0.5, -0.5, 0.25, 1], [-0.25, 0.75, 0.5, -0.5]], B_G 
 /** Real logits: above, at and below the hinge margin 1; fake logits: below, at and above −1. */
 const REAL_LOGITS = [2, 1, 0.5, -1.5, 1.25], FAKE_LOGITS = [-2, -1, -0.5, 1.5, -1.25];
 
-const dot = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * b[i]!, 0);
+const dot = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * b[i], 0);
 
 /** The linear pair's inputs: the first column of each real row and of each z row is solved for the wanted logit. */
 function linearCase(): { real: number[][]; z: number[][]; fake: number[][] } {
@@ -166,7 +166,7 @@ function linearCase(): { real: number[][]; z: number[][]; fake: number[][] } {
     rest[0] = r - B_D - dot(rest, W_D);
     return rest;
   });
-  const gOut = (zr: number[]): number[] => B_G.map((b, j) => b + zr.reduce((s, x, k) => s + x * W_G[k]![j]!, 0));
+  const gOut = (zr: number[]): number[] => B_G.map((b, j) => b + zr.reduce((s, x, k) => s + x * W_G[k][j], 0));
   const z = FAKE_LOGITS.map((f, i) => {
     const row = [0, ((i * 3) % 4) / 4 - 0.5, (i % 2) / 4];
     row[0] = f - B_D - dot(gOut(row), W_D); // W_G[0] = e1 and W_D[0] = 1: z's first column moves the logit one for one
@@ -182,12 +182,12 @@ function linearCase(): { real: number[][]; z: number[][]; fake: number[][] } {
 function linearReference(loss: GanLoss): { d: { loss: number; grad: number[] }; g: { loss: number; grad: number[] } } {
   const { real, z, fake } = linearCase();
   const r = plainTerm(loss, 'dReal', REAL_LOGITS), f = plainTerm(loss, 'dFake', FAKE_LOGITS), gl = plainTerm(loss, 'g', FAKE_LOGITS);
-  const dW = W_D.map((_, j) => real.reduce((s, x, i) => s + r.grad[i]! * x[j]!, 0) + fake.reduce((s, x, i) => s + f.grad[i]! * x[j]!, 0));
+  const dW = W_D.map((_, j) => real.reduce((s, x, i) => s + r.grad[i] * x[j], 0) + fake.reduce((s, x, i) => s + f.grad[i] * x[j], 0));
   const db = r.grad.reduce((s, x) => s + x, 0) + f.grad.reduce((s, x) => s + x, 0);
   // G: d logit_i / d fake_i = W_D; fake_i = z_i·W_G + b_G.
   const dFake = gl.grad.map((d) => W_D.map((w) => d * w));
-  const dWg = W_G.flatMap((row, k) => row.map((_, j) => z.reduce((s, zr, i) => s + zr[k]! * dFake[i]![j]!, 0)));
-  const dbg = B_G.map((_, j) => dFake.reduce((s, row) => s + row[j]!, 0));
+  const dWg = W_G.flatMap((row, k) => row.map((_, j) => z.reduce((s, zr, i) => s + zr[k] * dFake[i][j], 0)));
+  const dbg = B_G.map((_, j) => dFake.reduce((s, row) => s + row[j], 0));
   return { d: { loss: r.value + f.value, grad: [...dW, db] }, g: { loss: gl.value, grad: [...dWg, ...dbg] } };
 }
 
@@ -222,7 +222,7 @@ test.serial('engines on a linear pair: each loss\'s D and G loss and gradients e
         const label = `${backend} ${loss} ${phase.toUpperCase()} phase`;
         t.true(close(got[phase].loss, want[phase].loss, 1e-6), `${label}: loss ${got[phase].loss} vs ${want[phase].loss}`);
         const e = maxAbsDiff(got[phase].grad, want[phase].grad);
-        t.true(e <= 1e-6, `${label}: gradient max |Δ| ${e} (${[...got[phase].grad]} vs ${want[phase].grad})`);
+        t.true(e <= 1e-6, `${label}: gradient max |Δ| ${e} (${[...got[phase].grad].join()} vs ${want[phase].grad.join()})`);
       }
     }
   }
@@ -246,8 +246,8 @@ function presetParams(preset: ModelPreset, seed: number, dScale: number, dBias: 
     if (p.role === 'kernel') { last = offset; lastSize = sizeOf(p.shape); }
     offset += sizeOf(p.shape);
   }
-  for (let i = last; i < last + lastSize; i++) d[i]! *= dScale;
-  if (shapes[shapes.length - 1]!.role !== 'bias') throw new Error(`test setup: ${preset.name}'s D does not end in a bias`);
+  for (let i = last; i < last + lastSize; i++) d[i] *= dScale;
+  if (shapes[shapes.length - 1].role !== 'bias') throw new Error(`test setup: ${preset.name}'s D does not end in a bias`);
   d[d.length - 1] = dBias;
   return { g, d };
 }
@@ -284,9 +284,9 @@ for (const { model, n, seed, zSeed, dScale, dBias } of CASES) {
     const z = normal(n * preset.latentDim, zSeed), real = uniform(n * sizeOf(preset.imageShape), zSeed + 1);
     // The hinge terms are exercised on both sides of their margins, not only in their linear part.
     const { r, f } = await logitsOf(preset, params, z, real, n);
-    t.log(`D logits: real ${[...r].map((x) => x.toFixed(2))}, fake ${[...f].map((x) => x.toFixed(2))}`);
-    t.true(r.some((x) => x > 1) && r.some((x) => x < 1), `real logits straddle 1: ${[...r].map((x) => x.toFixed(2))}`);
-    t.true(f.some((x) => x > -1) && f.some((x) => x < -1), `fake logits straddle −1: ${[...f].map((x) => x.toFixed(2))}`);
+    t.log(`D logits: real ${[...r].map((x) => x.toFixed(2)).join()}, fake ${[...f].map((x) => x.toFixed(2)).join()}`);
+    t.true(r.some((x) => x > 1) && r.some((x) => x < 1), `real logits straddle 1: ${[...r].map((x) => x.toFixed(2)).join()}`);
+    t.true(f.some((x) => x > -1) && f.some((x) => x < -1), `fake logits straddle −1: ${[...f].map((x) => x.toFixed(2)).join()}`);
     const lines: string[] = [];
     const failures: string[] = [];
     for (const loss of GAN_LOSSES) {
@@ -321,9 +321,9 @@ test.serial('config: loss defaults to ns, a bad loss names the field (and the fl
   t.is(resolveConfig({ out: 'x' }).loss, 'ns');
   t.is(resolveConfig({ loss: 'lsgan', out: 'x' }).loss, 'lsgan');
   const bad = t.throws(() => resolveConfig({ loss: 'wgan' as GanLoss, out: 'x' }), { instanceOf: GanpoolUsageError });
-  t.is(bad!.field, 'loss');
-  t.is(bad!.message, 'invalid loss: "wgan"; expected one of ns, hinge, lsgan');
-  t.is(asFlagError(bad as GanpoolUsageError).message, 'invalid --loss: "wgan"; expected one of ns, hinge, lsgan');
+  t.is(bad.field, 'loss');
+  t.is(bad.message, 'invalid loss: "wgan"; expected one of ns, hinge, lsgan');
+  t.is(asFlagError(bad).message, 'invalid --loss: "wgan"; expected one of ns, hinge, lsgan');
   t.is(parseTrainArgs(['--loss', 'hinge']).config.loss, 'hinge');
 
   const base: TrainConfig = { model: 'seed', workers: 1, batchSize: 16, seed: 7, steps: 10, out: '/r' };
@@ -331,8 +331,8 @@ test.serial('config: loss defaults to ns, a bad loss names the field (and the fl
   t.is(resumeConfig(saved, { steps: 20 }, '/r', 10).loss, 'hinge');
   t.is(resumeConfig(saved, { steps: 20, loss: 'hinge' }, '/r', 10).loss, 'hinge');
   const e = t.throws(() => resumeConfig(saved, { loss: 'ns' }, '/r', 10), { instanceOf: GanpoolUsageError });
-  t.is(e!.field, 'loss');
-  t.regex(e!.message, /invalid loss: "ns" conflicts with the checkpoint's loss "hinge"/);
+  t.is(e.field, 'loss');
+  t.regex(e.message, /invalid loss: "ns" conflicts with the checkpoint's loss "hinge"/);
   // A checkpoint from before `loss` existed trained with ns.
   const old = { ...resolveConfig(base, 10_000, [28, 28, 1]) } as Partial<typeof saved>;
   delete old.loss;
@@ -370,5 +370,5 @@ test.serial('train({ loss: hinge }): 1 and 2 workers give the same parameters, n
   t.log(`hinge 2 vs 1 worker: max |Δ| G ${dG.toExponential(2)}, D ${dD.toExponential(2)}; hinge vs ns ${fromNs.toExponential(2)}`);
   t.true(dG <= 1e-5 && dD <= 1e-5, `G ${dG}, D ${dD}`);
   t.true(fromNs > 1e-4, 'the loss changes training');
-  t.is(JSON.parse(readFileSync(join(tmp, 'hinge-2', 'config.json'), 'utf8')).loss, 'hinge');
+  t.is((JSON.parse(readFileSync(join(tmp, 'hinge-2', 'config.json'), 'utf8')) as { loss: string }).loss, 'hinge');
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dirLoader, dirSaver, loadLayersModel, saveLayersModel } from '../src/engines/tfjs/model-io.js';
 import { GanpoolDataError } from '../src/errors.js';
+import type { ModelJson } from './helpers.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -38,7 +39,7 @@ test('saves the standard model.json + weights.bin and loads it back identically'
   const dir = join(tmp, 'gen');
   const result = await saveLayersModel(model, dir);
   t.deepEqual(readdirSync(dir).sort(), ['model.json', 'weights.bin']);
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as ModelJson;
   t.is(json.format, 'layers-model');
   t.is(json.convertedBy, null);
   t.regex(json.generatedBy, /TensorFlow\.js/);
@@ -71,7 +72,7 @@ test('saving over an existing folder replaces it and leaves no temp folders', as
   await saveLayersModel(buildGenerator(), dir);
   writeFileSync(join(dir, 'stale.txt'), 'old');
   const second = buildGenerator();
-  second.layers[0]!.setWeights(second.layers[0]!.getWeights().map((w) => tf.onesLike(w)));
+  second.layers[0].setWeights(second.layers[0].getWeights().map((w) => tf.onesLike(w)));
   await second.save(dirSaver(dir));
   t.false(existsSync(join(dir, 'stale.txt')));
   t.deepEqual(outputs(await loadLayersModel(dir)), outputs(second));
@@ -82,7 +83,7 @@ test('loads weights split across several shard files', async (t) => {
   const src = join(tmp, 'gen-sharded-src');
   const model = buildGenerator();
   await saveLayersModel(model, src);
-  const json = JSON.parse(readFileSync(join(src, 'model.json'), 'utf8'));
+  const json = JSON.parse(readFileSync(join(src, 'model.json'), 'utf8')) as tf.io.ModelJSON;
   const bin = readFileSync(join(src, 'weights.bin'));
   const dir = mkdtempSync(join(tmp, 'sharded-'));
   const cut = 10000;
@@ -101,18 +102,18 @@ test('missing or corrupt model.json and wrong-length weights fail clearly', asyn
 
   writeFileSync(join(dir, 'weights.bin'), bin.subarray(0, 1000));
   const e1 = await t.throwsAsync(loadLayersModel(dir), { instanceOf: GanpoolDataError });
-  t.regex(e1!.message, /weights\.bin: expected 229696 bytes of weights \(from model\.json's weightsManifest\), found 1000 \(file truncated\?\)/);
+  t.regex(e1.message, /weights\.bin: expected 229696 bytes of weights \(from model\.json's weightsManifest\), found 1000 \(file truncated\?\)/);
   writeFileSync(join(dir, 'weights.bin'), bin);
 
   writeFileSync(join(dir, 'model.json'), good.slice(0, 200));
   const e2 = await t.throwsAsync(loadLayersModel(dir), { instanceOf: GanpoolDataError });
-  t.regex(e2!.message, /model\.json: not a TensorFlow\.js model\.json: not valid JSON/);
+  t.regex(e2.message, /model\.json: not a TensorFlow\.js model\.json: not valid JSON/);
 
   writeFileSync(join(dir, 'model.json'), JSON.stringify({ hello: 'world' }));
   await t.throwsAsync(loadLayersModel(dir), { message: /model\.json: not a TensorFlow\.js model\.json: no modelTopology object/ });
 
   const e3 = await t.throwsAsync(loadLayersModel(join(tmp, 'nowhere')), { instanceOf: GanpoolDataError });
-  t.regex(e3!.message, /nowhere\/model\.json: not found; expected a TensorFlow\.js LayersModel folder/);
+  t.regex(e3.message, /nowhere\/model\.json: not found; expected a TensorFlow\.js LayersModel folder/);
 
   writeFileSync(join(dir, 'model.json'), good);
   const { rmSync } = await import('node:fs');

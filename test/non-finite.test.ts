@@ -45,9 +45,9 @@ test.serial('nan@1+ with --max-skips 3: the run stops with advice to lower the l
     '--steps', '50', '--max-skips', '3', '--out', out], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, [INJECT_FAULT_ENV]: 'nan@1+' } });
   t.is(r.status, 1, r.stderr);
   t.regex(r.stderr, /training diverged: 3 steps in a row up to step 3 .* Try a lower learning rate \(--lr\)/);
-  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
   t.deepEqual(lines, [1, 2, 3].map((step) => ({ step, skipped: 'non-finite gradient', phase: 'd' })));
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { stoppedEarly: boolean; stopReason: string };
   t.true(summary.stoppedEarly);
   t.regex(summary.stopReason, /training diverged/);
   const ck = loadCheckpoint(out);

@@ -29,14 +29,14 @@ test('the reference\'s fast Conv2DBackpropFilter equals tfjs-backend-cpu\'s', (t
     const dy = tf.tensor(uniform(y.size, 2), y.shape);
     const args = { inputs: { x, dy }, backend: tf.backend(), attrs: { strides: s, pad, filterShape, dataFormat: 'NHWC' } };
     const run = (k: tf.KernelFunc): Float32Array => {
-      const info = k(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+      const info = k(args) as tf.TensorInfo;
       const out = tf.engine().makeTensorFromTensorInfo(info);
       const v = out.dataSync() as Float32Array;
       out.dispose();
       return v;
     };
     const e = relErr(run(fastConv2DBackpropFilter), run(originalFilterGrad));
-    t.true(e <= 1e-7, `${xShape} ${filterShape} s${s} ${pad}: ${e}`);
+    t.true(e <= 1e-7, `${xShape.join()} ${filterShape.join()} s${s} ${pad}: ${e}`);
     tf.dispose([x, y, dy]);
   }
 });
@@ -68,25 +68,25 @@ function movingStats(net: NetSpec, seed: number): Float32Array {
 
 function paramFeeds(prefix: 'g' | 'd', net: NetSpec, values: Float32Array[]): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  paramShapes(net).forEach((p, i) => { feeds[`${prefix}.${i}`] = feed(values[i]!, p.shape); });
+  paramShapes(net).forEach((p, i) => { feeds[`${prefix}.${i}`] = feed(values[i], p.shape); });
   return feeds;
 }
 
 function vars(net: NetSpec, values: Float32Array[]): tf.Variable[] {
-  return paramShapes(net).map((p, i) => tf.variable(tf.tensor(values[i]!, p.shape)));
+  return paramShapes(net).map((p, i) => tf.variable(tf.tensor(values[i], p.shape)));
 }
 
 /** Compares one phase's outputs with the tfjs reference; returns a log line. */
 function compare(t: ExecutionContext, label: string, out: ort.InferenceSession.OnnxValueMapType, gradCount: number,
   loss: number, grads: tf.Tensor[], stats: Float32Array[]): string {
   const parts: string[] = [];
-  const eLoss = Math.abs((out.loss!.data as Float32Array)[0]! - loss) / Math.abs(loss);
+  const eLoss = Math.abs((out.loss.data as Float32Array)[0] - loss) / Math.abs(loss);
   t.true(eLoss <= TOL, `${label} loss ${eLoss}`);
   parts.push(`loss ${eLoss.toExponential(1)}`);
   t.is(gradCount, grads.length);
   let worst = 0;
   grads.forEach((g, i) => {
-    const o = out[`grad.${i}`]!;
+    const o = out[`grad.${i}`];
     t.deepEqual(o.dims, g.shape, `${label} grad.${i} shape`);
     const e = relErr(o.data as Float32Array, g.dataSync());
     worst = Math.max(worst, e);
@@ -96,7 +96,7 @@ function compare(t: ExecutionContext, label: string, out: ort.InferenceSession.O
   t.true(grads.some((g) => g.dataSync().some((v) => v !== 0)), `${label}: gradients not all zero`);
   parts.push(`grads ${all.toExponential(1)} (worst tensor ${worst.toExponential(1)})`);
   stats.forEach((s, i) => {
-    const e = relErr(out[`stats.${i}`]!.data as Float32Array, s);
+    const e = relErr(out[`stats.${i}`].data as Float32Array, s);
     t.true(e <= TOL, `${label} stats.${i}: ${e}`);
     parts.push(`stats.${i} ${e.toExponential(1)}`);
   });
@@ -125,17 +125,17 @@ async function checkPhases(t: ExecutionContext, preset: ModelPreset, n: number):
   // D phase: G(z) without gradients, D on real and on fake as two calls (each its own batch statistics).
   const sG: tf.Tensor[] = [], sReal: tf.Tensor[] = [], sFake: tf.Tensor[] = [];
   const fake = tf.tidy(() => refForward(G, gv, zT, { training: true, stats: sG }));
-  const d = tf.variableGrads(() => tf.add(
+  const d = tf.variableGrads(() => tf.add<tf.Scalar>(
     refBce(refForward(D, dv, realT, { training: true, stats: sReal }), 1),
-    refBce(refForward(D, dv, fake, { training: true, stats: sFake }), 0)) as tf.Scalar, dv);
+    refBce(refForward(D, dv, fake, { training: true, stats: sFake }), 0)), dv);
   const dStats = [...(gBn ? [flatValues(sG)] : []), ...(dBn ? [flatValues(sReal), flatValues(sFake)] : [])];
-  const dLog = compare(t, `${label} D phase`, dOut, dGraph.gradCount, d.value.dataSync()[0]!, dv.map((v) => d.grads[v.name]!), dStats);
+  const dLog = compare(t, `${label} D phase`, dOut, dGraph.gradCount, d.value.dataSync()[0], dv.map((v) => d.grads[v.name]), dStats);
 
   // G phase: through D (training-mode batch norm) into G's parameters.
   const sG2: tf.Tensor[] = [], sD2: tf.Tensor[] = [];
   const g = tf.variableGrads(() => refBce(refForward(D, dv, refForward(G, gv, zT, { training: true, stats: sG2 }), { training: true, stats: sD2 }), 1), gv);
   const gStats = [...(gBn ? [flatValues(sG2)] : []), ...(dBn ? [flatValues(sD2)] : [])];
-  const gLog = compare(t, `${label} G phase`, gOut, gGraph.gradCount, g.value.dataSync()[0]!, gv.map((v) => g.grads[v.name]!), gStats);
+  const gLog = compare(t, `${label} G phase`, gOut, gGraph.gradCount, g.value.dataSync()[0], gv.map((v) => g.grads[v.name]), gStats);
   t.log(`${label}\n  D: ${dLog}\n  G: ${gLog}`);
   tf.dispose([...gv, ...dv, zT, realT, fake, d.value, g.value, ...Object.values(d.grads), ...Object.values(g.grads), ...sG, ...sReal, ...sFake, ...sG2, ...sD2]);
 }
@@ -159,7 +159,7 @@ test('dynamic batch: phases at batch 1 and 5 (batch norm in G and D; concatenate
 
 /** G's images for `z` with batch norm in inference mode, as plain tfjs ops. */
 function refImages(preset: ModelPreset, gp: Float32Array[], moving: Float32Array, z: Float32Array, n: number): Float32Array {
-  return tf.tidy(() => refForward(preset.generator, gp.map((v, i) => tf.tensor(v, paramShapes(preset.generator)[i]!.shape)),
+  return tf.tidy(() => refForward(preset.generator, gp.map((v, i) => tf.tensor(v, paramShapes(preset.generator)[i].shape)),
     tf.tensor2d(z, [n, preset.latentDim]), { training: false, moving }).dataSync() as Float32Array);
 }
 
@@ -192,8 +192,8 @@ for (const model of MODEL_NAMES) {
       const want = refImages(preset, gp, moving, z, n);
       const feeds: Record<string, ort.Tensor> = { z: feed(z, [n, preset.latentDim]), ...paramFeeds('g', G, gp) };
       if (moving.length > 0) feeds['g.bn'] = feed(moving, [moving.length]);
-      const a = (await inf.run(feeds)).images!;
-      const b = (await standalone.run({ z: feed(z, [n, preset.latentDim]) })).images!;
+      const a = (await inf.run(feeds)).images;
+      const b = (await standalone.run({ z: feed(z, [n, preset.latentDim]) })).images;
       t.deepEqual(a.dims, [n, ...preset.imageShape]);
       t.deepEqual(b.dims, [n, ...preset.imageShape]);
       const eA = relErr(a.data as Float32Array, want), eB = relErr(b.data as Float32Array, want);

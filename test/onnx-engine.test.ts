@@ -91,7 +91,7 @@ test('onnx, dcgan (batch norm): the shared moving statistics do not depend on th
   // layer of G sees G's first dense output at the initial G in both of step 1's G passes, whatever the
   // split: there the folded statistics must be those of the whole batch.
   const config: TrainConfig = { model: 'dcgan', batchSize: 12, seed: 9 };
-  const first = bnLayers(modelPreset('dcgan', [28, 28, 1]).generator)[0]!;
+  const first = bnLayers(modelPreset('dcgan', [28, 28, 1]).generator)[0];
   const firstLayer = (bn: Float32Array): Float32Array => bn.subarray(0, 2 * first.channels);
   const one = await afterSteps({ ...config, workers: 1 }, 1);
   t.true(firstLayer(one.bn.g).some((x, i) => Math.abs(x - (i < first.channels ? 0 : 1)) > 1e-3), 'moving statistics moved from their start');

@@ -46,7 +46,7 @@ async function checkNet(t: import('ava').ExecutionContext, label: string, layers
   const pass = forwardNet(g, net, fromTf(xIn, inputShape), pIn, mode);
   g.output('y', toTf(g, pass.out));
   const feeds: Record<string, import('onnxruntime-node').Tensor> = { x: feed(x, [N, ...inputShape]) };
-  shapes.forEach((p, i) => { feeds[`p.${i}`] = feed(params[i]!, p.shape); });
+  shapes.forEach((p, i) => { feeds[`p.${i}`] = feed(params[i], p.shape); });
   if (infer) feeds.moving = feed(moving, [bnSize]);
   const dyIn = g.input('dy', [BATCH, ...out]);
   const b = backwardNet(pass, gradFromTf(g, dyIn, pass.out), shapes.length, { input: true, params: true });
@@ -57,7 +57,7 @@ async function checkNet(t: import('ava').ExecutionContext, label: string, layers
   const res = await (await session(g.toModel())).run(feeds);
 
   const xv = tf.variable(tf.tensor(x, [N, ...inputShape]));
-  const pv = shapes.map((p, i) => tf.variable(tf.tensor(params[i]!, p.shape)));
+  const pv = shapes.map((p, i) => tf.variable(tf.tensor(params[i], p.shape)));
   const dyT = tf.tensor(dy, [N, ...out]);
   const stats: tf.Tensor[] = [];
   let yRef!: tf.Tensor;
@@ -73,14 +73,14 @@ async function checkNet(t: import('ava').ExecutionContext, label: string, layers
     errs.push(`${what} ${e.toExponential(1)}`);
     t.true(e <= TOL, `${label} ${what}: ${e}`);
   };
-  check('y', res.y!.data as Float32Array, yRef.dataSync());
+  check('y', res.y.data as Float32Array, yRef.dataSync());
   // Inference mode too: the moving statistics are constants, the gradient flows through γ·invstd.
-  check('dx', res.dx!.data as Float32Array, grads[xv.name]!.dataSync());
+  check('dx', res.dx.data as Float32Array, grads[xv.name].dataSync());
   shapes.forEach((p, i) => {
-    t.deepEqual(res[`grad.${i}`]!.dims, p.shape, `${label} grad.${i} shape`);
-    check(p.role, res[`grad.${i}`]!.data as Float32Array, grads[pv[i]!.name]!.dataSync());
+    t.deepEqual(res[`grad.${i}`].dims, p.shape, `${label} grad.${i} shape`);
+    check(p.role, res[`grad.${i}`].data as Float32Array, grads[pv[i].name].dataSync());
   });
-  if (!infer && stats.length > 0) check('stats', res.stats!.data as Float32Array, flatValues(stats));
+  if (!infer && stats.length > 0) check('stats', res.stats.data as Float32Array, flatValues(stats));
   t.log(`${label}: ${errs.join(', ')}`);
   tf.dispose([xv, ...pv, dyT, yRef, ...stats, ...Object.values(grads)]);
 }
@@ -147,9 +147,9 @@ test('bce with logits (the ns loss\'s terms): loss and logit gradient for labels
     const res = await (await session(g.toModel())).run({ l: feed(logits, [7, 1]) });
     const lv = tf.variable(tf.tensor(logits, [7, 1]));
     const { value, grads } = tf.variableGrads(() => refBce(lv, label), [lv]);
-    const eLoss = relErr(res.loss!.data as Float32Array, value.dataSync());
-    const eGrad = relErr(res.dl!.data as Float32Array, grads[lv.name]!.dataSync());
-    t.deepEqual(res.loss!.dims, []);
+    const eLoss = relErr(res.loss.data as Float32Array, value.dataSync());
+    const eGrad = relErr(res.dl.data as Float32Array, grads[lv.name].dataSync());
+    t.deepEqual(res.loss.dims, []);
     t.true(eLoss <= TOL && eGrad <= TOL, `label ${label}: loss ${eLoss}, grad ${eGrad}`);
     t.log(`bce label ${label}: loss ${eLoss.toExponential(1)}, grad ${eGrad.toExponential(1)}`);
     tf.dispose([lv, value, ...Object.values(grads)]);

@@ -127,9 +127,9 @@ export const fastConv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs
         if (xc < 0 || xc >= w) continue;
         const xo = ((b * h + xr) * w + xc) * ci, wOff = (r * kw + c) * ci * co;
         for (let i = 0; i < ci; i++) {
-          const a = xv[xo + i]!, o = wOff + i * co;
+          const a = xv[xo + i], o = wOff + i * co;
           if (a === 0) continue;
-          for (let j = 0; j < co; j++) acc[o + j]! += a * dyv[dyo + j]!;
+          for (let j = 0; j < co; j++) acc[o + j] += a * dyv[dyo + j];
         }
       }
     }
@@ -139,7 +139,7 @@ export const fastConv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs
 
 /** Swaps the cpu backend's Conv2DBackpropFilter for {@link fastConv2DBackpropFilter}; returns the original kernel function. */
 export function useFastConv2DBackpropFilter(): tf.KernelFunc {
-  const original = tf.getKernel('Conv2DBackpropFilter', 'cpu')!.kernelFunc;
+  const original = tf.getKernel('Conv2DBackpropFilter', 'cpu').kernelFunc;
   tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: fastConv2DBackpropFilter });
   return original;

@@ -26,11 +26,11 @@ test('niceTicks: nice steps that cover the data range', (t) => {
   for (const [lo, hi] of cases) {
     const { step, values } = niceTicks(lo, hi);
     t.true(isNiceStep(step), `step ${step} for [${lo}, ${hi}]`);
-    t.true(values[0]! <= lo && values[values.length - 1]! >= hi, `${values} covers [${lo}, ${hi}]`);
+    t.true(values[0] <= lo && values[values.length - 1] >= hi, `${values.join()} covers [${lo}, ${hi}]`);
     t.true(values.length >= 2 && values.length <= 8, `${values.length} ticks for [${lo}, ${hi}]`);
     values.forEach((v, i) => {
       t.true(Math.abs(v / step - Math.round(v / step)) < 1e-9, `${v} is a multiple of ${step}`);
-      if (i > 0) t.true(Math.abs(v - values[i - 1]! - step) < step * 1e-9);
+      if (i > 0) t.true(Math.abs(v - values[i - 1] - step) < step * 1e-9);
     });
   }
   t.deepEqual(niceTicks(0.13, 9.7).values, [0, 2, 4, 6, 8, 10]);
@@ -62,7 +62,7 @@ test('renderLinePlot: one svg root, title and series names present, text escaped
   t.true(svg.includes('stroke-dasharray'));
   t.false(/NaN|Infinity|undefined/.test(svg));
   // No raw specials left inside text nodes.
-  for (const m of svg.matchAll(/>([^<]*)</g)) t.false(/[<>"]|&(?!(amp|lt|gt|quot|apos);)/.test(m[1]!), m[1]);
+  for (const m of svg.matchAll(/>([^<]*)</g)) t.false(/[<>"]|&(?!(amp|lt|gt|quot|apos);)/.test(m[1]), m[1]);
 });
 
 test('renderLinePlot: empty and single-point series still render', (t) => {
@@ -102,7 +102,7 @@ test('writePlotPng writes a PNG of the requested size and leaves no temp file', 
     t.deepEqual(await readdir(dir), ['plot.png']);
     // The rendered image is not blank: text and lines give dark pixels.
     const stats = await sharp(path).stats();
-    t.true(stats.channels[0]!.min < 100);
+    t.true(stats.channels[0].min < 100);
     await t.throwsAsync(writePlotPng(svg, path, 0), { instanceOf: GanpoolUsageError });
     await t.throwsAsync(writePlotPng('<not svg', join(dir, 'bad.png')));
     t.deepEqual(await readdir(dir), ['plot.png']);

@@ -9,12 +9,12 @@ function pixelStats(images: ArrayLike<number>, n: number): { mean: Float64Array;
   const mean = new Float64Array(PIXELS), sq = new Float64Array(PIXELS);
   for (let k = 0; k < n; k++) {
     for (let p = 0; p < PIXELS; p++) {
-      const v = images[k * PIXELS + p]!;
+      const v = images[k * PIXELS + p];
       mean[p] += v / n;
       sq[p] += (v * v) / n;
     }
   }
-  const std = mean.map((m, p) => Math.sqrt(Math.max(0, sq[p]! - m * m)));
+  const std = mean.map((m, p) => Math.sqrt(Math.max(0, sq[p] - m * m)));
   const gMean = mean.reduce((a, b) => a + b, 0) / PIXELS;
   const gSq = sq.reduce((a, b) => a + b, 0) / PIXELS;
   return { mean, std, globalStd: Math.sqrt(gSq - gMean * gMean) };
@@ -23,7 +23,7 @@ function pixelStats(images: ArrayLike<number>, n: number): { mean: Float64Array;
 /** Mean absolute difference between two per-pixel maps. */
 function mapDistance(a: Float64Array, b: Float64Array): number {
   let d = 0;
-  for (let p = 0; p < PIXELS; p++) d += Math.abs(a[p]! - b[p]!);
+  for (let p = 0; p < PIXELS; p++) d += Math.abs(a[p] - b[p]);
   return d / PIXELS;
 }
 

@@ -22,7 +22,7 @@ test.serial('a second train or --resume into a folder a live run holds exits 2 n
       if (/train \d+\//.test(stderr) && existsSync(join(out, 'checkpoint'))) resolve();
     });
   });
-  const lock = JSON.parse(readFileSync(join(out, LOCK_FILE), 'utf8'));
+  const lock = JSON.parse(readFileSync(join(out, LOCK_FILE), 'utf8')) as { pid: unknown; host: string };
   t.is(lock.pid, first.pid);
   t.is(lock.host, hostname());
   for (const args of [['train', '--model', 'seed', '--steps', '5', '--out', out], ['train', '--resume', out, '--steps', '200000']]) {
@@ -33,14 +33,14 @@ test.serial('a second train or --resume into a folder a live run holds exits 2 n
   first.kill('SIGINT');
   t.is(await exited, 0, stderr.slice(-2000));
   t.false(existsSync(join(out, LOCK_FILE)), 'the lock is released at the end');
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { stoppedEarly: boolean; steps: number };
   t.true(summary.stoppedEarly && summary.steps >= 1);
 });
 
 test.serial('a stale lock (its process is gone) is taken over with a one-line notice', async (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-stale-')), 'run');
   mkdirSync(out);
-  const gone = spawnSync(process.execPath, ['-e', 'process.pid'], { encoding: 'utf8' }).pid!;
+  const gone = spawnSync(process.execPath, ['-e', 'process.pid'], { encoding: 'utf8' }).pid;
   writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: gone, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' }));
   const notices: string[] = [];
   const result = await train({ finalEval: false, model: 'seed', workers: 1, batchSize: 8, steps: 2, out }, { onWarning: (m) => notices.push(m) });
@@ -53,8 +53,8 @@ test('in one process: a second lock on a held folder is refused; release frees i
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-lock-api-')), 'run');
   const lock = acquireRunLock(out);
   const e = t.throws(() => acquireRunLock(out), { instanceOf: GanpoolUsageError });
-  t.regex(e!.message, new RegExp(`pid ${process.pid} `));
-  t.is(e!.field, 'out');
+  t.regex(e.message, new RegExp(`pid ${process.pid} `));
+  t.is(e.field, 'out');
   lock.release();
   acquireRunLock(out).release();
   // A run that fails before writing anything (the model does not fit the data) leaves no folder.

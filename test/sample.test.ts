@@ -39,13 +39,13 @@ test.serial('same seed → identical PNG bytes; another seed → different; the 
   const [mine, trainers] = [await raw(a), await raw(join(run, 'samples', 'latest.png'))];
   t.is(mine.length, trainers.length);
   let worst = 0;
-  for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - trainers[i]!));
+  for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i] - trainers[i]));
   t.log(`largest pixel difference vs the trainer's grid: ${worst}/255`);
   t.true(worst <= 1);
   const files = readdirSync(ind).sort();
   t.is(files.length, 64);
   t.is(files[0], 'sample-0000.png');
-  t.like(await sharp(join(ind, files[5]!)).metadata(), { width: 28, height: 28 });
+  t.like(await sharp(join(ind, files[5])).metadata(), { width: 28, height: 28 });
 });
 
 test.serial('--generator OUT/generator.onnx: the run seed by default, and the same images as the folder', async (t) => {
@@ -60,7 +60,7 @@ test.serial('--generator OUT/generator.onnx: the run seed by default, and the sa
   t.is(mine.length, folders.length);
   let worst = 0, differ = 0;
   for (let i = 0; i < mine.length; i++) {
-    const d = Math.abs(mine[i]! - folders[i]!);
+    const d = Math.abs(mine[i] - folders[i]);
     worst = Math.max(worst, d);
     if (d) differ++;
   }
@@ -94,7 +94,7 @@ test('bad flags are usage errors naming the flag', (t) => {
   ];
   for (const [args, message] of bad) {
     const e = t.throws(() => parseSampleArgs(args), { instanceOf: GanpoolUsageError });
-    t.regex(e!.message, message);
+    t.regex(e.message, message);
   }
   t.like(parseSampleArgs(['--generator', 'g']), { n: 64, seed: undefined, out: 'grid.png', individual: null, backend: 'auto' });
 });

@@ -101,12 +101,12 @@ for (const model of ['mlp', 'dcgan'] as const) {
           const g = r.lat.dz.subarray(row * L, (row + 1) * L);
           const norm = Math.hypot(...g);
           norms.push(norm);
-          for (let j = 0; j < L; j++) { up[row * L + j]! += (h * g[j]!) / norm; down[row * L + j]! -= (h * g[j]!) / norm; }
+          for (let j = 0; j < L; j++) { up[row * L + j] += (h * g[j]) / norm; down[row * L + j] -= (h * g[j]) / norm; }
         }
         const [fu, fd] = [await r.shifted(up), await r.shifted(down)];
         for (let row = 0; row < n; row++) {
-          const fdSlope = (fu[row]! - fd[row]!) / (2 * h);
-          const e = Math.abs(fdSlope - norms[row]!) / norms[row]!;
+          const fdSlope = (fu[row] - fd[row]) / (2 * h);
+          const e = Math.abs(fdSlope - norms[row]) / norms[row];
           parts.push(`fd row ${row} ${e.toExponential(1)}`);
           t.true(e < 2e-2, `${model} finite difference row ${row}: ${fdSlope} vs |dz| ${norms[row]}`);
         }
@@ -116,10 +116,10 @@ for (const model of ['mlp', 'dcgan'] as const) {
     const P = 784, lam = c.input.lambda;
     for (let row = 0; row < c.input.count; row++) {
       let s = 0;
-      for (let i = 0; i < P; i++) s += (cpu.lat.images[row * P + i]! - c.input.target[row * P + i]!) ** 2;
-      t.true(Math.abs(s / P - cpu.lat.pixel[row]!) <= TOL * s / P, `pixel row ${row}`);
-      const recon = (1 - lam) * cpu.lat.pixel[row]! + lam * cpu.lat.feature[row]!;
-      t.true(Math.abs(recon - cpu.lat.recon[row]!) <= TOL * recon, `recon row ${row}`);
+      for (let i = 0; i < P; i++) s += (cpu.lat.images[row * P + i] - c.input.target[row * P + i]) ** 2;
+      t.true(Math.abs(s / P - cpu.lat.pixel[row]) <= TOL * s / P, `pixel row ${row}`);
+      const recon = (1 - lam) * cpu.lat.pixel[row] + lam * cpu.lat.feature[row];
+      t.true(Math.abs(recon - cpu.lat.recon[row]) <= TOL * recon, `recon row ${row}`);
     }
     t.true(cpu.lat.dz.some((v) => v !== 0), 'dz is not all zero');
     t.log(parts.join(', '));
@@ -151,7 +151,7 @@ function gather(rows: number[]): { images: Uint8Array; labels: Uint8Array } {
   const m = mnistData();
   const images = new Uint8Array(rows.length * 784);
   rows.forEach((row, k) => images.set(m.images.subarray(row * 784, (row + 1) * 784), k * 784));
-  return { images, labels: Uint8Array.from(rows, (row) => m.labels![row]!) };
+  return { images, labels: Uint8Array.from(rows, (row) => m.labels![row]) };
 }
 
 /** `count` held-out digits spread evenly over the held-out rows (so over every class), from the `phase`-th on. */
@@ -186,8 +186,8 @@ test('the latent search finds an image G made itself: recon falls over 100× fro
   });
   t.log(`recon from ${Array.from(r.initialRecon, (v) => v.toExponential(2)).join(', ')} to ${Array.from(r.recon, (v) => v.toExponential(2)).join(', ')}; pixel ${Array.from(r.pixel, (v) => v.toExponential(2)).join(', ')}`);
   for (let i = 0; i < n; i++) {
-    t.true(r.recon[i]! <= r.initialRecon[i]! / 100, `image ${i}: recon ${r.recon[i]} from ${r.initialRecon[i]}`);
-    t.true(r.pixel[i]! <= 1e-3, `image ${i}: pixel ${r.pixel[i]}`);
+    t.true(r.recon[i] <= r.initialRecon[i] / 100, `image ${i}: recon ${r.recon[i]} from ${r.initialRecon[i]}`);
+    t.true(r.pixel[i] <= 1e-3, `image ${i}: pixel ${r.pixel[i]}`);
   }
 });
 

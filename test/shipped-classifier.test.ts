@@ -13,8 +13,8 @@ function accuracyOf(probs: Float32Array, labels: ArrayLike<number>, rows: ArrayL
   let right = 0;
   for (let r = 0; r < rows.length; r++) {
     let best = 0;
-    for (let k = 1; k < CLASSES; k++) if (probs[r * CLASSES + k]! > probs[r * CLASSES + best]!) best = k;
-    if (best === labels[rows[r]!]) right++;
+    for (let k = 1; k < CLASSES; k++) if (probs[r * CLASSES + k] > probs[r * CLASSES + best]) best = k;
+    if (best === labels[rows[r]]) right++;
   }
   return right / rows.length;
 }

@@ -21,7 +21,7 @@ test('Ctrl-C (SIGINT) stops after the current step, writes samples and summary, 
   const code = await exited;
   t.is(code, 0, stderr);
   t.regex(stderr, /stopping after the current step/);
-  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { stoppedEarly: boolean; steps: number };
   t.true(summary.stoppedEarly);
   t.true(summary.steps >= 1 && summary.steps < 100000);
   const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');

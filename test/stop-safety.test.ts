@@ -38,7 +38,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const r = await signalRun(signal, round);
       t.is(r.code, 0, `round ${round} (signal after ${r.delay} ms): ${r.stderr.slice(-2000)}`);
       const ck = loadCheckpoint(r.out);
-      const summary = JSON.parse(readFileSync(join(r.out, 'summary.json'), 'utf8'));
+      const summary = JSON.parse(readFileSync(join(r.out, 'summary.json'), 'utf8')) as { stoppedEarly: boolean; steps: number };
       t.true(summary.stoppedEarly, `round ${round}`);
       t.is(ck.state.stepsDone, summary.steps, `round ${round}: checkpoint at the last step`);
       delays.push(r.delay);

@@ -84,6 +84,7 @@ async function openPage(url: string): Promise<{ page: Page; problems: string[] }
 interface CanvasLike { width: number; height: number; dataset: Record<string, string>; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } }
 interface InputLike { value: string; dispatchEvent(e: unknown): boolean }
 interface ImageLike { src: string; naturalWidth: number; complete: boolean; hidden: boolean }
+interface ElementLike { textContent: string | null; getAttribute(name: string): string | null }
 declare const Event: new (type: string) => unknown;
 
 /** Sets an input's value in the page and fires `event` on it, as a user would. */
@@ -95,16 +96,19 @@ async function setInput(page: Page, id: string, value: string, event: 'input' | 
 async function canvasRgb(page: Page, id: string): Promise<{ width: number; height: number; rgb: number[] }> {
   return page.$eval(`#${id}`, (c) => {
     const canvas = c as unknown as CanvasLike;
-    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const rgb: number[] = [];
-    for (let i = 0; i < d.length; i += 4) rgb.push(d[i]!, d[i + 1]!, d[i + 2]!);
+    for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);
     return { width: canvas.width, height: canvas.height, rgb };
   });
 }
 
 /** The number of points drawn in a chart line: the M and L commands of its path, and its data-points. */
 async function pathPoints(page: Page, selector: string): Promise<{ commands: number; declared: number }> {
-  return page.$eval(selector, (p) => ({ commands: (p.getAttribute('d')!.match(/[ML]/g) ?? []).length, declared: Number(p.getAttribute('data-points')) }));
+  return page.$eval(selector, (e) => {
+    const p = e as unknown as ElementLike;
+    return { commands: (p.getAttribute('d')!.match(/[ML]/g) ?? []).length, declared: Number(p.getAttribute('data-points')) };
+  });
 }
 
 /** The largest difference (in 8-bit levels) between a canvas read-back and a decoded PNG, and how many pixels differ. */
@@ -112,8 +116,8 @@ function compare(canvas: { width: number; height: number; rgb: number[] }, png: 
   const { data, channels } = png; // sharp decodes a grey PNG as grey or as RGB
   let worst = 0, differing = 0;
   for (let i = 0; i < canvas.width * canvas.height; i++) {
-    const want = (k: number): number => data[channels === 1 ? i : i * channels + k]!;
-    const d = Math.max(Math.abs(canvas.rgb[3 * i]! - want(0)), Math.abs(canvas.rgb[3 * i + 1]! - want(1)), Math.abs(canvas.rgb[3 * i + 2]! - want(2)));
+    const want = (k: number): number => data[channels === 1 ? i : i * channels + k];
+    const d = Math.max(Math.abs(canvas.rgb[3 * i] - want(0)), Math.abs(canvas.rgb[3 * i + 1] - want(1)), Math.abs(canvas.rgb[3 * i + 2] - want(2)));
     worst = Math.max(worst, d);
     if (d > 0) differing++;
   }
@@ -126,9 +130,9 @@ browserTest('the page loads and draws the generator with no console errors', asy
   const { page, problems } = await openPage(server.url);
   await page.waitForSelector('#gen-grid[data-draws]', { timeout: 30_000 });
   await page.waitForSelector('#interp-grid[data-draws]', { timeout: 30_000 });
-  t.regex(await page.$eval('#gen-status', (e) => e.textContent!), /generator of step 300, 28×28×1 images, latent 100; TensorFlow\.js [\d.]+ \(cpu backend\)/);
-  t.is(await page.$eval('#run-status', (e) => e.textContent), 'finished');
-  t.regex(await page.$eval('#facts', (e) => e.textContent!), /workers2/);
+  t.regex(await page.$eval('#gen-status', (e) => (e as unknown as ElementLike).textContent!), /generator of step 300, 28×28×1 images, latent 100; TensorFlow\.js [\d.]+ \(cpu backend\)/);
+  t.is(await page.$eval('#run-status', (e) => (e as unknown as ElementLike).textContent), 'finished');
+  t.regex(await page.$eval('#facts', (e) => (e as unknown as ElementLike).textContent!), /workers2/);
   t.deepEqual(problems, []);
   await page.close();
 });
@@ -177,10 +181,10 @@ browserTest('the interpolation slider changes the image, from the grid of seed A
   await setInput(page, 'interp-t', '50', 'input');
   await page.waitForSelector('#interp-grid[data-t="0.50"]', { timeout: 20_000 });
   const half = await canvasRgb(page, 'interp-grid');
-  const changed = half.rgb.filter((v, i) => Math.abs(v - atZero.rgb[i]!) > 8).length / 3;
+  const changed = half.rgb.filter((v, i) => Math.abs(v - atZero.rgb[i]) > 8).length / 3;
   t.log(`${changed} of ${half.width * half.height} pixels changed by more than 8/255 at t = 0.5`);
   t.true(changed > half.width * half.height / 10, `only ${changed} pixels changed`);
-  t.regex(await page.$eval('#interp-label', (e) => e.textContent!), /^t = 0\.50 \(seed 1 → seed 2/);
+  t.regex(await page.$eval('#interp-label', (e) => (e as unknown as ElementLike).textContent!), /^t = 0\.50 \(seed 1 → seed 2/);
   t.deepEqual(problems, []);
   await page.close();
 });
@@ -203,9 +207,9 @@ browserTest('the live view picks up a step appended to metrics.jsonl, and a new 
     const ms = Date.now() - t0;
     t.log(`the appended step was drawn after ${ms} ms`);
     t.true(ms <= 2000, `${ms} ms`);
-    t.regex(await page.$eval('#metrics-note', (e) => e.textContent!), new RegExp(`^${STEPS + 1} steps logged`));
+    t.regex(await page.$eval('#metrics-note', (e) => (e as unknown as ElementLike).textContent!), new RegExp(`^${STEPS + 1} steps logged`));
     // A new grid: the step slider gains it (and follows it), and latest.png is reloaded.
-    const latestBefore = await page.$eval('#grid-latest', (e) => e.getAttribute('src'));
+    const latestBefore = await page.$eval('#grid-latest', (e) => (e as unknown as ElementLike).getAttribute('src'));
     const g0 = Date.now();
     cpSync(join(live, 'samples', 'step-000100.png'), join(live, 'samples', 'step-000400.png'));
     cpSync(join(live, 'samples', 'step-000100.png'), join(live, 'samples', 'latest.png'));
@@ -214,7 +218,7 @@ browserTest('the live view picks up a step appended to metrics.jsonl, and a new 
     const gms = Date.now() - g0;
     t.log(`the new grid was shown after ${gms} ms`);
     t.true(gms <= 2000, `${gms} ms`);
-    t.regex(await page.$eval('#grid-at-step', (e) => e.getAttribute('src')!), /\/files\/samples\/step-000400\.png$/);
+    t.regex(await page.$eval('#grid-at-step', (e) => (e as unknown as ElementLike).getAttribute('src')!), /\/files\/samples\/step-000400\.png$/);
     t.deepEqual(problems, []);
     await page.close();
   } finally {
@@ -248,8 +252,8 @@ browserTest('the run\'s report.html opens with the network off and shows its cha
     { src: 'data:image/png;base64,', width: sampleGrid.width, complete: true, hidden: false },
     { src: 'data:image/png;base64,', width: sampleGrid.width, complete: true, hidden: false },
   ]);
-  t.regex(await page.$eval('#grid-step-label', (e) => e.textContent!), /^step 300 \(3 of 3\)$/);
-  t.regex(await page.$eval('#generator', (e) => e.textContent!), /static report/);
+  t.regex(await page.$eval('#grid-step-label', (e) => (e as unknown as ElementLike).textContent!), /^step 300 \(3 of 3\)$/);
+  t.regex(await page.$eval('#generator', (e) => (e as unknown as ElementLike).textContent!), /static report/);
   t.deepEqual(problems, []);
   await page.close();
 });
@@ -273,7 +277,7 @@ browserTest('a conditional generator gets a class picker; every class, and one c
   try {
     const { page, problems } = await openPage(cserver.url);
     await page.waitForSelector('#gen-grid[data-label="all"]', { timeout: 30_000 });
-    t.deepEqual(await page.$$eval('#gen-class option', (os) => os.map((o) => o.textContent)),
+    t.deepEqual(await page.$$eval('#gen-class option', (os) => (os as unknown as ElementLike[]).map((o) => o.textContent)),
       ['every class, one row each', ...Array.from({ length: 10 }, (_, k) => `class ${k}`)]);
     const everyPng = await decode(join(tmp, 'per-class.png')), classPng = await decode(join(tmp, 'class-3.png'));
     t.deepEqual([everyPng.width, everyPng.height, classPng.width, classPng.height], [242, 302, 242, 242], '10 rows of 8, then 8 rows of 8');
@@ -304,13 +308,13 @@ browserTest('a folder of runs: the compare view overlays each run\'s curves, and
   const fserver = await startViewServer({ dir: folder, port: 0 });
   try {
     const { page, problems } = await openPage(fserver.url);
-    t.deepEqual(await page.$$eval('#compare-table a', (as) => as.map((a) => a.textContent)), ['long', 'short']);
+    t.deepEqual(await page.$$eval('#compare-table a', (as) => (as as unknown as ElementLike[]).map((a) => a.textContent)), ['long', 'short']);
     for (const [name, n] of [['long', STEPS], ['short', 120]] as const) {
       t.deepEqual(await pathPoints(page, `#compare-g path[data-series="${name}"][data-kind="raw-faint"]`), { commands: n, declared: n }, name);
     }
     await page.click('#compare-table a[href="#run=short"]');
     await page.waitForSelector('#chart-loss path[data-series="D loss"]', { timeout: 10_000 });
-    t.is(await page.$eval('#title', (e) => e.textContent), 'short');
+    t.is(await page.$eval('#title', (e) => (e as unknown as ElementLike).textContent), 'short');
     t.deepEqual(await pathPoints(page, '#chart-loss path[data-series="D loss"][data-kind="raw-faint"]'), { commands: 120, declared: 120 });
     t.deepEqual(problems, []);
     await page.close();

@@ -228,11 +228,12 @@ test('the report is one self-contained HTML file: grids as data: URLs, the metri
   const html = buildReport(out);
   const embedded = /window\.GANPOOL_REPORT = (.*);<\/script>/.exec(html);
   t.truthy(embedded);
-  const data = JSON.parse(embedded![1]!) as { runs: { lines: { step: number }[]; grids: { step: number; src: string }[]; facts: { config: unknown } }[] };
+  const data = JSON.parse(embedded![1]) as { runs: { lines: { step: number }[]; grids: { step: number; src: string }[]; facts: { config: unknown } }[] };
   t.is(data.runs.length, 1);
-  const run = data.runs[0]!;
+  const run = data.runs[0];
   t.deepEqual(run.lines.map((l) => l.step), [1, 2, 3, 3], 'the complete lines: three steps and the evaluation of step 3');
-  const { epoch: _epoch, ...drawn } = stepLine(1);
+  const drawn = stepLine(1);
+  delete drawn.epoch;
   t.deepEqual(run.lines[0], drawn, 'a step line without what the page does not draw (the epoch)');
   t.deepEqual(run.lines[3], { step: 3, eval: { fcd: 12.5, classifierScore: 3.25, classesCovered: 2 } });
   t.deepEqual(run.facts.config, config);
@@ -283,7 +284,7 @@ test('ganpool view refuses bad arguments with a usage error naming the field', a
       t.is(e?.field, field);
     }
     const unknown = await t.throwsAsync(viewCommand([runs, '--colour']), { instanceOf: GanpoolUsageError });
-    t.regex(unknown!.message, /Unknown option '--colour'.*ganpool view --help/);
+    t.regex(unknown.message, /Unknown option '--colour'.*ganpool view --help/);
   } finally {
     blocker.close();
   }
@@ -297,7 +298,7 @@ test('ganpool view OUT --port 0 prints the URL it serves and stops on SIGTERM wi
     child.stdout.on('data', (c: Buffer) => {
       text += c.toString('utf8');
       const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+\/) \(read-only; Ctrl-C to stop\)\n/.exec(text);
-      if (m) ok(m[1]!);
+      if (m) ok(m[1]);
     });
     child.on('exit', (code) => fail(new Error(`exited ${code} before printing a URL: ${text}`)));
   });
