@@ -581,3 +581,20 @@ export function scoreCalibrationUnreadable(run: string, dataset: string, cause: 
     '--run',
   );
 }
+
+// ---- Bounded parsers: IDX, image folders, model files, checkpoints ----
+
+/** An IDX header field (a dimension) outside what ganpool accepts; named before any data is read or inflated. */
+export function idxFieldError(file: string, field: string, value: number | string, expected: string): GanpoolDataError {
+  return new GanpoolDataError(file, `IDX header field ${field} is ${value}; expected ${expected}`);
+}
+
+/** A gzip-compressed IDX file inflates to more bytes than its IDX header declares (a gzip bomb, or trailing data). */
+export function idxGunzipTooLargeError(file: string, declared: number): GanpoolDataError {
+  return new GanpoolDataError(file, `gzip data inflates to more than the ${declared} bytes its IDX header declares; refused without inflating the rest`);
+}
+
+/** The IDX header of a gzip file does not appear within the first bytes of the stream. */
+export function idxGunzipNoHeaderError(file: string, looked: number): GanpoolDataError {
+  return new GanpoolDataError(file, `no IDX header in the first ${looked} compressed bytes of the gzip stream`);
+}

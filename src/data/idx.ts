@@ -3,16 +3,19 @@
  * the header of the unsigned-byte IDX files ganpool writes, and the resolution
  * of data set names to IDX files on disk.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import {
   datasetNotFoundError,
   idxBadHeaderError,
   idxBadMagicError,
   idxBadTypeError,
   idxDimsError,
+  idxFieldError,
   idxGunzipError,
+  idxGunzipNoHeaderError,
+  idxGunzipTooLargeError,
   idxLabelCountError,
   idxLengthError,
   idxSpecError,
@@ -76,15 +79,34 @@ export function labelsNameFor(imagesName: string): string {
   return imagesName.replace('images-idx3', 'labels-idx1');
 }
 
-/** Reads a file, gunzipping it when it starts with the gzip magic bytes 1f 8b. */
-function readMaybeGzip(path: string): Uint8Array {
-  const raw = readFileSync(path);
-  if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
-  try {
-    return gunzipSync(raw);
-  } catch (e) {
-    throw idxGunzipError(path, (e as Error).message);
+/** The most data bytes (the product of the dimensions) an IDX file may declare: 4 GB. */
+export const MAX_IDX_DATA_BYTES = 4_000_000_000;
+/** The largest image side an IDX images file may declare: 64, the largest size a preset is built for. */
+export const MAX_IDX_SIDE = 64;
+/** An IDX header is at most 4 + 4 × 255 bytes. */
+const MAX_HEADER_BYTES = 4 + 4 * 255;
+/** Compressed prefixes tried, in turn, to find the IDX header of a gzip file (each inflates to at most ~1,032× its size). */
+const GZIP_HEADER_PREFIXES = [1024, 65_536];
+
+/** What the caller expects of an IDX file, checked on its header before the data is read or inflated. */
+type IdxExpect =
+  | { kind: 'any' }
+  | { kind: 'images' }
+  | { kind: 'labels'; count: number; imagesPath: string };
+
+/** Inflates just enough of a gzip stream to hold the IDX header (a compressed prefix, so the output stays small). */
+function gunzipHead(path: string, raw: Uint8Array): Uint8Array {
+  for (const n of GZIP_HEADER_PREFIXES) {
+    let head: Uint8Array;
+    try {
+      head = gunzipSync(raw.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1100 * n + MAX_HEADER_BYTES });
+    } catch (e) {
+      throw idxGunzipError(path, (e as Error).message);
+    }
+    if (head.length >= 4 && head.length >= 4 + 4 * (head[3] ?? 0)) return head;
+    if (n >= raw.length) return head; // the whole file: the header check names what is missing
   }
+  throw idxGunzipNoHeaderError(path, GZIP_HEADER_PREFIXES[GZIP_HEADER_PREFIXES.length - 1]);
 }
 
 /** Parses the IDX header and returns the dimensions and the offset of the data. */
@@ -105,28 +127,82 @@ function parseHeader(path: string, buf: Uint8Array): { dims: number[]; offset: n
   return { dims, offset };
 }
 
-/** Reads an IDX file (raw or .gz) of unsigned bytes; throws GanpoolDataError naming the file on any defect. */
-export function readIdx(path: string): IdxFile {
-  const buf = readMaybeGzip(path);
-  const { dims, offset } = parseHeader(path, buf);
-  const expected = dims.reduce((a, b) => a * b, 1);
-  const found = buf.length - offset;
-  if (found !== expected) throw idxLengthError(path, expected, found);
+/** Checks the header's dimensions against what the caller expects and the size cap; returns the data's byte count. */
+function checkDims(path: string, dims: number[], expect: IdxExpect): number {
+  if (expect.kind === 'images') {
+    if (dims.length !== 3 && dims.length !== 4) throw idxDimsError(path, 'N×H×W or N×H×W×C image dimensions', dims);
+    const names = ['height', 'width'] as const;
+    names.forEach((name, i) => {
+      if (dims[i + 1] > MAX_IDX_SIDE) throw idxFieldError(path, `dimension ${i + 1} (${name})`, dims[i + 1], `at most ${MAX_IDX_SIDE} pixels, the largest side a model preset is built for`);
+    });
+    if (dims.length === 4 && dims[3] !== 1 && dims[3] !== 3) throw idxFieldError(path, 'dimension 3 (channels)', dims[3], '1 (grey) or 3 (RGB)');
+  } else if (expect.kind === 'labels') {
+    if (dims.length !== 1) throw idxDimsError(path, 'a 1-D labels file', dims);
+    if (dims[0] !== expect.count) throw idxLabelCountError(path, dims[0], expect.imagesPath, expect.count);
+  }
+  const bytes = dims.reduce((a, b) => a * b, 1);
+  if (bytes > MAX_IDX_DATA_BYTES) {
+    throw idxFieldError(path, `dimensions [${dims.join(', ')}]`, `${bytes} bytes of data`, `at most ${MAX_IDX_DATA_BYTES} bytes`);
+  }
+  return bytes;
+}
+
+/** Reads the first bytes of a file (up to `n`). */
+function readPrefix(fd: number, n: number): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  let got = 0;
+  while (got < n) {
+    const r = readSync(fd, buf, got, n - got, got);
+    if (r === 0) break;
+    got += r;
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * Reads an IDX file (raw or .gz) of unsigned bytes; throws GanpoolDataError naming the file on any
+ * defect. The header is checked before the data is read: the dimensions against `expect` and
+ * {@link MAX_IDX_DATA_BYTES}, a raw file's size against them, and a gzip file is inflated with an
+ * output cap of exactly what its header declares.
+ */
+export function readIdx(path: string, expect: IdxExpect = { kind: 'any' }): IdxFile {
+  const fd = openSync(path, 'r');
+  let raw: Uint8Array;
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = readPrefix(fd, Math.min(size, MAX_HEADER_BYTES));
+    if (prefix.length < 2 || prefix[0] !== 0x1f || prefix[1] !== 0x8b) {
+      const { dims, offset } = parseHeader(path, prefix);
+      const expected = checkDims(path, dims, expect);
+      if (size - offset !== expected) throw idxLengthError(path, expected, size - offset);
+      return { dims, data: readPrefix(fd, size).subarray(offset) };
+    }
+    raw = readPrefix(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+  const { dims, offset } = parseHeader(path, gunzipHead(path, raw));
+  const expected = checkDims(path, dims, expect);
+  let buf: Uint8Array;
+  try {
+    buf = gunzipSync(raw, { maxOutputLength: offset + expected });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw idxGunzipTooLargeError(path, offset + expected);
+    throw idxGunzipError(path, (e as Error).message);
+  }
+  if (buf.length - offset !== expected) throw idxLengthError(path, expected, buf.length - offset);
   return { dims, data: buf.subarray(offset) };
 }
 
 /** Reads an IDX labels file and checks that it holds one label per image. */
 function readLabels(labelsPath: string, imagesPath: string, count: number): Uint8Array {
-  const { dims, data } = readIdx(labelsPath);
-  if (dims.length !== 1) throw idxDimsError(labelsPath, 'a 1-D labels file', dims);
-  if (dims[0] !== count) throw idxLabelCountError(labelsPath, dims[0], imagesPath, count);
+  const { data } = readIdx(labelsPath, { kind: 'labels', count, imagesPath });
   return new Uint8Array(data);
 }
 
 /** Loads an IDX images file (N×H×W, or N×H×W×C) and optional labels into a shared-memory ImageSet. */
 export function loadIdxImages(imagesPath: string, labelsPath?: string): ImageSet {
-  const { dims, data } = readIdx(imagesPath);
-  if (dims.length !== 3 && dims.length !== 4) throw idxDimsError(imagesPath, 'N×H×W or N×H×W×C image dimensions', dims);
+  const { dims, data } = readIdx(imagesPath, { kind: 'images' });
   const [count, height, width, channels = 1] = dims as [number, number, number, number?];
   const images = sharedBytes(data.length);
   images.set(data);

@@ -7,8 +7,8 @@
  * subfolder name in sorted order, and each image is labelled with its own.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { lstat, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { extname, join, relative, sep } from 'node:path';
 import sharp from 'sharp';
@@ -25,6 +25,8 @@ export interface ImageFolderOptions {
   onProgress?: (done: number, total: number) => void;
   /** How many sharp decodes run at once; default availableParallelism() × 2. */
   concurrency?: number;
+  /** Bytes of decoded pixels in flight at once, estimated from each image's header; default {@link DECODE_BUDGET_BYTES}. */
+  decodeBudget?: number;
 }
 
 /** A loaded folder: the images plus what was skipped and whether the cache served them. */
@@ -56,6 +58,12 @@ const HEADER_BYTES = 72;
 const MAX_SKIPPED_NAMES = 5;
 /** Labels are stored one byte each, so a folder labels at most this many classes. */
 const MAX_CLASSES = 256;
+/** The most pixels (width × height) an image may declare; a larger one is skipped unread (sharp's limitInputPixels). */
+export const MAX_INPUT_PIXELS = 50_000_000;
+/** Default bytes of decoded pixels in flight across concurrent decodes (one image larger than this decodes alone). */
+export const DECODE_BUDGET_BYTES = 256 * 1024 * 1024;
+/** Bytes per sample of each sharp depth. */
+const DEPTH_BYTES: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, complex: 8, double: 8, dpcomplex: 16 };
 
 /** The cache file for one (size, channels) decoding of `dir`. */
 export function cachePath(dir: string, size: number, channels: number): string {
@@ -101,15 +109,60 @@ function fingerprint(images: ImageEntry[]): Buffer {
   return h.digest();
 }
 
+/** The bytes one image decodes to at full size, from its header; throws when it declares more than {@link MAX_INPUT_PIXELS}. */
+async function decodedBytes(path: string): Promise<number> {
+  const m = await sharp(path, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
+  const pixels = (m.width ?? 0) * (m.height ?? 0);
+  if (!(pixels > 0) || pixels > MAX_INPUT_PIXELS) throw new Error(`declares ${m.width}×${m.height} pixels`);
+  return pixels * Math.max(m.channels ?? 4, 3) * (DEPTH_BYTES[m.depth ?? 'uchar'] ?? 1);
+}
+
 /** Decodes one file to size×size×channels raw bytes, centre-cropped. */
 async function decodeImage(path: string, size: number, channels: 1 | 3): Promise<Buffer> {
-  let img = sharp(path).rotate().resize(size, size, { fit: 'cover', position: 'centre' }).removeAlpha();
+  let img = sharp(path, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().resize(size, size, { fit: 'cover', position: 'centre' }).removeAlpha();
   img = channels === 1 ? img.greyscale().toColourspace('b-w') : img.toColourspace('srgb');
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== channels || data.length !== size * size * channels) {
     throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}`);
   }
   return data;
+}
+
+/**
+ * A budget of bytes shared by concurrent jobs: {@link take} waits (first come, first served) until
+ * `bytes` fit beside those in flight; a job larger than the whole budget runs alone.
+ */
+export class ByteBudget {
+  private inFlight = 0;
+  private readonly waiting: { bytes: number; go: () => void }[] = [];
+  /** The most bytes ever in flight at once. */
+  peak = 0;
+  constructor(readonly budget: number) {}
+
+  /** Resolves once `bytes` may be used; pair with {@link give}. */
+  async take(bytes: number): Promise<void> {
+    if (this.waiting.length === 0 && this.fits(bytes)) return this.use(bytes);
+    await new Promise<void>((go) => this.waiting.push({ bytes, go }));
+  }
+
+  /** Returns `bytes` taken before, letting waiting jobs start. */
+  give(bytes: number): void {
+    this.inFlight -= bytes;
+    while (this.waiting.length > 0 && this.fits(this.waiting[0].bytes)) {
+      const next = this.waiting.shift()!;
+      this.use(next.bytes);
+      next.go();
+    }
+  }
+
+  private fits(bytes: number): boolean {
+    return this.inFlight === 0 || this.inFlight + bytes <= this.budget;
+  }
+
+  private use(bytes: number): void {
+    this.inFlight += bytes;
+    this.peak = Math.max(this.peak, this.inFlight);
+  }
 }
 
 /** Runs `job(i)` for i in [0, n) with at most `limit` in flight. */
@@ -126,10 +179,18 @@ async function decodeAll(dir: string, images: ImageEntry[], opts: ImageFolderOpt
   const per = opts.size * opts.size * opts.channels;
   const pixels = sharedBytes(per * images.length);
   const ok = new Array<boolean>(images.length).fill(false);
+  const budget = new ByteBudget(opts.decodeBudget ?? DECODE_BUDGET_BYTES);
   let done = 0;
   await forEachBounded(images.length, opts.concurrency ?? availableParallelism() * 2, async (i) => {
+    const path = join(dir, images[i].rel);
     try {
-      pixels.set(await decodeImage(join(dir, images[i].rel), opts.size, opts.channels), i * per);
+      const bytes = await decodedBytes(path);
+      await budget.take(bytes);
+      try {
+        pixels.set(await decodeImage(path, opts.size, opts.channels), i * per);
+      } finally {
+        budget.give(bytes);
+      }
       ok[i] = true;
     } catch {
       // counted as skipped below
@@ -185,6 +246,24 @@ function decodeHeader(h: Buffer): (CacheMeta & { namesLength: number }) | undefi
   };
 }
 
+/** The most bytes of skipped-file names a cache header may declare (it records at most {@link MAX_SKIPPED_NAMES}). */
+const MAX_NAMES_BYTES = 64 * 1024;
+
+/**
+ * The byte lengths of a cache's sections (names, pixels, labels) when its header agrees exactly with
+ * a file of `fileSize` bytes; undefined otherwise. Checked before anything is allocated, so a header
+ * declaring a huge count allocates nothing.
+ */
+export function cacheLayout(
+  meta: Pick<CacheMeta, 'count' | 'size' | 'channels' | 'classes'> & { namesLength: number }, fileSize: number,
+): { names: number; pixels: number; labels: number } | undefined {
+  if (meta.namesLength > MAX_NAMES_BYTES) return undefined;
+  const pixels = meta.count * meta.size * meta.size * meta.channels;
+  const labels = meta.classes > 0 ? meta.count : 0;
+  if (HEADER_BYTES + meta.namesLength + pixels + labels !== fileSize) return undefined;
+  return { names: meta.namesLength, pixels, labels };
+}
+
 /** Reads exactly `into.length` bytes at `position`; false if the file is shorter. */
 async function readExactly(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number): Promise<boolean> {
   let off = 0;
@@ -198,23 +277,27 @@ async function readExactly(fh: import('node:fs/promises').FileHandle, into: Uint
 
 /** Reads the cache when it exists and matches; otherwise undefined (a stale or damaged cache is just rebuilt). */
 async function readCache(
-  path: string, want: Omit<CacheMeta, 'skipped' | 'skippedNames' | 'count'>,
+  path: string, want: Omit<CacheMeta, 'skipped' | 'skippedNames' | 'count'> & { total: number },
 ): Promise<{ meta: CacheMeta; pixels: Uint8Array; labels: Uint8Array | null } | undefined> {
-  if (!existsSync(path)) return undefined;
+  if (!(await lstat(path).catch(() => undefined))?.isFile()) return undefined; // no cache, or a FIFO/link that must not be opened
   const fh = await open(path, 'r');
   try {
     const header = Buffer.alloc(HEADER_BYTES);
     const meta = (await readExactly(fh, header, 0)) ? decodeHeader(header) : undefined;
     if (!meta || meta.size !== want.size || meta.channels !== want.channels || !meta.fp.equals(want.fp) || meta.classes !== want.classes) return undefined;
-    const names = Buffer.alloc(meta.namesLength);
-    const pixels = sharedBytes(meta.count * meta.size * meta.size * meta.channels);
-    const labels = meta.classes > 0 ? new Uint8Array(meta.count) : null;
-    const end = HEADER_BYTES + names.length + pixels.length + (labels?.length ?? 0);
-    if ((await fh.stat()).size !== end || !(await readExactly(fh, names, HEADER_BYTES))) return undefined;
+    if (meta.count + meta.skipped !== want.total || meta.count === 0) return undefined;
+    const layout = cacheLayout(meta, (await fh.stat()).size);
+    if (!layout) return undefined;
+    const names = Buffer.alloc(layout.names);
+    const pixels = sharedBytes(layout.pixels);
+    const labels = meta.classes > 0 ? new Uint8Array(layout.labels) : null;
+    if (!(await readExactly(fh, names, HEADER_BYTES))) return undefined;
     if (!(await readExactly(fh, pixels, HEADER_BYTES + names.length))) return undefined;
     if (labels && !(await readExactly(fh, labels, HEADER_BYTES + names.length + pixels.length))) return undefined;
     if (labels?.some((y) => y >= meta.classes)) return undefined;
-    meta.skippedNames = JSON.parse(names.toString('utf8')) as string[];
+    const skippedNames: unknown = JSON.parse(names.toString('utf8'));
+    if (!Array.isArray(skippedNames) || !skippedNames.every((n) => typeof n === 'string')) return undefined;
+    meta.skippedNames = skippedNames;
     return { meta, pixels, labels };
   } catch {
     return undefined;
@@ -264,7 +347,7 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions): Pr
   const classes = folderClasses(images.map((e) => e.rel));
   const base = { height: size, width: size, channels, name: dir, nonImages };
   const cpath = cachePath(dir, size, channels);
-  const cached = await readCache(cpath, { size, channels, fp, classes: classes?.names.length ?? 0 });
+  const cached = await readCache(cpath, { size, channels, fp, classes: classes?.names.length ?? 0, total: images.length });
   if (cached) {
     const { count, skipped, skippedNames } = cached.meta;
     return { ...base, images: cached.pixels, count, skipped, skippedNames, fromCache: true, ...labelFields(classes, cached.labels) };
