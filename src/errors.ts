@@ -598,3 +598,31 @@ export function idxGunzipTooLargeError(file: string, declared: number): GanpoolD
 export function idxGunzipNoHeaderError(file: string, looked: number): GanpoolDataError {
   return new GanpoolDataError(file, `no IDX header in the first ${looked} compressed bytes of the gzip stream`);
 }
+
+/** A weights path in model.json that leaves the model's folder (absolute, `..`, or a link to elsewhere). */
+export function weightsPathOutsideError(modelJson: string, path: string): GanpoolDataError {
+  return new GanpoolDataError(modelJson, `weightsManifest path ${JSON.stringify(path)} leaves the model's folder; every weights file must lie inside it`);
+}
+
+/** A model file larger than ganpool reads. */
+export function modelFileTooLargeError(file: string, size: number, max: number): GanpoolDataError {
+  return new GanpoolDataError(file, `is ${size} bytes; ganpool reads at most ${max}`);
+}
+
+/** A model file that is not a regular file (a FIFO, a device, a folder). */
+export function modelFileNotRegularError(file: string): GanpoolDataError {
+  return new GanpoolDataError(file, 'is not a regular file');
+}
+
+/** An ONNX model that keeps tensors in external data files, which ganpool refuses to follow. */
+export function onnxExternalDataError(file: string, tensor: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid --generator: ${JSON.stringify(file)} stores tensor ${JSON.stringify(tensor)} in an external data file; ` +
+      'ganpool loads only self-contained .onnx files (as ganpool train exports them)', 'generator',
+  );
+}
+
+/** A checkpoint whose recorded model, image shape or vector lengths do not fit the model preset it names. */
+export function checkpointModelMismatchError(file: string, what: string): GanpoolDataError {
+  return new GanpoolDataError(file, `checkpoint does not fit its model: ${what}; refusing to pad or truncate it`);
+}

@@ -5,8 +5,8 @@
  * statistics, and the preset and loss from the checkpoint's config.
  */
 import { existsSync } from 'node:fs';
-import { hasCheckpoint, loadCheckpoint } from '../run/checkpoint.js';
-import { bnLayers, bnStatsSize, modelPreset, type ModelPreset, type NetSpec } from '../models/presets.js';
+import { checkCheckpointModel, hasCheckpoint, loadCheckpoint } from '../run/checkpoint.js';
+import { bnLayers, bnStatsSize, type ModelPreset, type NetSpec } from '../models/presets.js';
 import { initMovingStats } from '../training/bn-stats.js';
 import { DEFAULT_GAN_LOSS } from '../models/losses.js';
 import { scoreConditionalRun, scoreRunMissing } from '../errors.js';
@@ -46,10 +46,10 @@ function movingStats(net: NetSpec, saved: Float32Array): Float32Array {
  */
 export function loadScoringModel(run: string): ScoringModel {
   if (!existsSync(run) || !hasCheckpoint(run)) throw scoreRunMissing(run);
-  const { config, state } = loadCheckpoint(run);
+  const checkpoint = loadCheckpoint(run);
+  const { config, state } = checkpoint;
   if (config.conditional) throw scoreConditionalRun(run);
-  if (!config.imageShape) throw scoreRunMissing(run);
-  const preset = modelPreset(config.model, config.imageShape, 0);
+  const preset = checkCheckpointModel(checkpoint);
   const ema = state.g.ema ?? new Float32Array(0);
   const useEma = config.ema > 0 && ema.length === state.g.params.length;
   return {

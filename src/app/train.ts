@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { GanTrainer, type TrainerOptions, type TrainSummary } from '../training/trainer.js';
 import { RunFiles } from '../run/files.js';
 import { defaultOutDir, type ResolvedConfig, type TrainConfig } from '../config.js';
-import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint, type Checkpoint } from '../run/checkpoint.js';
+import { CHECKPOINT_DIR, checkCheckpointModel, loadCheckpoint, writeCheckpoint, type Checkpoint } from '../run/checkpoint.js';
 import { GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from '../generator/export.js';
 import { resumeConfig } from '../run/resume.js';
 import { acquireRunLock, assertNotLocked } from '../run/lock.js';
@@ -54,6 +54,7 @@ export function planRun(config: TrainConfig): RunPlan {
   if (config.resume === undefined) return { config: { ...config, out: config.out ?? defaultOutDir() }, checkpoint: null };
   assertNotLocked(config.resume); // a live run's checkpoint may be mid-swap: name the run instead of reading it
   const checkpoint = loadCheckpoint(config.resume);
+  checkCheckpointModel(checkpoint);
   return { config: resumeConfig(checkpoint.config, config, config.resume, checkpoint.state.stepsDone), checkpoint };
 }
 

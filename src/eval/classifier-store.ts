@@ -162,17 +162,46 @@ export async function saveClassifier(dir: string, params: Float32Array, info: Cl
   await writeFileAtomic(join(dir, CLASSIFIER_JSON), JSON.stringify(info, null, 2) + '\n');
 }
 
+const isWhole = (x: unknown, min = 0): boolean => Number.isInteger(x) && (x as number) >= min;
+const isNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+
+/** Checks every field of a classifier.json (see {@link ClassifierInfo}); throws naming the first wrong one. */
+function checkClassifierInfo(file: string, json: unknown): ClassifierInfo {
+  const m = json as Record<string, unknown> | null;
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || m.format !== 1) throw classifierInfoInvalid(file, 'not a ganpool classifier.json (format 1)');
+  const shape = m.imageShape;
+  if (!Array.isArray(shape) || shape.length !== 3 || !isWhole(shape[0], 1) || !isWhole(shape[1], 1) || (shape[0] as number) > 64 || (shape[1] as number) > 64 || ![1, 3].includes(shape[2] as number)) {
+    throw classifierInfoInvalid(file, 'imageShape is not [height, width, 1 or 3] with sides from 1 to 64');
+  }
+  const fields: [string, (x: unknown) => boolean, string][] = [
+    ['dataset', (x) => typeof x === 'string', 'a string'], ['split', (x) => typeof x === 'string', 'a string'],
+    ['classes', (x) => isWhole(x, 1), 'a whole number ≥ 1'], ['featuresDim', (x) => isWhole(x, 1), 'a whole number ≥ 1'],
+    ['accuracy', isNumber, 'a number'], ['testLoss', isNumber, 'a number'], ['trainSeconds', isNumber, 'a number'],
+    ['testCount', (x) => isWhole(x), 'a whole number'], ['trainCount', (x) => isWhole(x), 'a whole number'],
+    ['epochs', (x) => isWhole(x), 'a whole number'], ['batchSize', (x) => isWhole(x), 'a whole number'],
+    ['workers', (x) => isWhole(x), 'a whole number'], ['seed', Number.isInteger, 'a whole number'],
+  ];
+  for (const [name, ok, what] of fields) if (!ok(m[name])) throw classifierInfoInvalid(file, `${name} is not ${what}`);
+  if (m.augment !== undefined) {
+    const a = m.augment as Record<string, unknown> | null;
+    if (typeof a !== 'object' || a === null || typeof a.source !== 'string' || !isNumber(a.ratio) || !isWhole(a.generatedCount) || !isWhole(a.generatedPerEpoch)) {
+      throw classifierInfoInvalid(file, 'augment is not { source, ratio, generatedCount, generatedPerEpoch }');
+    }
+  }
+  return m as unknown as ClassifierInfo;
+}
+
 /** Loads the classifier saved in `dir`, or null when there is none (no classifier.json). */
 export async function loadClassifier(dir: string, backend: BackendName = 'wasm'): Promise<LoadedClassifier | null> {
   const file = join(dir, CLASSIFIER_JSON);
   if (!existsSync(file)) return null;
-  let info: ClassifierInfo;
+  let json: unknown;
   try {
-    info = JSON.parse(readFileSync(file, 'utf8')) as ClassifierInfo;
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw classifierInfoInvalid(file, (e as Error).message);
   }
-  if (info?.format !== 1 || !Array.isArray(info.imageShape)) throw classifierInfoInvalid(file, 'not a ganpool classifier.json (format 1)');
+  const info = checkClassifierInfo(file, json);
   await initBackend(backend);
   const model = await loadLayersModel(join(dir, 'model'));
   return { info, extractor: featureExtractor(model, join(dir, 'model')) };

@@ -9,7 +9,7 @@
  * A conditional generator (two inputs, `z` and `label`) draws each image of a
  * given class; without given classes they are drawn uniformly, keyed by the seed.
  */
-import { onnxMetadataProps } from '../engines/onnx/proto.js';
+import { onnxExternalTensor, onnxMetadataProps } from '../engines/onnx/proto.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type * as Ort from 'onnxruntime-node';
@@ -18,7 +18,7 @@ import { onnxAvailability, type BackendName } from '../engines/backend.js';
 import { latentNoise, NoiseStream, randomLabels } from '../util/rng.js';
 import {
   generatorDirMissing, generatorNotAGenerator, evalImageShapeMismatch,
-  generatorNotOnnx, generatorOnnxLoadFailed, generatorOnnxUnavailable,
+  generatorNotOnnx, generatorOnnxLoadFailed, generatorOnnxUnavailable, onnxExternalDataError,
 } from '../errors.js';
 
 /** Latent vectors per forward pass. */
@@ -151,11 +151,14 @@ async function loadTfjsGenerator(dir: string, backend: BackendName | undefined):
 async function loadOnnxGenerator(file: string): Promise<LoadedGenerator> {
   const bytes = new Uint8Array(readFileSync(file));
   let props: Map<string, string>;
+  let external: string | null;
   try {
     props = onnxMetadataProps(bytes);
+    external = onnxExternalTensor(bytes);
   } catch (e) {
     throw generatorNotOnnx(file, (e as Error).message);
   }
+  if (external !== null) throw onnxExternalDataError(file, external);
   const available = onnxAvailability();
   if (!available.ok) throw generatorOnnxUnavailable(file, available.reason);
   const ort = await import('onnxruntime-node');

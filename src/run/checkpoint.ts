@@ -13,13 +13,14 @@
  * renames, only checkpoint.old — which {@link loadCheckpoint} then uses.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config.js';
 import type { NetSnapshot, TrainingState } from '../training/coordinator.js';
-import { checkpointDamagedError, checkpointMissingError, writeFailed } from '../errors.js';
+import { checkpointDamagedError, checkpointMissingError, checkpointModelMismatchError, writeFailed } from '../errors.js';
+import { bnStatsSize, MODEL_NAMES, modelPreset, paramCount, type ModelName, type ModelPreset } from '../models/presets.js';
 
 /** The checkpoint folder's name inside a run directory. */
 export const CHECKPOINT_DIR = 'checkpoint';
@@ -35,6 +36,10 @@ export const MANIFEST = 'manifest.json';
 export const CHECKPOINT_FORMAT_VERSION = 3;
 const READABLE_VERSIONS = [1, 2, 3];
 const TMP_PREFIX = '.checkpoint.tmp-';
+/** The largest manifest.json read (a real one is a few kilobytes). */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** The largest image side a checkpoint's config may record: the largest a preset is built for. */
+const MAX_IMAGE_SIDE = 64;
 const VECTORS = ['params', 'm', 'v', 'bn'] as const;
 const NETS = ['g', 'd'] as const;
 /** G's EMA file (format 3). */
@@ -193,6 +198,7 @@ export function hasCheckpoint(out: string): boolean {
 /** Parses and checks manifest.json's fields. */
 function readManifest(file: string): Manifest {
   if (!existsSync(file)) throw checkpointDamagedError(file, 'manifest.json is missing');
+  if (!statSync(file).isFile() || statSync(file).size > MAX_MANIFEST_BYTES) throw checkpointDamagedError(file, `not a regular file of at most ${MAX_MANIFEST_BYTES} bytes`);
   let m: Manifest;
   try {
     m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
@@ -215,6 +221,9 @@ function readVector(dir: string, name: string, entry: FileEntry | undefined, man
   if (!entry || !Number.isInteger(entry.bytes) || entry.bytes !== entry.length * 4) throw checkpointDamagedError(manifestFile, `no valid entry for ${name}`);
   const file = join(dir, name);
   if (!existsSync(file)) throw checkpointDamagedError(file, 'file listed in manifest.json is missing');
+  const s = statSync(file);
+  if (!s.isFile()) throw checkpointDamagedError(file, 'not a regular file');
+  if (s.size !== entry.bytes) throw checkpointDamagedError(file, `expected ${entry.bytes} bytes (from manifest.json), found ${s.size}`);
   const bytes = readFileSync(file);
   if (bytes.length !== entry.bytes) throw checkpointDamagedError(file, `expected ${entry.bytes} bytes (from manifest.json), found ${bytes.length}`);
   if (sha256(bytes) !== entry.sha256) throw checkpointDamagedError(file, 'SHA-256 checksum does not match manifest.json (file modified or corrupt)');
@@ -247,4 +256,53 @@ export function loadCheckpoint(out: string): Checkpoint {
   const m = readManifest(manifestFile);
   const state: TrainingState = { stepsDone: m.step, g: readNet(dir, m, 'g', manifestFile), d: readNet(dir, m, 'd', manifestFile) };
   return { config: m.config, state, dir };
+}
+
+/**
+ * Checks a loaded checkpoint against the model preset its config names, before anything uses it:
+ * the model is a preset, the image shape [height, width, 1 or 3] fits it, and every vector of both
+ * networks has exactly the preset's length (batch-norm statistics and G's EMA may be empty, as older
+ * formats write them). Returns the preset; throws a GanpoolDataError naming manifest.json otherwise,
+ * so nothing is ever zero-padded or truncated.
+ */
+export function checkCheckpointModel(checkpoint: Checkpoint): ModelPreset {
+  const file = join(checkpoint.dir, MANIFEST);
+  const { config, state } = checkpoint;
+  const model = config.model as unknown;
+  if (typeof model !== 'string' || !(MODEL_NAMES as readonly string[]).includes(model)) {
+    throw checkpointModelMismatchError(file, `config.model ${JSON.stringify(model)} is not one of ${MODEL_NAMES.join(', ')}`);
+  }
+  const shape = config.imageShape as unknown;
+  const side = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= MAX_IMAGE_SIDE;
+  if (!Array.isArray(shape) || shape.length !== 3 || !side(shape[0]) || !side(shape[1]) || (shape[2] !== 1 && shape[2] !== 3)) {
+    throw checkpointModelMismatchError(file, `config.imageShape ${JSON.stringify(shape)} is not [height, width, 1 or 3] with sides from 1 to ${MAX_IMAGE_SIDE}`);
+  }
+  const classes = config.conditional === true ? config.classes : 0;
+  if (!Number.isInteger(classes) || classes < 0 || classes > 256 || (config.conditional === true && classes < 2)) {
+    throw checkpointModelMismatchError(file, `config.classes ${JSON.stringify(classes)} is not a class count from 2 to 256`);
+  }
+  let preset: ModelPreset;
+  try {
+    preset = modelPreset(model as ModelName, shape as [number, number, number], classes);
+  } catch (e) {
+    throw checkpointModelMismatchError(file, (e as Error).message);
+  }
+  const what = `model '${model}' for ${(shape as number[]).join('×')} images`;
+  for (const net of NETS) {
+    const spec = net === 'g' ? preset.generator : preset.discriminator;
+    const params = paramCount(spec), bn = bnStatsSize(spec), snap = state[net];
+    for (const vector of ['params', 'm', 'v'] as const) {
+      if (snap[vector].length !== params) {
+        throw checkpointModelMismatchError(file, `${fileName(net, vector)} holds ${snap[vector].length} values but ${what} has ${params} ${net.toUpperCase()} parameters`);
+      }
+    }
+    if (snap.bn.length !== 0 && snap.bn.length !== bn) {
+      throw checkpointModelMismatchError(file, `${fileName(net, 'bn')} holds ${snap.bn.length} values but ${what} has ${bn} ${net.toUpperCase()} batch-norm statistics`);
+    }
+    const ema = snap.ema ?? new Float32Array(0);
+    if (ema.length !== 0 && ema.length !== params) {
+      throw checkpointModelMismatchError(file, `${G_EMA} holds ${ema.length} values but ${what} has ${params} G parameters`);
+    }
+  }
+  return preset;
 }

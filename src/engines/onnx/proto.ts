@@ -252,3 +252,77 @@ export function onnxMetadataProps(bytes: Uint8Array): Map<string, string> {
   }
   return props;
 }
+
+/** One protobuf field: its number and either a varint value or the byte span of a length-delimited value. */
+interface PbField { num: number; varint?: number; from?: number; to?: number }
+
+/** The fields of a protobuf message in bytes [start, end); throws on malformed data. */
+function pbFields(bytes: Uint8Array, start: number, end: number): PbField[] {
+  let pos = start;
+  const varint = (): number => {
+    let value = 0, scale = 1;
+    for (;;) {
+      if (pos >= end) throw new Error('truncated varint');
+      const b = bytes[pos++];
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+      if (scale > 2 ** 63) throw new Error('varint too long');
+    }
+  };
+  const out: PbField[] = [];
+  while (pos < end) {
+    const key = varint(), num = Math.floor(key / 8), wire = key % 8;
+    if (num === 0) throw new Error('field number 0');
+    if (wire === 0) out.push({ num, varint: varint() });
+    else if (wire === 1 || wire === 5) pos += wire === 1 ? 8 : 4;
+    else if (wire === 2) {
+      const len = varint(), from = pos;
+      pos += len;
+      if (pos > end) throw new Error('a field runs past the end of its message');
+      out.push({ num, from, to: pos });
+    } else throw new Error(`wire type ${wire}`);
+    if (pos > end) throw new Error('truncated field');
+  }
+  return out;
+}
+
+/** Length-delimited field numbers, per message kind, that hold tensors or messages holding tensors (onnx.proto). */
+const TENSOR_PATHS: Record<string, Record<number, string>> = {
+  model: { 7: 'graph', 25: 'function' },
+  function: { 7: 'node' },
+  graph: { 1: 'node', 5: 'tensor', 15: 'sparse' },
+  node: { 5: 'attribute' },
+  attribute: { 5: 'tensor', 6: 'graph', 10: 'tensor', 11: 'graph', 22: 'sparse', 23: 'sparse' },
+  sparse: { 1: 'tensor', 2: 'tensor' },
+};
+/** TensorProto.data_location EXTERNAL. */
+const DATA_LOCATION_EXTERNAL = 1;
+
+/**
+ * The name of the first tensor of an ONNX ModelProto whose data live in an external file
+ * (TensorProto data_location EXTERNAL, or external_data entries), in initializers, sparse
+ * initializers, node attributes, subgraphs and functions; null when the model is self-contained.
+ * Throws on bytes that are not protocol-buffer data.
+ */
+export function onnxExternalTensor(bytes: Uint8Array): string | null {
+  const utf8d = new TextDecoder('utf-8', { fatal: false });
+  const visit = (kind: string, from: number, to: number, depth: number): string | null => {
+    if (depth > 64) throw new Error('messages nested more than 64 deep');
+    const fields = pbFields(bytes, from, to);
+    if (kind === 'tensor') {
+      const external = fields.some((f) => (f.num === 14 && f.varint === DATA_LOCATION_EXTERNAL) || (f.num === 13 && f.from !== undefined));
+      if (!external) return null;
+      const name = fields.find((f) => f.num === 8 && f.from !== undefined);
+      return name ? utf8d.decode(bytes.subarray(name.from, name.to)) : '(unnamed)';
+    }
+    for (const f of fields) {
+      const sub = TENSOR_PATHS[kind][f.num];
+      if (sub === undefined || f.from === undefined) continue;
+      const found = visit(sub, f.from, f.to!, depth + 1);
+      if (found !== null) return found;
+    }
+    return null;
+  };
+  return visit('model', 0, bytes.length, 0);
+}
