@@ -625,4 +625,12 @@ export function onnxExternalDataError(file: string, tensor: string): GanpoolUsag
 /** A checkpoint whose recorded model, image shape or vector lengths do not fit the model preset it names. */
 export function checkpointModelMismatchError(file: string, what: string): GanpoolDataError {
   return new GanpoolDataError(file, `checkpoint does not fit its model: ${what}; refusing to pad or truncate it`);
+
+// ---- ganpool view: what it serves (src/view/, src/cli/commands/view.ts) ----
+
+/** `ganpool view --host H` with an address other machines can reach: printed as a warning, the server still starts. */
+export function viewPublicHostWarning(host: string): string {
+  return `ganpool view: warning: --host ${host} is not this machine only; anyone who can reach ${host} can read the run ` +
+    '(its config, metrics, sample grids, generator and checkpoint files), and the server has no password. ' +
+    'Use the default 127.0.0.1 and an SSH tunnel to watch a run from another machine.\n';
 }

@@ -66,10 +66,19 @@ test.after.always(async () => {
   await server?.close();
 });
 
-/** A page with every console error, page error, failed request and HTTP error it meets recorded in `problems`. */
+/** Logs every Content-Security-Policy violation of the page as a console error (a violation caught by the page's own code is otherwise silent). */
+async function reportCspViolations(page: Page): Promise<void> {
+  await page.evaluateOnNewDocument(() => {
+    (globalThis as unknown as { document: { addEventListener(type: string, f: (e: { violatedDirective: string; blockedURI: string }) => void): void } })
+      .document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+  });
+}
+
+/** A page with every console error, page error, CSP violation, failed request and HTTP error it meets recorded in `problems`. */
 async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage();
   const problems: string[] = [];
+  await reportCspViolations(page);
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
@@ -231,6 +240,7 @@ browserTest('the run\'s report.html opens with the network off and shows its cha
   const page = await browser.newPage();
   const problems: string[] = [];
   const requests: string[] = [];
+  await reportCspViolations(page);
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
   await page.setOfflineMode(true);

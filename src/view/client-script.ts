@@ -6,16 +6,23 @@
  * report (`window.GANPOOL_REPORT` set) it reads the embedded data instead and
  * makes no request.
  *
+ * Text from run files reaches the DOM as textContent or through esc(); the
+ * page runs under a Content-Security-Policy without inline handlers or
+ * style attributes (page.ts), so colours are classes (c0…c9).
+ *
  * Test hooks: every chart line is a `path[data-series][data-kind]` with
  * `data-points` (its finite points); the generator canvases carry
  * `data-seed`, `data-t` and a `data-draws` counter once drawn.
  */
+/** The colours of the chart lines, in order; page.ts makes a class of each (a swatch cannot carry a style attribute under the page's CSP). */
+export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
 export const CLIENT_SCRIPT = String.raw`
 (function () {
   'use strict';
   var REPORT = window.GANPOOL_REPORT || null;
   var POLL_MS = 500;
-  var PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  var PALETTE = ` + JSON.stringify(PALETTE) + String.raw`;
   var $ = function (id) { return document.getElementById(id); };
   var state = { runs: [], byId: {}, view: null, smoothing: 0.6, xAxis: 'step', compare: {} };
 
@@ -31,6 +38,8 @@ export const CLIENT_SCRIPT = String.raw`
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; });
   }
+  /** A number from a run file, or NaN for anything else (a string, an object…). */
+  function num(v) { return typeof v === 'number' ? v : NaN; }
   function fmt(v, digits) {
     if (v === null || v === undefined) return '–';
     if (typeof v !== 'number') return String(v);
@@ -76,20 +85,21 @@ export const CLIENT_SCRIPT = String.raw`
 
   // ---- one run's state: its metrics as columns ----
   function newRun(info) {
-    return { id: info.id, name: info.name, facts: null, offset: 0, steps: [], evals: [], time: 0, bad: 0, samples: { grids: [], latest: null }, changed: true };
+    return { id: info.id, name: info.name, facts: null, offset: 0, steps: [], evals: [], time: 0, bad: 0, long: 0, samples: { grids: [], latest: null }, changed: true };
   }
   function addLines(run, lines) {
     lines.forEach(function (l) {
       if (l.eval && typeof l.eval === 'object') {
         var e = l.eval;
-        run.evals.push({ step: l.step, time: run.time, fcd: e.fcd, classifierScore: e.classifierScore, classesCovered: e.classesCovered,
-          agreement: e.classAgreement ? e.classAgreement.mean : null });
+        run.evals.push({ step: num(l.step), time: run.time, fcd: num(e.fcd), classifierScore: num(e.classifierScore), classesCovered: num(e.classesCovered),
+          agreement: e.classAgreement && typeof e.classAgreement === 'object' ? num(e.classAgreement.mean) : null });
       } else if (l.skipped) {
-        run.steps.push({ step: l.step, time: run.time, skipped: true });
+        run.steps.push({ step: num(l.step), time: run.time, skipped: true });
       } else if (typeof l.step === 'number') {
-        run.time += (l.ms || 0) / 1000;
-        run.steps.push({ step: l.step, time: run.time, dLoss: l.dLoss, gLoss: l.gLoss, samplesPerSec: l.samplesPerSec,
-          ms: l.ms, outsideMs: l.outsideMs, adamMs: l.adamMs, reloadMs: l.reloadMs });
+        var ms = num(l.ms);
+        if (isFinite(ms)) run.time += ms / 1000;
+        run.steps.push({ step: l.step, time: run.time, dLoss: num(l.dLoss), gLoss: num(l.gLoss), samplesPerSec: num(l.samplesPerSec),
+          ms: ms, outsideMs: num(l.outsideMs), adamMs: num(l.adamMs), reloadMs: num(l.reloadMs) });
       }
     });
   }
@@ -101,6 +111,7 @@ export const CLIENT_SCRIPT = String.raw`
       addLines(run, m.lines);
       run.offset = m.offset;
       run.bad += m.bad;
+      run.long += m.long || 0;
       if (m.more) return pollMetrics(run);
     });
   }
@@ -150,7 +161,7 @@ export const CLIENT_SCRIPT = String.raw`
     var xs = [], ys = [];
     opts.series.forEach(function (s) {
       for (var i = 0; i < s.xs.length; i++) {
-        if (isFinite(s.xs[i]) && typeof s.ys[i] === 'number' && isFinite(s.ys[i])) { xs.push(s.xs[i]); ys.push(s.ys[i]); }
+        if (typeof s.xs[i] === 'number' && isFinite(s.xs[i]) && typeof s.ys[i] === 'number' && isFinite(s.ys[i])) { xs.push(s.xs[i]); ys.push(s.ys[i]); }
       }
     });
     var parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ' + W + ' ' + H + '" class="chart" role="img" aria-label="' + esc(opts.title) + '">'];
@@ -180,7 +191,7 @@ export const CLIENT_SCRIPT = String.raw`
       var d = [], pen = 'M', n = 0;
       for (var i = 0; i < s.xs.length; i++) {
         var x = s.xs[i], y = s.ys[i];
-        if (!isFinite(x) || typeof y !== 'number' || !isFinite(y)) { pen = 'M'; continue; }
+        if (typeof x !== 'number' || !isFinite(x) || typeof y !== 'number' || !isFinite(y)) { pen = 'M'; continue; }
         d.push(pen + px(x).toFixed(1) + ' ' + py(y).toFixed(1));
         pen = 'L'; n++;
       }
@@ -188,13 +199,13 @@ export const CLIENT_SCRIPT = String.raw`
         '" fill="none" stroke="' + s.color + '" stroke-width="' + (s.width || 1.5) + '" stroke-opacity="' + (s.opacity === undefined ? 1 : s.opacity) + '"/>');
       if (s.markers || n === 1) {
         for (var j = 0; j < s.xs.length; j++) {
-          if (isFinite(s.xs[j]) && isFinite(s.ys[j])) parts.push('<circle cx="' + px(s.xs[j]).toFixed(1) + '" cy="' + py(s.ys[j]).toFixed(1) + '" r="2.5" fill="' + s.color + '"/>');
+          if (typeof s.xs[j] === 'number' && isFinite(s.xs[j]) && typeof s.ys[j] === 'number' && isFinite(s.ys[j])) parts.push('<circle cx="' + px(s.xs[j]).toFixed(1) + '" cy="' + py(s.ys[j]).toFixed(1) + '" r="2.5" fill="' + s.color + '"/>');
         }
       }
     });
     var legend = opts.series.filter(function (s) { return s.kind !== 'raw-faint'; }), lx = W - R;
     for (var k = legend.length - 1; k >= 0; k--) {
-      var name = legend[k].name, w = 16 + name.length * 6.2;
+      var name = String(legend[k].name), w = 16 + name.length * 6.2;
       lx -= w;
       parts.push('<rect x="' + lx.toFixed(1) + '" y="25" width="10" height="3" fill="' + legend[k].color + '"/>');
       parts.push('<text x="' + (lx + 13).toFixed(1) + '" y="30" class="legend">' + esc(name) + '</text>');
@@ -243,15 +254,17 @@ export const CLIENT_SCRIPT = String.raw`
         { name: 'classes covered', kind: 'raw', color: PALETTE[2], xs: ex, ys: run.evals.map(function (e) { return e.classesCovered; }), markers: true }] });
     }
     $('metrics-note').textContent = run.steps.length + ' steps logged' + (run.evals.length ? ', ' + run.evals.length + ' evaluations' : '') +
-      (run.bad ? ', ' + run.bad + ' unreadable lines skipped' : '') + (REPORT && reportRun(run.id).note ? ' (' + reportRun(run.id).note + ')' : '');
+      (run.bad ? ', ' + run.bad + ' unreadable lines skipped' : '') + (run.long ? ', ' + run.long + ' lines over 1 MiB skipped' : '') + (REPORT && reportRun(run.id).note ? ' (' + reportRun(run.id).note + ')' : '');
   }
 
+  /** v when it is a JSON object, else {} (a run file may hold anything). */
+  function obj(v) { return v && typeof v === 'object' && !Array.isArray(v) ? v : {}; }
   function factRows(f) {
-    var c = f.config || {}, s = f.summary || {}, ck = f.checkpoint || {}, m = s.machine, rows = [];
+    var c = obj(f.config), s = obj(f.summary), ck = obj(f.checkpoint), m = s.machine && typeof s.machine === 'object' ? s.machine : null, rows = [];
     var push = function (k, v) { if (v !== undefined && v !== null && v !== '') rows.push([k, v]); };
     push('status', f.status + (s.stoppedEarly ? ' (stopped early' + (s.stopReason ? ': ' + s.stopReason : '') + ')' : ''));
     push('model', c.model && (c.model + (c.conditional ? ', conditional (' + c.classes + ' classes)' : '') + ', loss ' + c.loss));
-    push('dataset', c.dataset && (c.dataset + ' (' + c.datasetSize + ' images of ' + (c.imageShape || []).join('×') + ')'));
+    push('dataset', c.dataset && (c.dataset + ' (' + c.datasetSize + ' images of ' + (Array.isArray(c.imageShape) ? c.imageShape : []).join('×') + ')'));
     push('backend', s.backend || c.backend);
     push('workers', s.workers || c.workers);
     push('batch size', c.batchSize);
@@ -262,19 +275,25 @@ export const CLIENT_SCRIPT = String.raw`
     push('wall time', s.wallSeconds !== undefined ? fmt(s.wallSeconds, 1) + ' s' : null);
     push('throughput', s.samplesPerSec !== undefined ? fmt(s.samplesPerSec, 0) + ' samples/s, ' + fmt(s.outsideShare * 100, 1) + '% of each step outside the workers' : null);
     push('final losses', s.dLoss !== undefined && s.dLoss !== null ? 'D ' + fmt(s.dLoss) + ', G ' + fmt(s.gLoss) : null);
-    if (s.eval) push('quality', 'FCD ' + fmt(s.eval.fcd, 2) + ', classifier score ' + fmt(s.eval.classifierScore, 2) + ', classes ' + s.eval.classesCovered + '/' + s.eval.histogram.length +
-      (s.evalFloor ? ' (real floor: FCD ' + fmt(s.evalFloor.fcd, 2) + ')' : ''));
+    if (s.eval && typeof s.eval === 'object') push('quality', 'FCD ' + fmt(s.eval.fcd, 2) + ', classifier score ' + fmt(s.eval.classifierScore, 2) + ', classes ' + s.eval.classesCovered + '/' + (Array.isArray(s.eval.histogram) ? s.eval.histogram.length : '?') +
+      (s.evalFloor && typeof s.evalFloor === 'object' ? ' (real floor: FCD ' + fmt(s.evalFloor.fcd, 2) + ')' : ''));
     push('checkpoint', ck.step !== undefined ? 'step ' + ck.step + ' (format ' + ck.format + ' v' + ck.version + ')' : null);
     push('generator', f.hasGenerator ? 'generator/ (TensorFlow.js)' + (f.hasOnnx ? ' and generator.onnx' : '') + (f.generator && f.generator.step !== undefined ? ', step ' + f.generator.step : '') : null);
-    push('machine', m ? m.cpuModel + ', ' + m.cores + ' cores, ' + (m.totalMemoryBytes / Math.pow(2, 30)).toFixed(1) + ' GiB, Node ' + m.node + ', ' + m.os + ', ganpool ' + m.versions.ganpool
+    push('machine', m ? m.cpuModel + ', ' + m.cores + ' cores, ' + fmt(num(m.totalMemoryBytes) / Math.pow(2, 30), 1) + ' GiB, Node ' + m.node + ', ' + m.os + ', ganpool ' + obj(m.versions).ganpool
       : (f.status === 'finished' ? 'not recorded' : 'recorded in summary.json when the run ends'));
     push('output folder', c.out);
+    push('not read', Array.isArray(f.skipped) && f.skipped.length ? f.skipped.join('; ') : null);
     return rows;
   }
   function renderFacts(run) {
     var f = run.facts;
     if (!f) return;
-    var rows = factRows(f);
+    var rows;
+    try {
+      rows = factRows(f);
+    } catch (e) {
+      rows = [['status', f.status], ['facts', 'could not be shown: ' + e.message]];
+    }
     $('facts').innerHTML = '<table>' + rows.map(function (r) { return '<tr><th>' + esc(r[0]) + '</th><td>' + esc(r[1]) + '</td></tr>'; }).join('') + '</table>' +
       ['config', 'summary', 'checkpoint'].map(function (k) {
         return f[k] ? '<details><summary>' + k + (k === 'checkpoint' ? ' manifest' : '') + ' (JSON)</summary><pre>' + esc(JSON.stringify(f[k], null, 2)) + '</pre></details>' : '';
@@ -329,6 +348,9 @@ export const CLIENT_SCRIPT = String.raw`
     var status = $('gen-status');
     status.textContent = 'loading TensorFlow.js…';
     var mine = gen;
+    // tf.min.js bundles regenerator-runtime, which assigns the global regeneratorRuntime and, in strict mode where that
+    // global is undeclared, falls back to Function(): declared here, the assignment succeeds and the page needs no 'unsafe-eval'.
+    if (!('regeneratorRuntime' in window)) window.regeneratorRuntime = undefined;
     Promise.all([
       loadScript('/vendor/tf.min.js').then(function () { return tf.setBackend('cpu'); }).then(function () { return tf.ready(); }),
       import('/modules/noise.js'), import('/modules/grid-layout.js'), import('/modules/conditioning.js'),
@@ -451,9 +473,9 @@ export const CLIENT_SCRIPT = String.raw`
       runs.map(function (r, i) {
         var f = r.facts || {}, c = f.config || {}, last = r.steps.length ? r.steps[r.steps.length - 1] : {}, ev = r.evals.length ? r.evals[r.evals.length - 1] : null;
         return '<tr><td><input type="checkbox" data-run="' + esc(r.id) + '"' + (state.compare[r.id] !== false ? ' checked' : '') + '></td>' +
-          '<td><span class="swatch" style="background:' + PALETTE[i % PALETTE.length] + '"></span><a href="#run=' + encodeURIComponent(r.id) + '">' + esc(r.name) + '</a></td>' +
+          '<td><span class="swatch c' + (i % PALETTE.length) + '"></span><a href="#run=' + encodeURIComponent(r.id) + '">' + esc(r.name) + '</a></td>' +
           '<td>' + esc(f.status || '') + '</td><td>' + esc(c.model || '') + '</td><td>' + esc(c.dataset || '') + '</td><td>' + esc(last.step !== undefined ? last.step + ' / ' + c.steps : '') + '</td>' +
-          '<td>' + fmt(last.dLoss) + '</td><td>' + fmt(last.gLoss) + '</td><td>' + (ev ? fmt(ev.fcd, 2) : '–') + '</td></tr>';
+          '<td>' + esc(fmt(last.dLoss)) + '</td><td>' + esc(fmt(last.gLoss)) + '</td><td>' + esc(ev ? fmt(ev.fcd, 2) : '–') + '</td></tr>';
       }).join('') + '</table>';
     Array.prototype.forEach.call(document.querySelectorAll('#compare-table input[type=checkbox]'), function (cb) {
       cb.onchange = function () { state.compare[cb.dataset.run] = cb.checked; renderCompare(); };

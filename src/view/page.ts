@@ -3,7 +3,8 @@
  * script (client-script.ts). The server sends it as is; a static report is
  * the same page with the run's data embedded, so it needs no server.
  */
-import { CLIENT_SCRIPT } from './client-script.js';
+import { createHash } from 'node:crypto';
+import { CLIENT_SCRIPT, PALETTE } from './client-script.js';
 
 const STYLE = `
 :root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f6f7f9; --card: #fff; --accent: #1f77b4; }
@@ -44,6 +45,7 @@ input[type=number] { width: 110px; }
 .row { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center; margin: 6px 0; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
 a { color: var(--accent); }
+${PALETTE.map((c, i) => `.swatch.c${i} { background: ${c}; }`).join('\n')}
 `;
 
 const BODY = `
@@ -95,6 +97,32 @@ const BODY = `
 </template>
 `;
 
+/** The client script as the page inlines it: no `</script` inside. */
+const SCRIPT = CLIENT_SCRIPT.replace(/<\/script/gi, '<\\/script');
+
+/** The CSP source of an inline element's exact text. */
+function sha256(text: string): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/**
+ * The Content-Security-Policy the server sends with the page: scripts only
+ * from the server and the inlined client script (by hash), the one inline
+ * style sheet (by hash), images from the server and data: URLs, requests
+ * only to the server; no plugins, forms, base URL or framing. JavaScript
+ * eval stays off; WebAssembly compilation ('wasm-unsafe-eval') is allowed
+ * because TensorFlow.js probes WebAssembly features when it loads.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'", `script-src 'self' 'wasm-unsafe-eval' ${sha256(SCRIPT)}`, `style-src ${sha256(STYLE)}`, "img-src 'self' data:", "connect-src 'self'",
+  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+/** The policy report.html carries in a meta element: its own inline scripts and style (by hash) and data: images; no request at all. */
+function reportCsp(dataScript: string): string {
+  return ["default-src 'none'", `script-src ${sha256(SCRIPT)} ${sha256(dataScript)}`, `style-src ${sha256(STYLE)}`, 'img-src data:', "base-uri 'none'", "form-action 'none'"].join('; ');
+}
+
 /** JSON for a `<script>` element: `<` escaped so no string inside can close the element. */
 function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -106,19 +134,21 @@ function scriptJson(value: unknown): string {
  * holding that data (see report.ts).
  */
 export function pageHtml(title: string, report?: unknown): string {
-  const data = report === undefined ? '' : `<script>window.GANPOOL_REPORT = ${scriptJson(report)};</script>\n`;
+  const dataScript = report === undefined ? '' : `window.GANPOOL_REPORT = ${scriptJson(report)};`;
+  const data = report === undefined ? '' : `<script>${dataScript}</script>\n`;
+  const csp = report === undefined ? '' : `<meta http-equiv="Content-Security-Policy" content="${reportCsp(dataScript)}">\n`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+${csp}<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)} · ganpool view</title>
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
 ${BODY}
-${data}<script>${CLIENT_SCRIPT.replace(/<\/script/gi, '<\\/script')}</script>
+${data}<script>${SCRIPT}</script>
 </body>
 </html>
 `;

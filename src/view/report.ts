@@ -5,12 +5,12 @@
  * `ganpool view OUT --export FILE` writes it; a run writes OUT/report.html
  * at its end.
  */
-import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { viewNoRuns } from '../errors.js';
 import { findRuns, readMetrics, runFacts, runSamples, viewedFolder, type RunEntry, type RunFacts, type SampleGrid } from './run-folder.js';
 import { pageHtml } from './page.js';
+import { readInside, VIEW_READ_LIMITS } from './safe-path.js';
 
 /** Limits that keep a report small for long runs. */
 export interface ReportLimits {
@@ -57,13 +57,15 @@ function slim(line: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(STEP_FIELDS.filter((k) => line[k] !== undefined).map((k) => [k, line[k]]));
 }
 
-/** Every complete metrics line of a run. */
-function allMetrics(run: RunEntry): Record<string, unknown>[] {
+/** Every complete metrics line of a run, slimmed as it is read, and how many lines were skipped as too long. */
+function allMetrics(run: RunEntry): { lines: Record<string, unknown>[]; long: number } {
   const lines: Record<string, unknown>[] = [];
+  let long = 0;
   for (let offset = 0; ;) {
     const chunk = readMetrics(run, offset);
-    lines.push(...chunk.lines as Record<string, unknown>[]);
-    if (!chunk.more) return lines;
+    for (const line of chunk.lines) lines.push(slim(line as Record<string, unknown>));
+    long += chunk.long;
+    if (!chunk.more) return { lines, long };
     offset = chunk.offset;
   }
 }
@@ -77,19 +79,25 @@ function spread(n: number, keep: number): number[] {
 
 /** One run's report data. */
 function reportRun(run: RunEntry, limits: Required<ReportLimits>): ReportRun {
-  const lines = allMetrics(run);
+  const { lines, long } = allMetrics(run);
+  const samples = runSamples(run);
+  const picked = spread(samples.grids.length, limits.maxGrids).map((i) => samples.grids[i]);
   const stepLines = lines.filter((l) => l.eval === undefined);
   const stride = Math.ceil(stepLines.length / limits.maxSteps);
   const kept = stride <= 1 ? lines : lines.filter((l) => l.eval !== undefined || (l.step as number) % stride === 0 || l === stepLines[stepLines.length - 1]);
-  const samples = runSamples(run);
-  const picked = spread(samples.grids.length, limits.maxGrids).map((i) => samples.grids[i]);
+  const grids = picked.flatMap((g) => {
+    const png = readInside(run.dir, g.file.split('/'), VIEW_READ_LIMITS.png);
+    return 'refused' in png ? [] : [{ ...g, src: `data:image/png;base64,${png.data.toString('base64')}` }];
+  });
   const notes: string[] = [];
   if (stride > 1) notes.push(`every ${stride}th of ${stepLines.length} steps drawn`);
   if (picked.length < samples.grids.length) notes.push(`${picked.length} of ${samples.grids.length} sample grids kept`);
+  if (grids.length < picked.length) notes.push(`${picked.length - grids.length} sample grids not read (not a regular file inside the run, or over ${VIEW_READ_LIMITS.png} bytes)`);
+  if (long > 0) notes.push(`${long} metrics lines over ${VIEW_READ_LIMITS.metricsLine} bytes skipped`);
   return {
     id: run.id, name: run.name, facts: runFacts(run),
-    lines: kept.map(slim),
-    grids: picked.map((g) => ({ ...g, src: `data:image/png;base64,${readFileSync(join(run.dir, g.file)).toString('base64')}` })),
+    lines: kept,
+    grids,
     note: notes.join('; '),
   };
 }

@@ -3,10 +3,13 @@
  * runs, each run's facts (config, summary, checkpoint manifest, generator
  * metadata), its sample grids, and the complete lines of its metrics log
  * from a byte offset on (a run still writing may leave a torn last line,
- * which is left for the next read).
+ * which is left for the next read). Every file is read through the
+ * containment check of safe-path.ts, with a size cap for its kind.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { openInside, readAt, readInside, VIEW_READ_LIMITS, type ContainedData } from './safe-path.js';
 import { CHECKPOINT_DIR, MANIFEST } from '../run/checkpoint.js';
 import { GENERATOR_DIR, GENERATOR_ONNX } from '../generator/export.js';
 import { LOCK_FILE } from '../run/lock.js';
@@ -24,7 +27,13 @@ export interface RunEntry {
   dir: string;
 }
 
-/** Where a run stands, from the files it left. */
+/**
+ * Where a run stands, from the files it left: `training` while a live run
+ * holds OUT/.lock and OUT/summary.json is missing or older than this
+ * attempt (a resumed run keeps the summary of its earlier end until it ends
+ * again); `finished` once the summary is newer than the config and the lock
+ * of the attempt that wrote it; else `incomplete` (stopped without a summary).
+ */
 export type RunStatus = 'finished' | 'training' | 'incomplete';
 
 /** What the page shows about a run besides its metrics and grids. */
@@ -34,7 +43,7 @@ export interface RunFacts {
   status: RunStatus;
   /** OUT/config.json (the resolved config), or null while missing or unreadable. */
   config: unknown;
-  /** OUT/summary.json, written at the end of a run (with the machine it ran on), or null. */
+  /** OUT/summary.json, written at the end of a run (with the machine it ran on), or null (also while a resumed run has not ended again). */
   summary: unknown;
   /** OUT/checkpoint/manifest.json without its copy of the config, or null. */
   checkpoint: unknown;
@@ -44,6 +53,8 @@ export interface RunFacts {
   hasGenerator: boolean;
   /** Whether OUT/generator.onnx exists. */
   hasOnnx: boolean;
+  /** Files of the run that were not read, each with why (outside the folder, not a regular file, too large). */
+  skipped: string[];
 }
 
 /** A saved sample grid. */
@@ -69,14 +80,18 @@ export interface MetricsChunk {
   lines: unknown[];
   /** Complete lines that did not parse as a JSON object (skipped). */
   bad: number;
+  /** Lines longer than {@link METRICS_LINE_BYTES}, skipped unread. */
+  long: number;
   /** True when the log got shorter than the offset asked for (a resumed run rewrote it): this chunk reads from 0. */
   reset: boolean;
   /** True when more complete lines follow than one chunk holds. */
   more: boolean;
 }
 
-/** The most bytes of metrics one read returns. */
+/** The most bytes of metrics one read returns (and the most it scans through one long line). */
 export const METRICS_CHUNK_BYTES = 8 * 2 ** 20;
+/** The longest metrics line read; a longer one (a run writes a few hundred bytes) is skipped and counted in {@link MetricsChunk.long}. */
+export const METRICS_LINE_BYTES = VIEW_READ_LIMITS.metricsLine;
 
 /** The absolute path of the folder `ganpool view` was given; a usage error naming it when it is not a folder. */
 export function viewedFolder(dir: string): string {
@@ -111,38 +126,114 @@ export function findRuns(root: string): RunEntry[] {
   return names.filter((n) => isRunDir(join(root, n))).map((n) => ({ id: n, name: n, dir: join(root, n) }));
 }
 
-/** A JSON file's contents, or null when missing or unreadable (a run may be writing it). */
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  } catch {
+
+/** How long {@link RunListing} reuses a scan of the viewed folder. */
+export const RUN_LISTING_TTL_MS = 2000;
+
+/**
+ * The runs under a folder, rescanned at most once per {@link RUN_LISTING_TTL_MS}
+ * (the page polls several times a second; a new run shows within the TTL).
+ */
+export class RunListing {
+  private runs: RunEntry[] = [];
+  private at = -Infinity;
+  /** How many times the folder was scanned (for tests). */
+  scans = 0;
+
+  constructor(readonly root: string, private readonly ttlMs = RUN_LISTING_TTL_MS) {}
+
+  /** The runs, from a scan no older than the TTL at time `now` (ms). */
+  get(now = Date.now()): RunEntry[] {
+    if (!(now - this.at < this.ttlMs && now >= this.at)) {
+      this.runs = findRuns(this.root);
+      this.at = now;
+      this.scans++;
+    }
+    return this.runs;
+  }
+}
+
+/** A JSON file of the run read through the containment check: its value, or null (missing, unreadable, refused: a refusal is noted in `skipped`). */
+function readJson(run: RunEntry, segments: string[], skipped: string[], maxBytes: number = VIEW_READ_LIMITS.json): { value: unknown; mtimeMs: number } | null {
+  const read = readInside(run.dir, segments, maxBytes);
+  if ('refused' in read) {
+    if (read.refused !== 'missing') skipped.push(`${segments.join('/')}: ${read.refused}${read.refused === 'too large' ? ` (over ${maxBytes} bytes)` : ''}`);
     return null;
   }
+  return { value: parseJson(read), mtimeMs: read.mtimeMs };
+}
+
+function parseJson(read: ContainedData): unknown {
+  try {
+    return JSON.parse(read.data.toString('utf8')) as unknown;
+  } catch {
+    return null; // a run may be writing it
+  }
+}
+
+/** True when `pid` runs on this machine (EPERM: it runs, but is not ours). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The run's lock: null when there is none or its process is gone (on this
+ * host); else its modification time. A lock not yet readable (being written),
+ * or another host's, counts as live.
+ */
+function liveLock(run: RunEntry, skipped: string[]): { mtimeMs: number } | null {
+  const read = readJson(run, [LOCK_FILE], skipped, VIEW_READ_LIMITS.lock);
+  if (read === null) return null;
+  const info = read.value as { pid?: unknown; host?: unknown } | null;
+  if (info && typeof info === 'object' && Number.isSafeInteger(info.pid) && (info.pid as number) > 0 && info.host === hostname() && !processAlive(info.pid as number)) return null;
+  return { mtimeMs: read.mtimeMs };
 }
 
 /** The facts of one run. */
 export function runFacts(run: RunEntry): RunFacts {
-  const summary = readJson(join(run.dir, SUMMARY_FILE));
-  const manifest = readJson(join(run.dir, CHECKPOINT_DIR, MANIFEST)) as Record<string, unknown> | null;
-  const checkpoint = manifest && typeof manifest === 'object' ? Object.fromEntries(Object.entries(manifest).filter(([k]) => k !== 'config' && k !== 'files')) : null;
-  const model = readJson(join(run.dir, GENERATOR_DIR, 'model.json')) as { userDefinedMetadata?: { ganpool?: unknown } } | null;
-  const status: RunStatus = summary !== null ? 'finished' : existsSync(join(run.dir, LOCK_FILE)) ? 'training' : 'incomplete';
+  const skipped: string[] = [];
+  const config = readJson(run, [CONFIG_FILE], skipped);
+  const summary = readJson(run, [SUMMARY_FILE], skipped);
+  const manifest = readJson(run, [CHECKPOINT_DIR, MANIFEST], skipped)?.value as Record<string, unknown> | null | undefined;
+  const checkpoint = manifest && typeof manifest === 'object' && !Array.isArray(manifest)
+    ? Object.fromEntries(Object.entries(manifest).filter(([k]) => k !== 'config' && k !== 'files')) : null;
+  const model = readJson(run, [GENERATOR_DIR, 'model.json'], skipped)?.value as { userDefinedMetadata?: { ganpool?: unknown } } | null | undefined;
+  const lock = liveLock(run, skipped);
+  // A summary counts once it is newer than this attempt's start: the config (rewritten by every start, a resume too) and a live lock.
+  const current = summary !== null && summary.mtimeMs >= Math.max(config?.mtimeMs ?? -Infinity, lock?.mtimeMs ?? -Infinity);
+  const status: RunStatus = current ? 'finished' : lock !== null ? 'training' : 'incomplete';
+  const meta = model && typeof model === 'object' ? model.userDefinedMetadata : undefined;
   return {
     id: run.id, name: run.name, status,
-    config: readJson(join(run.dir, CONFIG_FILE)),
-    summary, checkpoint,
-    generator: model?.userDefinedMetadata?.ganpool ?? null,
-    hasGenerator: model !== null,
+    config: config?.value ?? null,
+    summary: current ? summary.value : null,
+    checkpoint,
+    generator: (meta && typeof meta === 'object' ? meta.ganpool : null) ?? null,
+    hasGenerator: model !== null && model !== undefined,
     hasOnnx: existsSync(join(run.dir, GENERATOR_ONNX)),
+    skipped,
   };
 }
 
-/** The sample grids of a run (samples/step-NNNNNN.png by step) and samples/latest.png. */
+/** Whether `segments` under the run folder is a regular file inside it; its modification time, or null. */
+function regularFile(run: RunEntry, segments: string[]): number | null {
+  const file = openInside(run.dir, segments, VIEW_READ_LIMITS.png);
+  if ('refused' in file) return null;
+  closeSync(file.fd);
+  return file.mtimeMs;
+}
+
+/** The sample grids of a run (samples/step-NNNNNN.png by step) and samples/latest.png; only regular files. */
 export function runSamples(run: RunEntry): RunSamples {
   const dir = join(run.dir, SAMPLES_DIR);
   let names: string[] = [];
   try {
-    names = readdirSync(dir);
+    names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
   } catch {
     // no grid yet
   }
@@ -150,46 +241,48 @@ export function runSamples(run: RunEntry): RunSamples {
     const m = /^step-(\d+)\.png$/.exec(name);
     return m ? [{ step: Number(m[1]), file: `${SAMPLES_DIR}/${name}` }] : [];
   }).sort((a, b) => a.step - b.step);
-  let latest: RunSamples['latest'] = null;
-  try {
-    latest = { file: `${SAMPLES_DIR}/${LATEST_GRID}`, mtimeMs: statSync(join(dir, LATEST_GRID)).mtimeMs };
-  } catch {
-    // no grid yet
-  }
-  return { grids, latest };
+  const mtimeMs = names.includes(LATEST_GRID) ? regularFile(run, [SAMPLES_DIR, LATEST_GRID]) : null;
+  return { grids, latest: mtimeMs === null ? null : { file: `${SAMPLES_DIR}/${LATEST_GRID}`, mtimeMs } };
 }
 
 /**
  * The complete lines of the run's metrics.jsonl from byte `offset` on (at
  * most {@link METRICS_CHUNK_BYTES}). A torn last line (the run is writing
  * it) is not returned; the next read from the returned offset gets it once
- * complete. A missing log reads as empty.
+ * complete. A line longer than {@link METRICS_LINE_BYTES} is skipped and
+ * counted in `long`: the returned offset may then point inside it, and a
+ * read from an offset inside a line first skips to that line's end. Each
+ * read does bounded work and allocates at most one chunk. A missing log (or
+ * one that is not a regular file inside the run) reads as empty.
  */
 export function readMetrics(run: RunEntry, offset: number): MetricsChunk {
-  const file = join(run.dir, METRICS_FILE);
-  let fd: number;
+  const file = openInside(run.dir, [METRICS_FILE], Number.MAX_SAFE_INTEGER);
+  if ('refused' in file) return { offset: 0, lines: [], bad: 0, long: 0, reset: offset > 0, more: false };
   try {
-    fd = openSync(file, 'r');
-  } catch {
-    return { offset: 0, lines: [], bad: 0, reset: offset > 0, more: false };
-  }
-  try {
-    const size = statSync(file).size;
+    const { fd, size } = file;
     const reset = offset > size;
-    const from = reset ? 0 : offset;
-    const length = Math.min(size - from, METRICS_CHUNK_BYTES);
-    const buf = Buffer.alloc(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(fd, buf, got, length - got, from + got);
-      if (n === 0) break;
-      got += n;
+    let pos = reset ? 0 : offset;
+    let budget = METRICS_CHUNK_BYTES;
+    // Inside a line (the rest of one skipped as too long): skip to its end.
+    if (pos > 0 && readAt(fd, pos - 1, 1)[0] !== 0x0a) {
+      while (pos < size && budget > 0) {
+        const block = readAt(fd, pos, Math.min(64 * 1024, size - pos, budget));
+        if (block.length === 0) break;
+        const nl = block.indexOf(0x0a);
+        if (nl >= 0) { pos += nl + 1; budget -= nl + 1; break; }
+        pos += block.length;
+        budget -= block.length;
+      }
+      if (pos === size || budget <= 0 || readAt(fd, pos - 1, 1)[0] !== 0x0a) {
+        return { offset: pos, lines: [], bad: 0, long: 0, reset, more: pos < size };
+      }
     }
-    const end = got > 0 ? buf.lastIndexOf(0x0a, got - 1) : -1;
-    if (end < 0) return { offset: from, lines: [], bad: 0, reset, more: false };
+    const buf = readAt(fd, pos, Math.min(size - pos, budget));
     const lines: unknown[] = [];
-    let bad = 0;
-    for (const text of buf.subarray(0, end).toString('utf8').split('\n')) {
+    let bad = 0, long = 0, start = 0;
+    for (let nl = buf.indexOf(0x0a); nl >= 0; start = nl + 1, nl = buf.indexOf(0x0a, start)) {
+      if (nl - start > METRICS_LINE_BYTES) { long++; continue; }
+      const text = buf.toString('utf8', start, nl);
       if (text.trim() === '') continue;
       try {
         const value = JSON.parse(text) as unknown;
@@ -199,9 +292,11 @@ export function readMetrics(run: RunEntry, offset: number): MetricsChunk {
         bad++;
       }
     }
-    const next = from + end + 1;
-    return { offset: next, lines, bad, reset, more: next < size && length === METRICS_CHUNK_BYTES };
+    let next = pos + start;
+    // The unfinished line at the end is already too long: skip what was read of it (the next read skips the rest).
+    if (buf.length - start > METRICS_LINE_BYTES) { long++; next = pos + buf.length; }
+    return { offset: next, lines, bad, long, reset, more: next < size && buf.length === budget };
   } finally {
-    closeSync(fd);
+    closeSync(file.fd);
   }
 }

@@ -4,8 +4,8 @@
  * instead (src/view/).
  */
 import { parseArgs } from 'node:util';
-import { badValue, unknownFlag, viewExtraArgument, viewMissingFolder } from '../../errors.js';
-import { DEFAULT_VIEW_HOST, DEFAULT_VIEW_PORT, startViewServer } from '../../view/server.js';
+import { badValue, unknownFlag, viewExtraArgument, viewMissingFolder, viewPublicHostWarning } from '../../errors.js';
+import { DEFAULT_VIEW_HOST, DEFAULT_VIEW_PORT, isLoopbackHost, startViewServer } from '../../view/server.js';
 import { writeReport } from '../../view/report.js';
 
 /** Parsed `ganpool view` arguments. */
@@ -26,7 +26,8 @@ exported generator running in the browser, and the run's facts. Stop with Ctrl-C
 
 Flags:
   --port P          TCP port; 0 picks a free one [${DEFAULT_VIEW_PORT}]
-  --host H          address to bind [${DEFAULT_VIEW_HOST}: this machine only]
+  --host H          address to bind [${DEFAULT_VIEW_HOST}: this machine only]; any
+                    other address lets anyone who can reach it read the run
   --export FILE     write the page as one self-contained HTML file (grids
                     inlined, no external requests) and exit
   -h, --help        show this help
@@ -67,6 +68,7 @@ export async function viewCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const server = await startViewServer({ dir: args.dir, port: args.port, host: args.host });
+  if (!isLoopbackHost(args.host)) process.stderr.write(viewPublicHostWarning(args.host));
   process.stdout.write(`ganpool view: serving ${args.dir} at ${server.url} (read-only; Ctrl-C to stop)\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
