@@ -625,6 +625,7 @@ export function onnxExternalDataError(file: string, tensor: string): GanpoolUsag
 /** A checkpoint whose recorded model, image shape or vector lengths do not fit the model preset it names. */
 export function checkpointModelMismatchError(file: string, what: string): GanpoolDataError {
   return new GanpoolDataError(file, `checkpoint does not fit its model: ${what}; refusing to pad or truncate it`);
+}
 
 // ---- ganpool view: what it serves (src/view/, src/cli/commands/view.ts) ----
 
