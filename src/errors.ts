@@ -211,7 +211,7 @@ export function outDirInUse(dir: string): GanpoolUsageError {
 
 /** GANPOOL_INJECT_FAULT holds a value this version does not know. */
 export function badFaultSpec(variable: string, value: string): GanpoolUsageError {
-  return new GanpoolUsageError(`invalid ${variable}: ${JSON.stringify(value)}; expected grad@K, apply@K, exit@K, nan@K or nan@K+ (K = a 1-based step)`);
+  return new GanpoolUsageError(`invalid ${variable}: ${JSON.stringify(value)}; expected KIND@K[+][:d|:g] with KIND one of grad, apply, apply-mid, exit, exit-mid, nan, nan-grad (K = a 1-based step; + repeats, nan kinds only; :g strikes the G phase)`);
 }
 
 /** Too many steps in a row were refused for non-finite values. */

@@ -10,6 +10,7 @@ import { resolveConfig } from '../src/config.js';
 import { SYSTEM_FASHION_MNIST_DIR } from '../src/data/idx.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import { gridSize } from '../src/generator/grid.js';
+import { requireOrSkip } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-data-'));
 const haveFashion = existsSync(join(SYSTEM_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
@@ -53,12 +54,9 @@ test('fashion-mnist from --data-dir (a tiny gzip IDX pair), labels read beside i
   t.is(idx.count, n);
 });
 
-test.serial('ganpool train --dataset fashion-mnist: 3 steps on the real 60,000 images', (t) => {
-  if (!haveFashion && !process.env.CI) {
-    t.log(`SKIPPED: ${SYSTEM_FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist)`);
-    t.pass();
-    return;
-  }
+const fashionTest = requireOrSkip(haveFashion, `${SYSTEM_FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist): train --dataset fashion-mnist`, test.serial);
+
+fashionTest('ganpool train --dataset fashion-mnist: 3 steps on the real 60,000 images', (t) => {
   const out = join(tmp, 'fashion');
   const r = cli(['--dataset', 'fashion-mnist', '--model', 'seed', ...small, '--out', out]);
   t.is(r.code, 0, r.stderr);

@@ -112,7 +112,7 @@ test.serial('the apply tasks of 1 and 2 workers (one range vs two) leave bitwise
       data: { pixels: data.images.buffer as SharedArrayBuffer, labels: null, count: data.count, shape: [28, 28, 1] },
     }, 0);
     const opts = { lr: 2e-4, beta1: 0.5, beta2: 0.999, epsilon: 1e-7 };
-    for (const [lo, hi] of splitRange(size, parts)) await worker.run({ kind: 'apply', step: 4, net: 'g', t: 5, lo, hi, weights: [1], opts, emaDecay: emaDecayAt(0.999, 5) });
+    for (const [range, [lo, hi]] of splitRange(size, parts).entries()) await worker.run({ kind: 'apply', step: 4, net: 'g', t: 5, range, lo, hi, weights: [1], opts, emaDecay: emaDecayAt(0.999, 5) });
     return { params: paramsView(g).slice(), ema: emaView(g)!.slice() };
   };
   const before = net();

@@ -6,17 +6,9 @@ import { gzipSync } from 'node:zlib';
 import { loadIdxImages, readIdx, resolveIdxDataset, SYSTEM_FASHION_MNIST_DIR, writeIdxRows } from '../src/data/idx.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { GanpoolDataError, GanpoolUsageError } from '../src/errors.js';
+import { requireOrSkip } from './helpers.js';
 
-const haveData = existsSync(SYSTEM_FASHION_MNIST_DIR);
-const mustRun = haveData || process.env.CI !== undefined;
-const dataTest = mustRun ? test : test.skip;
-
-if (!mustRun) {
-  test('Fashion-MNIST tests skipped', (t) => {
-    t.log(`${SYSTEM_FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist); skipping the real-data tests`);
-    t.pass();
-  });
-}
+const dataTest = requireOrSkip(existsSync(SYSTEM_FASHION_MNIST_DIR), `${SYSTEM_FASHION_MNIST_DIR} is absent (apt-get install dataset-fashion-mnist): the Fashion-MNIST tests of idx`);
 
 /** Builds an IDX ubyte file from dims and data. */
 function idxBytes(dims: number[], data: Uint8Array, typeCode = 0x08): Buffer {

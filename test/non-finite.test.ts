@@ -10,14 +10,15 @@ import { mnistData } from './helpers.js';
 
 const config: TrainConfig = { model: 'seed', workers: 2, batchSize: 16, seed: 4 };
 
-async function run(steps: number, fault?: string): Promise<{ params: { g: Float32Array; d: Float32Array }; infos: Awaited<ReturnType<GanTrainer['step']>>[]; t: number }> {
+async function run(steps: number, fault?: string): Promise<{ params: { g: Float32Array; d: Float32Array }; infos: Awaited<ReturnType<GanTrainer['step']>>[]; t: number; gT: number }> {
   if (fault) process.env[INJECT_FAULT_ENV] = fault;
   try {
     const trainer = await GanTrainer.create(config, { data: mnistData() });
     try {
       const infos = [];
       for (let i = 0; i < steps; i++) infos.push(await trainer.step());
-      return { params: trainer.parameters(), infos, t: trainer.exportState().d.t };
+      const state = trainer.exportState();
+      return { params: trainer.parameters(), infos, t: state.d.t, gT: state.g.t };
     } finally {
       await trainer.close();
     }
@@ -39,6 +40,30 @@ test.serial('nan@3: step 3 is refused with its parameters untouched, so 3 inject
   t.false(same(cleanThree.params.d, clean.params.d), 'an unrefused step 3 moves D (the comparison above can fail)');
 });
 
+test.serial('nan-grad@3 (one NaN in the middle of a D gradient, the loss finite): step 3 is refused all the same, parameters untouched', async (t) => {
+  const injected = await run(3, 'nan-grad@3');
+  const clean = await run(2);
+  const third = injected.infos[2];
+  t.deepEqual(third.skipped, { phase: 'd', reason: 'non-finite gradient' });
+  t.true(Number.isFinite(third.dLoss), `the loss stayed finite (${third.dLoss}): the gradient check caught it`);
+  t.true(same(injected.params.g, clean.params.g) && same(injected.params.d, clean.params.d), 'parameters after the refused step are those before it');
+  t.is(injected.t, 2);
+});
+
+test.serial('nan@3:g (a refused G phase): D\'s update of step 3 stands, G keeps the parameters of step 2, and the step is logged as refused in G', async (t) => {
+  const injected = await run(3, 'nan@3:g');
+  const two = await run(2), three = await run(3);
+  const third = injected.infos[2];
+  t.deepEqual(third.skipped, { phase: 'g', reason: 'non-finite gradient' });
+  t.true(Number.isFinite(third.dLoss) && Number.isNaN(third.gLoss));
+  t.true(same(injected.params.d, three.params.d), 'D as after 3 clean steps');
+  t.true(same(injected.params.g, two.params.g), 'G as after 2 clean steps');
+  t.false(same(three.params.g, two.params.g), 'a clean step 3 moves G (the comparison above can fail)');
+  t.is(injected.t, 3, 'D counted its update');
+  t.is(injected.gT, 2, 'G did not count the refused one');
+  t.true(injected.params.g.every(Number.isFinite));
+});
+
 test.serial('nan@1+ with --max-skips 3: the run stops with advice to lower the learning rate, exit 1, a finite checkpoint, a summary with the reason, and the skips logged', (t) => {
   const out = join(mkdtempSync(join(tmpdir(), 'ganpool-nan-')), 'run');
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--final-eval', 'off', '--model', 'seed', '--workers', '2', '--batch-size', '16',
@@ -56,11 +81,14 @@ test.serial('nan@1+ with --max-skips 3: the run stops with advice to lower the l
   t.is(ck.state.d.t, 0, 'no update was applied');
 });
 
-test('GANPOOL_INJECT_FAULT values: nan@K and nan@K+ parse; anything else is a usage error naming the variable', (t) => {
-  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'nan@12' }), { kind: 'nan', step: 12, repeat: false });
-  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'nan@1+' }), { kind: 'nan', step: 1, repeat: true });
+test('GANPOOL_INJECT_FAULT values: KIND@K[+][:d|:g] parses; anything else is a usage error naming the variable', (t) => {
+  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'nan@12' }), { kind: 'nan', step: 12, repeat: false, phase: 'd' });
+  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'nan@1+' }), { kind: 'nan', step: 1, repeat: true, phase: 'd' });
+  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'nan-grad@2+:g' }), { kind: 'nan-grad', step: 2, repeat: true, phase: 'g' });
+  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'apply-mid@3:g' }), { kind: 'apply-mid', step: 3, repeat: false, phase: 'g' });
+  t.deepEqual(faultFromEnv({ [INJECT_FAULT_ENV]: 'exit-mid@4:d' }), { kind: 'exit-mid', step: 4, repeat: false, phase: 'd' });
   t.is(faultFromEnv({}), null);
-  for (const bad of ['nan@0', 'nan', 'boom@3', 'nan@3++']) {
+  for (const bad of ['nan@0', 'nan', 'boom@3', 'nan@3++', 'grad@3+', 'apply-mid@3+', 'grad@3:x', 'grad@3:', 'apply-half@3', 'nan@3:g+']) {
     t.throws(() => faultFromEnv({ [INJECT_FAULT_ENV]: bad }), { message: new RegExp(`invalid ${INJECT_FAULT_ENV}: "${bad.replace(/\+/g, '\\+')}"`) });
   }
 });

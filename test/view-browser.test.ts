@@ -1,8 +1,8 @@
 /**
  * `ganpool view` in a real browser: Debian's chromium driven by
  * puppeteer-core, on a small run trained once here. Without a browser binary
- * the tests are skipped with the reason logged, except under CI
- * (`process.env.CI`), where a missing browser fails.
+ * the tests are skipped with the reason logged, except under CI, where
+ * each fails (requireOrSkip in helpers.ts decides).
  */
 import test from 'ava';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { startViewServer, type ViewServer } from '../src/view/server.js';
 import { writeGenerator } from '../src/generator/export.js';
 import { initParams, modelPreset, paramCount } from '../src/models/presets.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
+import { requireOrSkip } from './helpers.js';
 
 /** Where a chromium may be installed (Debian's package first); CHROMIUM_PATH overrides. */
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -24,14 +25,8 @@ const browserPath = CANDIDATES.find((p): p is string => typeof p === 'string' &&
 const STEPS = 300;
 const SEED = 7;
 
-if (!browserPath && process.env.CI) {
-  test('a browser for the view tests is installed (CI)', (t) => {
-    t.fail(`no chromium found at ${CANDIDATES.filter(Boolean).join(', ')}; .ci/run installs Debian's chromium`);
-  });
-} else if (!browserPath) {
-  console.log(`view-browser: skipped: no chromium at ${CANDIDATES.filter(Boolean).join(', ')} (apt-get install chromium, or set CHROMIUM_PATH)`);
-}
-const browserTest = browserPath ? test.serial : test.skip;
+const browserTest = requireOrSkip(browserPath !== undefined,
+  `view-browser: no chromium at ${CANDIDATES.filter(Boolean).join(', ')} (apt-get install chromium, or set CHROMIUM_PATH; .ci/run installs it)`, test.serial);
 
 const tmp = mkdtempSync(join(tmpdir(), 'ganpool-view-browser-'));
 const out = join(tmp, 'run');

@@ -6,7 +6,7 @@
 import { splitRange, type AdamOptions } from '../optim/adam.js';
 import { epochPermutation } from '../util/rng.js';
 import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from '../models/presets.js';
-import { allocSharedNet, averageSlots, bnView, emaView, momentViews, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { allocSharedNet, averageSlots, bnView, clearApplyRanges, emaView, momentViews, paramsView, undoApplyRange, type SharedNetBuffers } from './shared-params.js';
 import { emaDecayAt } from '../optim/ema.js';
 import { foldBatchStats, initMovingStats } from './bn-stats.js';
 import { faultFromEnv } from './faults.js';
@@ -86,7 +86,7 @@ interface NetState {
 }
 
 function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConfig, emaDecay = 0): NetState {
-  const shared = allocSharedNet(paramCount(spec), slots, bnStatsSize(spec), emaDecay > 0);
+  const shared = allocSharedNet(paramCount(spec), slots, bnStatsSize(spec), emaDecay > 0, true);
   const layers = bnLayers(spec);
   const bn = bnView(shared);
   initMovingStats(layers, bn);
@@ -302,7 +302,13 @@ export class Coordinator {
     const ranges = splitRange(net.shared.size, this.config.workers);
     const t = net.t + 1;
     const ema = net.ema ? { emaDecay: emaDecayAt(net.emaDecay, t) } : {};
-    await this.runTasks(ranges.map(([lo, hi]): ApplyTask => ({ kind: 'apply', step, net: which, t, lo, hi, weights, opts: net.adam, ...ema })), which, step);
+    if (ranges.length > net.shared.slots) throw new Error(`internal: ${ranges.length} Adam ranges but ${net.shared.slots} undo flags`);
+    clearApplyRanges(net.shared);
+    const tasks = ranges.map(([lo, hi], range): ApplyTask => ({ kind: 'apply', step, net: which, t, range, lo, hi, weights, opts: net.adam, ...ema }));
+    // A task that failed part-way left its range half-updated: put it back before the retry (or the stop).
+    await this.runTasks(tasks, which, step, (failed) => {
+      for (const i of failed) undoApplyRange(net.shared, i, tasks[i].lo, tasks[i].hi);
+    });
     net.t += 1;
     net.version += 1;
   }
@@ -311,11 +317,12 @@ export class Coordinator {
    * Runs one phase's tasks; a task that fails (throws, or its thread dies:
    * piscina then starts a new thread with the same shared buffers) is run
    * again, up to `maxRetries` times, while the others' results are kept. A
-   * grad task rewrites its whole slot and an apply task fails before it
-   * writes (the injected faults do), so the retried phase is exactly the
-   * phase that had no fault. Throws GanpoolFaultError when a task keeps failing.
+   * grad task rewrites its whole slot, and `undo` (given the failed tasks'
+   * indices, after they have all settled) puts back what a failed apply task
+   * wrote before it died, so the retried phase is exactly the phase that had
+   * no fault. Throws GanpoolFaultError when a task keeps failing.
    */
-  private async runTasks<R>(tasks: (GradTask | ApplyTask)[], phase: 'd' | 'g', step: number): Promise<R[]> {
+  private async runTasks<R>(tasks: (GradTask | ApplyTask)[], phase: 'd' | 'g', step: number, undo?: (failed: number[]) => void): Promise<R[]> {
     const results: R[] = new Array<R>(tasks.length);
     let pending = tasks.map((_, i) => i);
     for (let attempt = 0; ; attempt++) {
@@ -330,6 +337,7 @@ export class Coordinator {
         }
       });
       if (failed.length === 0) return results;
+      undo?.(failed);
       const kind = tasks[failed[0]].kind;
       if (attempt >= this.config.maxRetries) {
         // A G-phase fault strikes after D's update of this step: the state is no longer that of a step boundary.

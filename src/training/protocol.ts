@@ -57,6 +57,8 @@ export interface ApplyTask {
   step: number;
   net: 'd' | 'g';
   t: number;
+  /** This task's index among the phase's ranges (its flag in the network's undo region). */
+  range: number;
   lo: number;
   hi: number;
   /** The shards' shares of the batch, one per slot in use. */

@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { latentNoise, NoiseStream, randomLabels } from '../util/rng.js';
 import { conditionedInput } from '../models/conditioning.js';
-import { bnView, emaView, gradSlot, paramsView, type SharedNetBuffers } from './shared-params.js';
+import { bnView, emaView, gradSlot, paramsView, saveApplyRange, type SharedNetBuffers } from './shared-params.js';
 import { updateEma } from '../optim/ema.js';
 import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
 import { createEngine } from '../engines/index.js';
@@ -44,6 +44,9 @@ function allFinite(values: Float32Array): boolean {
   for (; i < values.length; i++) s0 += values[i];
   return Number.isFinite(s0 + s1 + s2 + s3);
 }
+
+/** "the D phase" or "the G phase", as fault messages name a phase. */
+const phaseName = (phase: NetName): string => `the ${phase.toUpperCase()} phase`;
 
 /** Builds the worker: starts its engine; parameters load on the first task. */
 export async function createShardWorker(init: WorkerInit, threadId: number): Promise<ShardWorker> {
@@ -89,8 +92,8 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     fake ? conditionedInput(noise, latent, fake, classes) : noise;
 
   const grad = async (task: GradTask): Promise<GradResult> => {
-    if (faultFires(init.fault, 'grad', task.step + 1, faultFired)) throw new Error(`injected fault: grad task of step ${task.step + 1}`);
-    if (faultFires(init.fault, 'exit', task.step + 1, faultFired)) process.exit(1);
+    if (faultFires(init.fault, 'grad', task.phase, task.step + 1, faultFired)) throw new Error(`injected fault: grad task of ${phaseName(task.phase)} of step ${task.step + 1}`);
+    if (faultFires(init.fault, 'exit', task.phase, task.step + 1, faultFired)) process.exit(1);
     const r0 = performance.now();
     reload('g', task.gVersion);
     reload('d', task.dVersion);
@@ -103,10 +106,11 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     const realClasses = task.phase === 'd' && classes > 0 ? realLabels(task.indices!) : null;
     const slot = gradSlot(nets[task.phase].shared, task.slot);
     const out = await engine.phase({ phase: task.phase, count: task.count, z, real, realLabels: realClasses, fakeLabels }, slot);
-    if (faultFires(init.fault, 'nan', task.step + 1, faultFired)) {
+    if (faultFires(init.fault, 'nan', task.phase, task.step + 1, faultFired)) {
       slot[0] = Number.NaN;
       out.loss = Number.NaN;
     }
+    if (faultFires(init.fault, 'nan-grad', task.phase, task.step + 1, faultFired)) slot[slot.length >> 1] = Number.NaN;
     const finite = Number.isFinite(out.loss) && allFinite(slot);
     const t1 = performance.now();
     return {
@@ -115,18 +119,32 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     };
   };
 
+  /**
+   * Adam (and the EMA) on the task's range. The range is first saved to the network's undo
+   * region, so that when this task dies part-way the coordinator can put the range back as it
+   * was before retrying it.
+   */
   const applyAdam = (task: ApplyTask): ApplyResult => {
-    if (faultFires(init.fault, 'apply', task.step + 1, faultFired)) throw new Error(`injected fault: apply task of step ${task.step + 1}`);
+    const step = task.step + 1, where = `apply task of ${phaseName(task.net)} of step ${step}`;
+    if (faultFires(init.fault, 'apply', task.net, step, faultFired)) throw new Error(`injected fault: ${where}, before writing`);
     const t0 = performance.now();
     const net = nets[task.net];
     net.adam ??= wasmAdam(net.shared.memory);
+    const { lo, hi } = task;
+    saveApplyRange(net.shared, task.range, lo, hi);
+    // A mid-range fault writes the first half of the range (rounded down to 4 floats), then strikes.
+    const midFault = faultFires(init.fault, 'apply-mid', task.net, step, faultFired) ? 'throw'
+      : faultFires(init.fault, 'exit-mid', task.net, step, faultFired) ? 'exit' : null;
+    const end = midFault ? lo + (((hi - lo) >> 3) << 2) : hi;
     const { params, m, v, grads } = net.shared;
-    net.adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, task.lo, task.hi);
+    net.adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, lo, end);
     if (task.emaDecay !== undefined) {
       const ema = emaView(net.shared);
-      if (ema === null) throw new Error(`apply task of step ${task.step + 1} asks for an EMA update but ${task.net} keeps no EMA`);
-      updateEma(ema, paramsView(net.shared), task.emaDecay, task.lo, task.hi);
+      if (ema === null) throw new Error(`apply task of step ${step} asks for an EMA update but ${task.net} keeps no EMA`);
+      updateEma(ema, paramsView(net.shared), task.emaDecay, lo, end);
     }
+    if (midFault === 'exit') process.exit(1);
+    if (midFault === 'throw') throw new Error(`injected fault: ${where}, after writing ${end - lo} of its ${hi - lo} parameters`);
     return { ms: performance.now() - t0 };
   };
 
