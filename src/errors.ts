@@ -621,7 +621,7 @@ export function notOwnedByGanpool(path: string, expected: string): GanpoolDataEr
   return new GanpoolDataError(
     path,
     `is not what ganpool writes there (${expected}): it is a link, or holds other files or folders; ganpool does not replace or remove it. ` +
-      'Move it out of the run folder, or choose another folder',
+      'Move it away, or choose another folder',
   );
 }
 

@@ -89,8 +89,8 @@ test('API: train into foreign folders refuses with a usage error naming out; not
     const dir = folder(`api-${name}`, files);
     const before = snapshot(dir);
     const e = await t.throwsAsync(train({ model: 'seed', workers: 1, batchSize: 8, steps: 2, out: dir }), { instanceOf: GanpoolUsageError }, name);
-    t.regex(e!.message, message, name);
-    t.is(e!.field, 'out', name);
+    t.regex(e.message, message, name);
+    t.is(e.field, 'out', name);
     t.deepEqual(snapshot(dir), before, name);
   }
   const file = join(tmp, 'a-file');
@@ -117,7 +117,7 @@ test('API: --resume of a folder with a ganpool checkpoint but a generator/ of ot
   folder('resume-foreign-generator', { 'generator/model.json': '{}', 'generator/weights.bin': '', 'generator/README.md': 'mine' });
   const before = snapshot(dir);
   const e = await t.throwsAsync(train({ resume: dir, steps: 4 }), { instanceOf: GanpoolDataError });
-  t.is(e!.file, join(dir, 'generator'));
+  t.is(e.file, join(dir, 'generator'));
   t.deepEqual(snapshot(dir), before);
 });
 
@@ -142,8 +142,8 @@ test('checkpoint writes: a link named like a staging folder, checkpoint.old or c
     symlinkSync(outside, join(dir, name));
     const before = snapshot(dir);
     const e = await t.throwsAsync(writeCheckpoint(dir, fakeConfig, fakeState(3)), { instanceOf: GanpoolDataError }, name);
-    t.is(e!.file, join(dir, name));
-    t.regex(e!.message, /is not what ganpool writes there/);
+    t.is(e.file, join(dir, name));
+    t.regex(e.message, /is not what ganpool writes there/);
     t.deepEqual(snapshot(dir), before, name);
     t.deepEqual(snapshot(outside), outsideBefore, name);
   }
