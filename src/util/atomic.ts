@@ -50,6 +50,25 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** {@link fsyncDir} without blocking the event loop (for the async writers, many of which may be in flight). */
+async function fsyncDirAsync(dir: string): Promise<void> {
+  fsyncSpy?.('dir', dir);
+  let fh: FileHandle;
+  try {
+    fh = await open(dir, 'r');
+  } catch (e) {
+    if (ignorable(e)) return;
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } catch (e) {
+    if (!ignorable(e)) throw e;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Errors that mean "this platform cannot sync a folder", not a failed write. */
 function ignorable(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException).code;
@@ -80,7 +99,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await fh.close();
     fh = null;
     await rename(tmp, path);
-    fsyncDir(dirname(path));
+    await fsyncDirAsync(dirname(path));
   } catch (e) {
     await fh?.close().catch(() => {});
     await rm(tmp, { force: true }).catch(() => {});
@@ -134,7 +153,7 @@ export async function openFileAtomic(path: string): Promise<AtomicFile> {
         await fh.close();
         fh = null;
         await rename(tmp, path);
-        fsyncDir(dirname(path));
+        await fsyncDirAsync(dirname(path));
       } catch (e) {
         await fail(e);
       }
