@@ -111,7 +111,7 @@ test('API: a ganpool run that has trained (a checkpoint, no metrics) is refused 
   t.is(result.steps, 2);
 });
 
-test('API: --resume of a folder with a ganpool checkpoint but a generator/ of other files is a data error naming it; nothing changes', async (t) => {
+test('API: --resume of a folder with a ganpool checkpoint but a generator/ of other files, or a linked generator.onnx, is a data error naming it; nothing changes', async (t) => {
   const dir = join(tmp, 'resume-foreign-generator');
   await writeCheckpoint(dir, fakeConfig, fakeState(2));
   folder('resume-foreign-generator', { 'generator/model.json': '{}', 'generator/weights.bin': '', 'generator/README.md': 'mine' });
@@ -119,6 +119,16 @@ test('API: --resume of a folder with a ganpool checkpoint but a generator/ of ot
   const e = await t.throwsAsync(train({ resume: dir, steps: 4 }), { instanceOf: GanpoolDataError });
   t.is(e.file, join(dir, 'generator'));
   t.deepEqual(snapshot(dir), before);
+  // generator.onnx as a link to a file outside: refused too, the link and its target kept.
+  const linked = join(tmp, 'resume-linked-onnx');
+  await writeCheckpoint(linked, fakeConfig, fakeState(2));
+  const target = folder('outside-onnx', { 'model.onnx': 'not ganpool\'s' });
+  symlinkSync(join(target, 'model.onnx'), join(linked, 'generator.onnx'));
+  const linkedBefore = snapshot(linked);
+  const e2 = await t.throwsAsync(train({ resume: linked, steps: 4 }), { instanceOf: GanpoolDataError });
+  t.is(e2.file, join(linked, 'generator.onnx'));
+  t.deepEqual(snapshot(linked), linkedBefore);
+  t.is(readFileSync(join(target, 'model.onnx'), 'utf8'), 'not ganpool\'s');
 });
 
 test('checkpoint writes: a link named like a staging folder, checkpoint.old or checkpoint/ never lets a removal reach outside; the links stay', async (t) => {

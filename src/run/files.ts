@@ -72,8 +72,8 @@ export class RunFiles {
 
   /**
    * Refuses a `--resume` folder that is not a ganpool run (a usage error), or
-   * one whose checkpoint/ or generator/ (which the resumed run replaces) is not
-   * what ganpool wrote there: a link, or other files (a GanpoolDataError).
+   * one whose checkpoint/, generator/ or generator.onnx (which the resumed run
+   * replaces) is not what ganpool wrote there: a link, or other files (a GanpoolDataError).
    * A missing folder passes: loading its checkpoint names what is missing.
    */
   static checkResumable(dir: string): void {
@@ -84,6 +84,8 @@ export class RunFiles {
     if (lstatOrNull(generator) !== null && ownedFolderFiles(generator, (n) => n === MODEL_JSON || n === WEIGHTS_BIN) === null) {
       throw notOwnedByGanpool(generator, `a folder of ${MODEL_JSON} and ${WEIGHTS_BIN}`);
     }
+    const onnx = join(dir, GENERATOR_ONNX), onnxStat = lstatOrNull(onnx);
+    if (onnxStat !== null && !onnxStat.isFile()) throw notOwnedByGanpool(onnx, 'an ONNX file');
   }
 
   /**
