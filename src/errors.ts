@@ -400,9 +400,9 @@ export function exportFolderNotEmpty(dir: string, why: string): GanpoolUsageErro
   );
 }
 
-/** An earlier export's manifest lists a file outside its folder: the folder is not cleared. */
+/** An earlier export's manifest lists a file outside its folder, or a name no export writes: the folder is not cleared. */
 export function exportManifestUnsafe(file: string, entry: string): GanpoolDataError {
-  return new GanpoolDataError(file, `lists ${JSON.stringify(entry)}, which is not a file inside its folder; not overwriting this export (delete the folder yourself)`);
+  return new GanpoolDataError(file, `lists ${JSON.stringify(entry)}, which is not a file an export writes inside its folder; not overwriting this export (delete the folder yourself)`);
 }
 
 /** A saved classifier's model folder does not hold the expected classifier. */
@@ -634,4 +634,56 @@ export function viewPublicHostWarning(host: string): string {
   return `ganpool view: warning: --host ${host} is not this machine only; anyone who can reach ${host} can read the run ` +
     '(its config, metrics, sample grids, generator and checkpoint files), and the server has no password. ' +
     'Use the default 127.0.0.1 and an SSH tunnel to watch a run from another machine.\n';
+}
+
+// ---- ownership of files, durable writes and the run lock ----
+
+/** `train --out DIR`: DIR holds files and is not a ganpool run; nothing in it is touched. */
+export function outDirNotRun(dir: string, entries: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid out: ${JSON.stringify(dir)} is not empty (${entries} entries) and is not a ganpool run (no config.json written by ganpool, ` +
+      'no ganpool checkpoint); ganpool trains only into a new or empty folder or continues its own run (--resume), and changes nothing ' +
+      'of a folder it did not write: choose another folder',
+    'out',
+  );
+}
+
+/** `train --out PATH`: PATH is a file, not a folder. */
+export function outDirNotFolder(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid out: ${JSON.stringify(dir)} is a file, not a folder; choose a new or empty folder`, 'out');
+}
+
+/** A fresh `train --out DIR` into a ganpool run that already trained (a checkpoint, a generator or a summary). */
+export function outDirHoldsRun(dir: string, what: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid out: ${JSON.stringify(dir)} already holds a ganpool run (${what} exists); continue it with --resume, or choose another folder`,
+    'out',
+  );
+}
+
+/** `--resume DIR`: DIR is not a ganpool run. */
+export function resumeNotRun(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid resume: ${JSON.stringify(dir)} is not a ganpool run (no config.json written by ganpool and no ganpool checkpoint/ folder); ` +
+      '--resume takes the --out folder of an earlier ganpool train',
+    'resume',
+  );
+}
+
+/** A path ganpool would replace or remove holds something it did not write (a link, other files): left untouched, the run stops. */
+export function notOwnedByGanpool(path: string, expected: string): GanpoolDataError {
+  return new GanpoolDataError(
+    path,
+    `is not what ganpool writes there (${expected}): it is a link, or holds other files or folders; ganpool does not replace or remove it. ` +
+      'Move it away, or choose another folder',
+  );
+}
+
+/** A lock file exists but is still empty or half-written: a run is taking the lock right now. */
+export function runLockBeingTaken(dir: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `output directory ${dir} is being locked by another ganpool run right now (its lock file is not yet written); ` +
+      'wait for it to finish or stop it, or choose another output directory',
+    'out',
+  );
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,4 +59,19 @@ test('--help, train --help and --version', (t) => {
   const version = cli(['--version']);
   t.is(version.code, 0);
   t.is(version.stdout.trim(), (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+});
+
+test('a command word that is not a command, Object.prototype\'s names included, prints the usage and exits 2', async (t) => {
+  const words = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'fly'];
+  const runs = await Promise.all(words.map((word) => new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', word], { encoding: 'utf8', timeout: 120_000 }, (_e, stdout, stderr) => {
+      done({ code: child.exitCode, stdout, stderr });
+    });
+  })));
+  runs.forEach((r, i) => {
+    t.is(r.code, 2, `${words[i]}: ${r.stderr}`);
+    t.true(r.stderr.includes(`ganpool: unknown command '${words[i]}'; expected one of: train, sample`), words[i]);
+    t.regex(r.stderr, /Usage: ganpool <command> \[flags\][\s\S]*Commands:/, `${words[i]}: the usage`);
+    t.false(/\n\s+at /.test(r.stderr), `${words[i]}: a message, not a stack trace`);
+  });
 });

@@ -1,10 +1,12 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadCheckpoint } from '../src/run/checkpoint.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { dirname, join } from 'node:path';
+import { CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
+import { resolveConfig } from '../src/config.js';
+import { openFileAtomic, setFsyncSpy, writeFileAtomic, type FsyncKind } from '../src/util/atomic.js';
 import { GanpoolDataError } from '../src/errors.js';
 
 // Root ignores read-only permissions (CI runs as root), so the failing write is made another way:
@@ -49,4 +51,73 @@ test('writeFileAtomic: a missing folder is named as one (ENOENT), and nothing is
   t.is(e.file, target);
   t.regex(e.message, /could not write \(its folder does not exist, or was removed while writing, ENOENT\)/);
   t.deepEqual(readdirSync(dir), []);
+});
+
+/** Records the fsyncs under `root` while `body` runs, with what `probe` saw on disk at each. */
+async function recordFsyncs<T>(root: string, probe: (kind: FsyncKind, path: string) => T, body: () => Promise<void>): Promise<{ kind: FsyncKind; path: string; seen: T }[]> {
+  const calls: { kind: FsyncKind; path: string; seen: T }[] = [];
+  setFsyncSpy((kind, path) => { if (path.startsWith(root)) calls.push({ kind, path, seen: probe(kind, path) }); });
+  try {
+    await body();
+  } finally {
+    setFsyncSpy(null);
+  }
+  return calls;
+}
+
+test.serial('writeFileAtomic and openFileAtomic: the complete temp file is fsynced before the rename, the folder after it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ganpool-fsync-'));
+  const target = join(dir, 'summary.json');
+  writeFileSync(target, 'old');
+  const data = randomBytes(3 << 20);
+  const probe = (kind: FsyncKind, path: string): { size: number; target: string } =>
+    ({ size: kind === 'file' ? statSync(path).size : -1, target: readFileSync(target).subarray(0, 3).toString('latin1') });
+  for (const [name, write] of [
+    ['writeFileAtomic', () => writeFileAtomic(target, data)],
+    ['openFileAtomic', async () => {
+      const f = await openFileAtomic(target);
+      await f.write(data.subarray(0, 1000));
+      await f.write(data.subarray(1000));
+      await f.commit();
+    }],
+  ] as const) {
+    writeFileSync(target, 'old');
+    const calls = await recordFsyncs(dir, probe, write);
+    t.deepEqual(calls.map((c) => c.kind), ['file', 'dir'], name);
+    t.is(dirname(calls[0].path), dir, `${name}: the temp file is beside the target`);
+    t.not(calls[0].path, target);
+    t.is(calls[0].seen.size, data.length, `${name}: every byte is in the temp file when it is synced`);
+    t.is(calls[0].seen.target, 'old', `${name}: before the rename`);
+    t.is(calls[1].path, dir);
+    t.is(calls[1].seen.target, data.subarray(0, 3).toString('latin1'), `${name}: the folder is synced after the rename`);
+    t.true(readFileSync(target).equals(data), `${name}: the file is complete`);
+    t.deepEqual(readdirSync(dir), ['summary.json'], `${name}: no temp file left`);
+  }
+});
+
+test.serial('writeCheckpoint: every file and the staging folder are fsynced before the renames, the run folder after the new checkpoint is in', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'ganpool-fsync-ckpt-'));
+  const config = resolveConfig({ model: 'seed', workers: 1, batchSize: 8, out }, 10_000, [28, 28, 1]);
+  const state = (step: number) => {
+    const v = (k: number): Float32Array => Float32Array.from({ length: 5 }, (_, i) => step + k + i);
+    return { stepsDone: step, g: { params: v(1), m: v(2), v: v(3), t: step, bn: v(4) }, d: { params: v(5), m: v(6), v: v(7), t: step, bn: v(8) } };
+  };
+  await writeCheckpoint(out, config, state(1));
+  const probe = (): number | null => {
+    try {
+      return (JSON.parse(readFileSync(join(out, CHECKPOINT_DIR, 'manifest.json'), 'utf8')) as { step: number }).step;
+    } catch {
+      return null;
+    }
+  };
+  const calls = await recordFsyncs(out, probe, () => writeCheckpoint(out, config, state(2)));
+  const files = calls.filter((c) => c.kind === 'file');
+  t.is(files.length, 10, 'eight vectors, the EMA and the manifest');
+  t.true(files.every((c) => /\.checkpoint\.tmp-/.test(c.path) && c.seen === 1), 'written into the staging folder while checkpoint/ is the old one');
+  t.is(files.at(-1)!.path.endsWith('manifest.json'), true, 'the manifest last');
+  const dirs = calls.filter((c) => c.kind === 'dir');
+  t.deepEqual(dirs.map((c) => c.path === out ? 'out' : /\.checkpoint\.tmp-/.test(c.path) ? 'staging' : c.path), ['staging', 'out']);
+  t.is(calls.indexOf(dirs[0]), files.length, 'the staging folder after all its files');
+  t.is(dirs[1].seen, 2, 'the run folder is synced once checkpoint/ is the new one');
+  t.is(loadCheckpoint(out).state.stepsDone, 2);
 });

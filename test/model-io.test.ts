@@ -2,7 +2,7 @@ import test from 'ava';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dirLoader, dirSaver, loadLayersModel, saveLayersModel } from '../src/engines/tfjs/model-io.js';
@@ -67,15 +67,20 @@ test('saves the standard model.json + weights.bin and loads it back identically'
   t.deepEqual(outputs(plain), expected);
 });
 
-test('saving over an existing folder replaces it and leaves no temp folders', async (t) => {
+test('saving over a model folder it wrote replaces it and leaves no temp folders; a folder holding anything else is refused and kept', async (t) => {
   const dir = join(tmp, 'replace');
   await saveLayersModel(buildGenerator(), dir);
-  writeFileSync(join(dir, 'stale.txt'), 'old');
   const second = buildGenerator();
   second.layers[0].setWeights(second.layers[0].getWeights().map((w) => tf.onesLike(w)));
   await second.save(dirSaver(dir));
-  t.false(existsSync(join(dir, 'stale.txt')));
   t.deepEqual(outputs(await loadLayersModel(dir)), outputs(second));
+  t.deepEqual(readdirSync(tmp).filter((n) => n.includes('replace')), ['replace']);
+  // A file ganpool did not write in the folder: the save is refused naming the folder, and nothing in it changes.
+  writeFileSync(join(dir, 'notes.txt'), 'mine');
+  const before = readFileSync(join(dir, 'weights.bin'));
+  await t.throwsAsync(buildGenerator().save(dirSaver(dir)), { instanceOf: GanpoolDataError, message: /replace: is not what ganpool writes there/ });
+  t.is(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
+  t.true(readFileSync(join(dir, 'weights.bin')).equals(before));
   t.deepEqual(readdirSync(tmp).filter((n) => n.includes('replace')), ['replace']);
 });
 

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/app/train.js';
-import { acquireRunLock, LOCK_FILE } from '../src/run/lock.js';
+import { acquireRunLock, LOCK_FILE, takeRunLock, UNREADABLE_LIVE_MS, type LockEnv, type TakeoverStep } from '../src/run/lock.js';
 import { GanpoolUsageError } from '../src/errors.js';
 
 const cliArgs = (args: string[]): string[] => ['--import', 'tsx', 'src/cli/main.ts', ...args];
@@ -61,4 +61,96 @@ test('in one process: a second lock on a held folder is refused; release frees i
   const fresh = join(mkdtempSync(join(tmpdir(), 'ganpool-lock-fail-')), 'run');
   await t.throwsAsync(() => train({ model: 'dcgan64', workers: 1, batchSize: 8, steps: 2, out: fresh }), { instanceOf: GanpoolUsageError });
   t.false(existsSync(fresh));
+});
+
+/** A stale lock file in a new folder: a dead pid of this host. */
+function staleLockFolder(name: string): { out: string; stale: string } {
+  const out = join(mkdtempSync(join(tmpdir(), `ganpool-${name}-`)), 'run');
+  mkdirSync(out);
+  const stale = JSON.stringify({ pid: 999_999_999, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' });
+  writeFileSync(join(out, LOCK_FILE), stale);
+  return { out, stale };
+}
+
+test('takeover is exact: at every point of one run\'s takeover a second (and inside it a third) runs whole; exactly one holds the lock', (t) => {
+  const steps: TakeoverStep[] = ['judged-stale', 'claimed', 'renamed-aside', 'removed'];
+  const live = new Set([1001, 1002, 1003]);
+  const env = (pid: number, step?: (s: TakeoverStep) => void): LockEnv => ({ pid, host: hostname(), alive: (p) => live.has(p), step });
+  let schedules = 0;
+  for (const k of [...steps, null]) {
+    for (const j of [...steps, null]) {
+      const { out } = staleLockFolder('takeover');
+      const won: number[] = [];
+      const attempt = (pid: number, step?: (s: TakeoverStep) => void): void => {
+        try {
+          takeRunLock(out, env(pid, step));
+          won.push(pid);
+        } catch (e) {
+          if (!(e instanceof GanpoolUsageError)) throw e;
+        }
+      };
+      // Run 1001 pauses at step k; there run 1002 takes over whole, except that it pauses at step j, where run 1003 runs whole.
+      const third = (s: TakeoverStep): void => { if (s === j) attempt(1003); };
+      const second = (s: TakeoverStep): void => { if (s === k) attempt(1002, third); };
+      attempt(1001, second);
+      t.is(won.length, 1, `pause at ${k}, then ${j}: winners ${won.join(', ')}`);
+      const holder = JSON.parse(readFileSync(join(out, LOCK_FILE), 'utf8')) as { pid: number };
+      t.deepEqual([holder.pid], won, 'the lock file names the one winner');
+      t.deepEqual(readdirSync(out).filter((n) => n !== LOCK_FILE), [], `no claim or aside file left (${k}, ${j})`);
+      schedules++;
+    }
+  }
+  t.is(schedules, 25);
+});
+
+test('takeover race in child processes: 8 processes released at once on one stale lock, 3 rounds, exactly one wins each round', async (t) => {
+  const script = `
+    import { existsSync, writeFileSync } from 'node:fs';
+    import { acquireRunLock } from ${JSON.stringify(join(process.cwd(), 'src/run/lock.ts'))};
+    const [out, go, done] = process.argv.slice(1);
+    process.stdout.write('ready\\n');
+    while (!existsSync(go)) { /* released together */ }
+    let result;
+    try { acquireRunLock(out); result = 'won'; } catch (e) { result = 'lost: ' + e.message; }
+    process.stdout.write(result + '\\n');
+    while (!existsSync(done)) await new Promise((r) => setTimeout(r, 5));
+  `;
+  for (let round = 0; round < 3; round++) {
+    const { out } = staleLockFolder('race');
+    const go = `${out}.go`, done = `${out}.done`;
+    const children = Array.from({ length: 8 }, () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, out, go, done], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      const lines = (n: number): Promise<string[]> => new Promise((resolve) => {
+        const check = (): void => { const l = text.split('\n').filter(Boolean); if (l.length >= n) resolve(l); };
+        child.stdout.on('data', (d) => { text += d; check(); });
+        check();
+      });
+      return { child, lines, exited: new Promise<void>((resolve) => child.on('exit', () => resolve())) };
+    });
+    await Promise.all(children.map((c) => c.lines(1)));
+    writeFileSync(go, '');
+    const results = (await Promise.all(children.map((c) => c.lines(2)))).map((l) => l[1]);
+    writeFileSync(done, '');
+    await Promise.all(children.map((c) => c.exited));
+    const winners = results.filter((r) => r === 'won');
+    t.is(winners.length, 1, `round ${round}: ${results.join(' | ')}`);
+    for (const r of results.filter((x) => x !== 'won')) t.regex(r, /in use by another ganpool run|being locked by another ganpool run/);
+  }
+});
+
+test('a lock file that exists but is empty counts as live for a few seconds, then is taken over as unreadable', (t) => {
+  const { out } = staleLockFolder('empty');
+  writeFileSync(join(out, LOCK_FILE), '');
+  const e = t.throws(() => acquireRunLock(out), { instanceOf: GanpoolUsageError });
+  t.regex(e.message, /being locked by another ganpool run right now/);
+  t.is(readFileSync(join(out, LOCK_FILE), 'utf8'), '', 'left as it was');
+  const old = new Date(Date.now() - UNREADABLE_LIVE_MS - 1000);
+  utimesSync(join(out, LOCK_FILE), old, old);
+  const notices: string[] = [];
+  const lock = acquireRunLock(out, (m) => notices.push(m));
+  t.deepEqual(notices, [`taking over the stale lock of ${out} (unreadable)`]);
+  t.is((JSON.parse(readFileSync(join(out, LOCK_FILE), 'utf8')) as { pid: number }).pid, process.pid);
+  lock.release();
+  t.deepEqual(readdirSync(out), []);
 });

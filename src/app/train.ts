@@ -51,8 +51,14 @@ export interface RunPlan {
  * GanpoolDataError) and merges the given fields into its config (conflicts are usage errors).
  */
 export function planRun(config: TrainConfig): RunPlan {
-  if (config.resume === undefined) return { config: { ...config, out: config.out ?? defaultOutDir() }, checkpoint: null };
+  if (config.resume === undefined) {
+    const out = config.out ?? defaultOutDir();
+    assertNotLocked(out); // a live run's folder: name the run
+    RunFiles.check(out); // before anything is written (checked again under the lock)
+    return { config: { ...config, out }, checkpoint: null };
+  }
   assertNotLocked(config.resume); // a live run's checkpoint may be mid-swap: name the run instead of reading it
+  RunFiles.checkResumable(config.resume);
   const checkpoint = loadCheckpoint(config.resume);
   checkCheckpointModel(checkpoint);
   return { config: resumeConfig(checkpoint.config, config, config.resume, checkpoint.state.stepsDone), checkpoint };

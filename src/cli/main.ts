@@ -21,7 +21,8 @@ interface Command {
   run: (argv: string[]) => Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {
+/** The commands, in help order. A Map, so a word like `constructor` or `__proto__` finds nothing. */
+const COMMANDS = new Map<string, Command>(Object.entries({
   train: { summary: 'train a GAN and write samples, metrics and a summary', run: trainCommand },
   sample: { summary: 'draw images from an exported generator (OUT/generator)', run: sampleCommand },
   classifier: { summary: 'train the evaluation classifier of a data set (classifier train)', run: classifierCommand },
@@ -29,10 +30,10 @@ const COMMANDS: Record<string, Command> = {
   score: { summary: 'anomaly scores of a data set\'s images with a trained GAN (JSON lines)', run: scoreCommand },
   bench: { summary: 'measure how training scales with the worker count (table, JSON, plot)', run: benchCommand },
   view: { summary: 'watch a run in the browser: live curves, grids, its generator; --export a static report', run: viewCommand },
-};
+} satisfies Record<string, Command>));
 
 function mainHelp(): string {
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)}${c.summary} (ganpool ${name} --help)`);
+  const rows = [...COMMANDS].map(([name, c]) => `  ${name.padEnd(11)}${c.summary} (ganpool ${name} --help)`);
   return [
     'Usage: ganpool <command> [flags]', '',
     'Data-parallel GAN training on every core: a piscina worker pool, ONNX Runtime, shared-memory gradients.', '',
@@ -50,8 +51,11 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === '--version' || command === '-v') { process.stdout.write(`${packageVersion()}\n`); return 0; }
-    const cmd = COMMANDS[command];
-    if (!cmd) throw unknownCommand(command, Object.keys(COMMANDS));
+    const cmd = COMMANDS.get(command);
+    if (!cmd) {
+      process.stderr.write(`ganpool: ${unknownCommand(command, [...COMMANDS.keys()]).message}\n\n${mainHelp()}`);
+      return 2;
+    }
     return await cmd.run(rest);
   } catch (e) {
     if (e instanceof GanpoolUsageError) {

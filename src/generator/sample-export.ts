@@ -11,12 +11,13 @@
  * same latent noise of the seed, the same class), quantised to 8 bits as the
  * grid PNG is ({@link pixelByte}).
  */
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { join, normalize, resolve } from 'node:path';
 import sharp from 'sharp';
 import { openFileAtomic, writeFileAtomic } from '../util/atomic.js';
+import { removeOwnedEmptyFolder, removeOwnedFile } from '../util/owned.js';
 import { perClassLabels } from '../models/conditioning.js';
 import { idxHeader, labelsNameFor } from '../data/idx.js';
 import { FOLDER_IMAGE_SIZES } from '../data/image-set.js';
@@ -133,11 +134,15 @@ function readManifest(file: string): ExportManifest | null | 'foreign' {
   }
 }
 
-/** `entry` as a path inside `dir`; throws when it is absolute or leaves the folder. */
-function inside(dir: string, entry: string, manifest: string): string {
-  const rel = normalize(entry);
-  if (entry === '' || isAbsolute(entry) || rel === '.' || rel === '..' || rel.startsWith(`..${sep}`)) throw exportManifestUnsafe(manifest, entry);
-  return join(dir, rel);
+/** The names an export writes: a class folder (digits), a PNG in one (digits/digits.png), or the IDX pair. */
+const CLASS_FOLDER = /^\d+$/;
+const PNG_FILE = /^\d+\/\d+\.png$/;
+
+/** `entry` (a manifest's '/'-separated name) when it is a name an export writes; throws otherwise (absolute, `..`, or any other name). */
+function ownName(entry: string, pattern: RegExp | null, manifest: string): string {
+  const ok = pattern ? pattern.test(entry) : PNG_FILE.test(entry) || entry === IDX_IMAGES_NAME || entry === IDX_LABELS_NAME;
+  if (!ok) throw exportManifestUnsafe(manifest, entry);
+  return normalize(entry);
 }
 
 /**
@@ -145,8 +150,11 @@ function inside(dir: string, entry: string, manifest: string): string {
  * when it is a file or a non-empty folder without a ganpool manifest, so
  * user data is never overwritten. A ganpool export there is removed: its
  * manifest first (the folder is then marked incomplete), then the files and
- * class folders it lists; anything else in the folder is left alone. Writes
- * nothing when it refuses; creates `dir` when missing.
+ * class folders it lists. Only names an export writes are removed (a manifest
+ * listing any other name is a GanpoolDataError, and nothing is removed), and
+ * only regular files and empty folders reached through no link: a link in
+ * the folder never lets a removal reach outside it. Anything else in the
+ * folder is left alone. Writes nothing when it refuses; creates `dir` when missing.
  */
 export async function prepareExportFolder(dir: string): Promise<void> {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw exportFolderNotEmpty(dir, 'is a file');
@@ -158,17 +166,11 @@ export async function prepareExportFolder(dir: string): Promise<void> {
   const old = readManifest(file);
   if (old === null) throw exportFolderNotEmpty(dir, `is not empty (${readdirSync(dir).length} entries) and holds no ${MANIFEST_NAME}`);
   if (old === 'foreign') throw exportFolderNotEmpty(dir, `holds a ${MANIFEST_NAME} that is not a ganpool export manifest`);
-  const files = old.files.map((f) => inside(dir, f, file));
-  const folders = (old.classFolders ?? []).map((f) => inside(dir, f, file));
-  rmSync(file);
-  for (const f of files) rmSync(f, { force: true });
-  for (const f of folders) {
-    try {
-      rmdirSync(f);
-    } catch {
-      // not empty (files the export did not write) or already gone: left as it is
-    }
-  }
+  const files = old.files.map((f) => ownName(f, null, file));
+  const folders = (old.classFolders ?? []).map((f) => ownName(f, CLASS_FOLDER, file));
+  removeOwnedFile(dir, MANIFEST_NAME);
+  for (const f of files) removeOwnedFile(dir, f);
+  for (const f of folders) removeOwnedEmptyFolder(dir, f);
 }
 
 /** Runs `job(i)` for i in [0, n) with at most `limit` in flight. */

@@ -13,14 +13,16 @@
  * renames, only checkpoint.old — which {@link loadCheckpoint} then uses.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config.js';
 import type { NetSnapshot, TrainingState } from '../training/coordinator.js';
-import { checkpointDamagedError, checkpointMissingError, checkpointModelMismatchError, writeFailed } from '../errors.js';
-import { bnStatsSize, MODEL_NAMES, modelPreset, paramCount, type ModelName, type ModelPreset } from '../models/presets.js';
+import { checkpointDamagedError, checkpointMissingError, checkpointModelMismatchError, notOwnedByGanpool, writeFailed } from '../errors.js';
+import { bnStatsSize, MODEL_NAMES, type ModelName, modelPreset, type ModelPreset, paramCount } from '../models/presets.js';
+import { fsyncDir, fsyncFile } from '../util/atomic.js';
+import { lstatOrNull, ownedFolderFiles, removeOwnedFolder } from '../util/owned.js';
 
 /** The checkpoint folder's name inside a run directory. */
 export const CHECKPOINT_DIR = 'checkpoint';
@@ -40,6 +42,8 @@ const TMP_PREFIX = '.checkpoint.tmp-';
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** The largest image side a checkpoint's config may record: the largest a preset is built for. */
 const MAX_IMAGE_SIDE = 64;
+/** A staging folder's full name: the prefix, the writer's pid and a time stamp. */
+const TMP_NAME = /^\.checkpoint\.tmp-\d+-\d+$/;
 const VECTORS = ['params', 'm', 'v', 'bn'] as const;
 const NETS = ['g', 'd'] as const;
 /** G's EMA file (format 3). */
@@ -108,7 +112,7 @@ function writeDurable(path: string, data: Uint8Array | string): void {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      fsyncSync(fd);
+      fsyncFile(fd, path);
     } finally {
       closeSync(fd);
     }
@@ -134,9 +138,47 @@ function manifestFor(config: ResolvedConfig, state: TrainingState): Manifest {
   };
 }
 
-/** Removes temp folders left by interrupted writes. */
+/** True for the names of the files a checkpoint folder holds (any format version). */
+function isCheckpointFile(name: string): boolean {
+  return name === MANIFEST || name === G_EMA || NETS.some((net) => VECTORS.some((vector) => name === fileName(net, vector)));
+}
+
+/** What a checkpoint folder is, for the messages that refuse to replace one that is not. */
+const CHECKPOINT_CONTENT = `a folder of ${MANIFEST} and .f32 files`;
+
+/**
+ * True when `dir` is a checkpoint folder as ganpool writes it: a real folder
+ * (not a link) holding only checkpoint file names, manifest.json among them,
+ * with both parameter files or a manifest whose format is ganpool's.
+ */
+export function isOwnedCheckpointFolder(dir: string): boolean {
+  const names = ownedFolderFiles(dir, isCheckpointFile);
+  if (!names?.includes(MANIFEST)) return false;
+  // Both parameter files, or a manifest that says it is ganpool's: a lone manifest.json of someone else's is not a marker.
+  if (names.includes(fileName('g', 'params')) && names.includes(fileName('d', 'params'))) return true;
+  try {
+    const file = join(dir, MANIFEST);
+    return lstatOrNull(file)!.size < 1 << 20 && (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown } | null)?.format === 'ganpool-checkpoint';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws a GanpoolDataError unless each of checkpoint/ and checkpoint.old/ in
+ * `out` is absent or a folder ganpool wrote (only checkpoint files, no link):
+ * those are the two names a checkpoint write replaces and removes.
+ */
+export function assertCheckpointReplaceable(out: string): void {
+  for (const name of [CHECKPOINT_DIR, CHECKPOINT_ASIDE]) {
+    const dir = join(out, name);
+    if (lstatOrNull(dir) !== null && ownedFolderFiles(dir, isCheckpointFile) === null) throw notOwnedByGanpool(dir, CHECKPOINT_CONTENT);
+  }
+}
+
+/** Removes staging folders left by interrupted writes: only real folders with a staging name that hold only checkpoint files (a link or anything else stays). */
 function removeStaleTemps(out: string): void {
-  for (const name of readdirSync(out)) if (name.startsWith(TMP_PREFIX)) rmSync(join(out, name), { recursive: true, force: true });
+  for (const name of readdirSync(out)) if (TMP_NAME.test(name)) removeOwnedFolder(join(out, name), isCheckpointFile);
 }
 
 /**
@@ -145,6 +187,7 @@ function removeStaleTemps(out: string): void {
  */
 export async function stageCheckpoint(out: string, config: ResolvedConfig, state: TrainingState): Promise<string> {
   await mkdir(out, { recursive: true });
+  assertCheckpointReplaceable(out);
   removeStaleTemps(out);
   const tmp = join(out, `${TMP_PREFIX}${process.pid}-${Date.now()}`);
   await mkdir(tmp).catch((e: unknown) => { throw writeFailed(tmp, e); });
@@ -161,25 +204,34 @@ export async function stageCheckpoint(out: string, config: ResolvedConfig, state
   writeDurable(join(tmp, G_EMA), ema);
   manifest.files[G_EMA] = { length: ema.length / 4, bytes: ema.length, sha256: sha256(ema) };
   writeDurable(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  fsyncDir(tmp);
   return tmp;
 }
 
-/** Step 2: moves the current checkpoint aside (a stale aside copy is dropped first; if there is no current one, the aside copy is kept as the loadable one). */
+/**
+ * Step 2: moves the current checkpoint aside (a stale aside copy is dropped
+ * first; if there is no current one, the aside copy is kept as the loadable
+ * one). Either folder holding anything but a checkpoint ganpool wrote (a
+ * link, other files) is a GanpoolDataError, and nothing is moved or removed.
+ */
 export function moveCheckpointAside(out: string): void {
   const current = join(out, CHECKPOINT_DIR), aside = join(out, CHECKPOINT_ASIDE);
-  if (!existsSync(current)) return;
-  rmSync(aside, { recursive: true, force: true });
+  assertCheckpointReplaceable(out);
+  if (lstatOrNull(current) === null) return;
+  removeOwnedFolder(aside, isCheckpointFile);
   renameSync(current, aside);
 }
 
-/** Step 3: renames the staged folder in as checkpoint/. */
+/** Step 3: renames the staged folder in as checkpoint/, and syncs OUT so both renames survive a power loss. */
 export function moveCheckpointIn(out: string, staged: string): void {
   renameSync(staged, join(out, CHECKPOINT_DIR));
+  fsyncDir(out);
 }
 
-/** Step 4: deletes the aside copy. */
+/** Step 4: deletes the aside copy (only a checkpoint folder ganpool wrote; anything else there is a GanpoolDataError). */
 export function dropCheckpointAside(out: string): void {
-  rmSync(join(out, CHECKPOINT_ASIDE), { recursive: true, force: true });
+  const aside = join(out, CHECKPOINT_ASIDE);
+  if (removeOwnedFolder(aside, isCheckpointFile) === 'foreign') throw notOwnedByGanpool(aside, CHECKPOINT_CONTENT);
 }
 
 /** Writes OUT/checkpoint/ for `state` (stage, move aside, move in, drop aside). */

@@ -4,15 +4,43 @@
  * machine it ran on) and OUT/report.html (the static page of `ganpool view`).
  * Every file but the append-only metrics log is written atomically.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { gridPng } from '../generator/grid.js';
-import { outDirInUse, writeFailed } from '../errors.js';
+import { notOwnedByGanpool, outDirHoldsRun, outDirInUse, outDirNotFolder, outDirNotRun, resumeNotRun, writeFailed } from '../errors.js';
+import { lstatOrNull, ownedFolderFiles } from '../util/owned.js';
+import { assertCheckpointReplaceable, CHECKPOINT_ASIDE, CHECKPOINT_DIR, isOwnedCheckpointFolder } from './checkpoint.js';
+import { LOCK_PREFIX } from './lock.js';
+import { GENERATOR_DIR, GENERATOR_ONNX } from '../generator/export.js';
+import { MODEL_JSON, WEIGHTS_BIN } from '../engines/tfjs/model-io.js';
 import { machineFacts } from './machine.js';
 import { CONFIG_FILE, gridFileName, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from './layout.js';
 import type { ResolvedConfig } from '../config.js';
 import type { SampleEvent, StepInfo, TrainSummary } from '../training/trainer.js';
+
+/** True when `config.json` in `dir` is a regular file holding a config as ganpool writes it (the fields of a resolved config). */
+function hasRunConfig(dir: string): boolean {
+  const file = join(dir, CONFIG_FILE);
+  const st = lstatOrNull(file);
+  if (!st?.isFile() || st.size > 1 << 20) return false;
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<keyof ResolvedConfig, unknown>> | null;
+    return typeof c === 'object' && c !== null && typeof c.model === 'string' && typeof c.dataset === 'string' &&
+      Number.isInteger(c.batchSize) && typeof c.seed === 'number' && typeof c.lrG === 'number' && typeof c.out === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `dir` holds a ganpool run: its markers are a config.json as
+ * ganpool writes it, or a checkpoint folder (checkpoint/ or checkpoint.old/)
+ * as ganpool writes it (a real folder of manifest.json and .f32 files only).
+ */
+export function isGanpoolRun(dir: string): boolean {
+  return hasRunConfig(dir) || isOwnedCheckpointFolder(join(dir, CHECKPOINT_DIR)) || isOwnedCheckpointFolder(join(dir, CHECKPOINT_ASIDE));
+}
 
 /** Writes one run's files under its output directory. */
 export class RunFiles {
@@ -21,9 +49,43 @@ export class RunFiles {
 
   private constructor(readonly dir: string) {}
 
-  /** Refuses a directory that already holds a run (it would mix two runs' metrics). */
+  /**
+   * Refuses, before anything is written, an output folder a fresh run may not
+   * use: a file; a non-empty folder that is not a ganpool run (see
+   * {@link isGanpoolRun}; nothing in it is touched); a run that has trained
+   * (metrics, a checkpoint, a generator or a summary: it would mix two runs).
+   * A new or empty folder (the lock's own files aside) passes, and so does a
+   * run that stopped before its first step (config.json and samples/ only).
+   */
   static check(dir: string): void {
+    const st = lstatOrNull(dir);
+    if (st === null) return;
+    if (!statSync(dir).isDirectory()) throw outDirNotFolder(dir);
+    const entries = readdirSync(dir).filter((name) => !name.startsWith(LOCK_PREFIX));
+    if (entries.length === 0) return;
     if (existsSync(join(dir, METRICS_FILE))) throw outDirInUse(dir);
+    if (!isGanpoolRun(dir)) throw outDirNotRun(dir, entries.length);
+    for (const name of [CHECKPOINT_DIR, CHECKPOINT_ASIDE, GENERATOR_DIR, GENERATOR_ONNX, SUMMARY_FILE]) {
+      if (lstatOrNull(join(dir, name)) !== null) throw outDirHoldsRun(dir, name);
+    }
+  }
+
+  /**
+   * Refuses a `--resume` folder that is not a ganpool run (a usage error), or
+   * one whose checkpoint/, generator/ or generator.onnx (which the resumed run
+   * replaces) is not what ganpool wrote there: a link, or other files (a GanpoolDataError).
+   * A missing folder passes: loading its checkpoint names what is missing.
+   */
+  static checkResumable(dir: string): void {
+    if (!existsSync(dir)) return;
+    if (!isGanpoolRun(dir)) throw resumeNotRun(dir);
+    assertCheckpointReplaceable(dir);
+    const generator = join(dir, GENERATOR_DIR);
+    if (lstatOrNull(generator) !== null && ownedFolderFiles(generator, (n) => n === MODEL_JSON || n === WEIGHTS_BIN) === null) {
+      throw notOwnedByGanpool(generator, `a folder of ${MODEL_JSON} and ${WEIGHTS_BIN}`);
+    }
+    const onnx = join(dir, GENERATOR_ONNX), onnxStat = lstatOrNull(onnx);
+    if (onnxStat !== null && !onnxStat.isFile()) throw notOwnedByGanpool(onnx, 'an ONNX file');
   }
 
   /**

@@ -4,7 +4,7 @@
  * handler). The folder loads in any TensorFlow.js (tf.loadLayersModel) with no
  * ganpool code.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -18,8 +18,11 @@ import {
   modelJsonMissingError,
   weightsLengthError,
   weightsMissingError,
+  notOwnedByGanpool,
   writeFailed,
 } from '../../errors.js';
+import { fsyncDir, fsyncFile } from '../../util/atomic.js';
+import { lstatOrNull, ownedFolderFiles, removeOwnedFolder } from '../../util/owned.js';
 
 /** The model description file in an exported model folder. */
 export const MODEL_JSON = 'model.json';
@@ -42,9 +45,36 @@ function toModelJson(artifacts: tf.io.ModelArtifacts): tf.io.ModelJSON {
   return json;
 }
 
-/** Replaces folder `dir` with folder `fresh`: old one renamed away, new one renamed in, old one removed. */
+/** True for the names a model folder written by {@link dirSaver} holds. */
+function isModelFile(name: string): boolean {
+  return name === MODEL_JSON || name === WEIGHTS_BIN;
+}
+
+/** What a model folder holds, for the message that refuses to replace one that does not. */
+const MODEL_CONTENT = `a folder of ${MODEL_JSON} and ${WEIGHTS_BIN}`;
+
+/** Writes and fsyncs one file of a new model folder. */
+function writeSynced(path: string, data: Uint8Array | string): void {
+  const fd = openSync(path, 'wx');
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncFile(fd, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces folder `dir` with folder `fresh`: old one renamed away, new one
+ * renamed in, the parent synced, old one removed. Only a model folder ganpool
+ * wrote is replaced: a link or a folder holding other files is a
+ * GanpoolDataError, and nothing is moved.
+ */
 function swapInto(fresh: string, dir: string): void {
-  const old = existsSync(dir) ? `${dir}.old-${process.pid}-${Date.now()}` : undefined;
+  const there = lstatOrNull(dir) !== null;
+  if (there && ownedFolderFiles(dir, isModelFile) === null) throw notOwnedByGanpool(dir, MODEL_CONTENT);
+  const old = there ? `${dir}.old-${process.pid}-${Date.now()}` : undefined;
   if (old) renameSync(dir, old);
   try {
     renameSync(fresh, dir);
@@ -52,7 +82,8 @@ function swapInto(fresh: string, dir: string): void {
     if (old) renameSync(old, dir);
     throw e;
   }
-  if (old) rmSync(old, { recursive: true, force: true });
+  fsyncDir(dirname(dir));
+  if (old) removeOwnedFolder(old, isModelFile);
 }
 
 /** An IOHandler whose save() writes `model.json` + `weights.bin` into `dir`, replacing it as atomically as the file system allows. */
@@ -63,15 +94,19 @@ export function dirSaver(dir: string): tf.io.IOHandler {
       if (artifacts.modelTopology instanceof ArrayBuffer) throw binaryTopologyError(target);
       const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+      let made = false;
       try {
-        mkdirSync(tmp, { recursive: true });
-        writeFileSync(join(tmp, WEIGHTS_BIN), new Uint8Array(weights));
-        writeFileSync(join(tmp, MODEL_JSON), JSON.stringify(toModelJson(artifacts)));
+        mkdirSync(dirname(target), { recursive: true });
+        mkdirSync(tmp);
+        made = true;
+        writeSynced(join(tmp, WEIGHTS_BIN), new Uint8Array(weights));
+        writeSynced(join(tmp, MODEL_JSON), JSON.stringify(toModelJson(artifacts)));
+        fsyncDir(tmp);
         swapInto(tmp, target);
       } catch (e) {
         throw writeFailed(target, e);
       } finally {
-        rmSync(tmp, { recursive: true, force: true });
+        if (made) removeOwnedFolder(tmp, isModelFile);
       }
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
