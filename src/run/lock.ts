@@ -67,7 +67,7 @@ export interface LockEnv {
 }
 
 /** True when process `pid` exists on this host (EPERM: it exists but is not ours). */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -76,7 +76,7 @@ function alive(pid: number): boolean {
   }
 }
 
-const processEnv = (): LockEnv => ({ pid: process.pid, host: hostname(), alive });
+const processEnv = (): LockEnv => ({ pid: process.pid, host: hostname(), alive: processAlive });
 
 /** A lock or claim file as found: its identity (inode + bytes), what it says, and its age. */
 interface Seen {

@@ -12,7 +12,7 @@ import { basename, join, resolve } from 'node:path';
 import { openInside, readAt, readInside, VIEW_READ_LIMITS, type ContainedData } from './safe-path.js';
 import { CHECKPOINT_DIR, MANIFEST } from '../run/checkpoint.js';
 import { GENERATOR_DIR, GENERATOR_ONNX } from '../generator/export.js';
-import { LOCK_FILE } from '../run/lock.js';
+import { LOCK_FILE, processAlive } from '../run/lock.js';
 import { viewFolderMissing } from '../errors.js';
 import { CONFIG_FILE, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from '../run/layout.js';
 
@@ -168,16 +168,6 @@ function parseJson(read: ContainedData): unknown {
     return JSON.parse(read.data.toString('utf8')) as unknown;
   } catch {
     return null; // a run may be writing it
-  }
-}
-
-/** True when `pid` runs on this machine (EPERM: it runs, but is not ours). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
