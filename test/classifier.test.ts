@@ -63,7 +63,11 @@ test('saved classifier reloads with the trained weights and predicts like the pa
     await trainer.close();
   }
   const dir = join(mkdtempSync(join(tmpdir(), 'ganpool-cls-')), 'mnist');
-  const info = { format: 1, dataset: 'mnist', imageShape: [28, 28, 1], accuracy: 0 } as unknown as ClassifierInfo;
+  // Every field classifier.json must hold (loadClassifier type-checks them all).
+  const info: ClassifierInfo = {
+    format: 1, dataset: 'mnist', imageShape: [28, 28, 1], classes: 10, featuresDim: 128, accuracy: 0, testLoss: 0,
+    testCount: s.test.indices.length, trainCount: s.train.indices.length, split: 'test', epochs: 0, batchSize: 64, workers: 2, seed: 5, trainSeconds: 0,
+  };
   await saveClassifier(dir, params, info);
   const loaded = (await loadClassifier(dir))!;
   t.like(loaded.info, { dataset: 'mnist' });
