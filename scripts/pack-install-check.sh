@@ -3,7 +3,7 @@
 # project (reaching only the npm registry), then one short train through the API, one through
 # `npx ganpool train` and a two-run `npx ganpool sweep`. Exits non-zero on the first failure.
 #
-# The empty project's .npmrc holds the one line docs/install.md asks for, onnxruntime-node-install=skip:
+# The empty project's .npmrc holds the one line docs/sweep.md (installing on cluster nodes) asks for, onnxruntime-node-install=skip:
 # without it onnxruntime-node's install script downloads its CUDA provider from api.nuget.org, and the
 # install fails where only the registry is reachable. ganpool itself runs on the CPU build it ships.
 set -euo pipefail
