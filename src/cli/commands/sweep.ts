@@ -143,7 +143,8 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   const parallel = args.parallel ?? (args.executor === 'local' ? 1 : null);
   const workers = args.workers ?? Math.max(1, Math.floor(availableParallelism() / (parallel ?? 1)));
   const runs = withWorkers(spec.runs, workers);
-  const sweep: SweepFile = { format: 1, workers, sbatch: spec.sbatch, runs };
+  // A SPEC may set workers per run; Slurm's --cpus-per-task covers the largest.
+  const sweep: SweepFile = { format: 1, workers: Math.max(...runs.map((r) => r.config.workers ?? workers)), sbatch: spec.sbatch, runs };
   const states = runs.map((r) => runState(out, r));
   const unfinished = runs.filter((_, i) => states[i] === 'resumable' || states[i] === 'restart');
   if (unfinished.length > 0 && !args.resume) throw sweepUnfinishedRuns(out, unfinished.map((r) => r.name));
@@ -162,7 +163,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   mkdirSync(out, { recursive: true });
   await writeSweepFile(out, sweep);
   const skipped = runs.length - pending.length;
-  process.stderr.write(`ganpool sweep: ${runs.length} runs in ${out} (${skipped} finished before), ${workers} worker(s) each, executor ${args.executor}\n`);
+  process.stderr.write(`ganpool sweep: ${runs.length} runs in ${out} (${skipped} finished before), ${sweep.workers} worker(s) each, executor ${args.executor}\n`);
   let failed = 0;
   if (pending.length > 0 && args.executor === 'local') failed = await sweepLocal(out, pending, parallel ?? 1);
   if (pending.length > 0 && args.executor === 'slurm') failed = await sweepSlurm(out, sweep, pending, args, parallel);
