@@ -180,9 +180,14 @@ async function sweepLocal(out: string, pending: SweepRun[], parallel: number): P
   const controller = stopOnSignals();
   const total = pending.reduce((n, r) => n + resolveConfig(r.config).steps, 0);
   const progress = createProgress('sweep', total);
+  let shown = 0; // redraw on steps only: on a log, each run's start would print another '0/N' line
   const outcomes = await runLocal(out, pending, {
     parallel, signal: controller.signal,
-    onProgress: (p) => progress.update(Math.min(p.stepsDone, total), { runs: `${p.done}/${p.runs} done`, running: String(p.running), failed: String(p.failed) }),
+    onProgress: (p) => {
+      if (p.stepsDone === shown) return;
+      shown = p.stepsDone;
+      progress.update(Math.min(p.stepsDone, total), { runs: `${p.done}/${p.runs} done`, running: String(p.running), failed: String(p.failed) });
+    },
     runOptions: { onWarning: (m) => process.stderr.write(`\nganpool: warning: ${m}\n`) },
   });
   progress.done();
