@@ -10,6 +10,7 @@
 const LADDER = [
   ['src/cli/'],                               // the bin (cli/main.ts) and one module per command
   ['src/index\\.ts$'],                        // the public API: chooses what a library user sees
+  ['src/sweep/'],                             // many runs: a SPEC's runs, the local and Slurm executors, results
   ['src/app/'],                               // one training run end to end: lock, run folder, trainer, eval, export, report
   ['src/view/', 'src/bench/', 'src/anomaly/'], // things done with runs: look at one, time training, score images
   ['src/run/'],                               // the run folder on disk: files, layout, lock, checkpoints, resume

@@ -687,3 +687,46 @@ export function runLockBeingTaken(dir: string): GanpoolUsageError {
     'out',
   );
 }
+
+// ---- Sweeps: `ganpool sweep` (src/sweep/, src/cli/sweep-spec.ts, src/cli/commands/sweep.ts) ----
+
+/** A sweep SPEC problem at `key` (a path such as `grid.lr` or `variants[1].loss`): exit 2, naming the key. */
+export function sweepSpecError(key: string, what: string): GanpoolUsageError {
+  return new GanpoolUsageError(`sweep spec: ${key}: ${what}`, key);
+}
+
+/** The SPEC file cannot be read or parsed. */
+export function sweepSpecUnreadable(file: string, why: string): GanpoolUsageError {
+  return new GanpoolUsageError(`cannot read the sweep spec ${file}: ${why}`, 'SPEC');
+}
+
+/** `ganpool sweep` without a SPEC (or with two). */
+export function sweepSpecMissing(): GanpoolUsageError {
+  return new GanpoolUsageError('ganpool sweep needs one SPEC file (JSON or YAML) and --out DIR; see ganpool sweep --help', 'SPEC');
+}
+
+/** Runs of the sweep already in DIR that are unfinished, without --resume. */
+export function sweepUnfinishedRuns(dir: string, names: string[]): GanpoolUsageError {
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length} in all)` : '');
+  return new GanpoolUsageError(`${dir} holds unfinished runs of this sweep (${shown}); pass --resume to continue them from their checkpoints`, 'resume');
+}
+
+/** DIR/sweep.json is missing or not a sweep file (`--task`, `ganpool view`). */
+export function sweepFileBad(file: string, why: string): GanpoolDataError {
+  return new GanpoolDataError(file, `not a readable sweep file: ${why}`);
+}
+
+/** `--task I` names no run of the sweep. */
+export function sweepTaskMissing(index: string, count: number): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid --task: ${JSON.stringify(index)}; expected a run index from 0 to ${count - 1}`, 'task');
+}
+
+/** A Slurm command (sbatch, squeue) failed or is missing. */
+export function slurmCommandFailed(command: string, why: string): GanpoolUsageError {
+  return new GanpoolUsageError(`${command} failed: ${why.trim()}. The slurm executor needs Slurm's commands on PATH (or --dry-run to print the script)`, 'executor');
+}
+
+/** An extra #SBATCH line that is not an sbatch option. */
+export function badSbatchLine(line: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid --sbatch: ${JSON.stringify(line)}; expected an sbatch option such as --partition=cpu or --time=02:00:00`, 'sbatch');
+}

@@ -56,4 +56,12 @@ export {
 } from './anomaly/score.js';
 export { scoreLines, writeScores, topGrid, topRows, SCORE_FIELDS } from './anomaly/score-file.js';
 export { runScore, parseScoreArgs, type ScoreArgs } from './anomaly/run.js';
+export {
+  readSweepFile, writeSweepFile, runState, withWorkers, SWEEP_FILE, RESULTS_FILE,
+  type SweepFile, type SweepRun, type SweepSetting, type RunState,
+} from './sweep/plan.js';
+export { runOne } from './sweep/run-one.js';
+export { runLocal, type LocalOptions, type RunOutcome, type SweepProgress } from './sweep/local.js';
+export { sbatchScript, submit, followJob, type SbatchOptions } from './sweep/slurm.js';
+export { sweepRows, resultsCsv, runsTable, summaryTable, type SweepRow } from './sweep/results.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';

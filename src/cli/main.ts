@@ -14,6 +14,7 @@ import { evalCommand } from './commands/eval.js';
 import { benchCommand } from './commands/bench.js';
 import { viewCommand } from './commands/view.js';
 import { scoreCommand } from './commands/score.js';
+import { sweepCommand } from './commands/sweep.js';
 
 /** A subcommand: one help line and its runner. */
 interface Command {
@@ -29,6 +30,7 @@ const COMMANDS = new Map<string, Command>(Object.entries({
   eval: { summary: 'score a generator: FCD, classifier score, class coverage', run: evalCommand },
   score: { summary: 'anomaly scores of a data set\'s images with a trained GAN (JSON lines)', run: scoreCommand },
   bench: { summary: 'measure how training scales with the worker count (table, JSON, plot)', run: benchCommand },
+  sweep: { summary: 'train a grid of runs (SPEC) here or as a Slurm array job; results.csv and a table', run: sweepCommand },
   view: { summary: 'watch a run in the browser: live curves, grids, its generator; --export a static report', run: viewCommand },
 } satisfies Record<string, Command>));
 

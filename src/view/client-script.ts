@@ -24,7 +24,7 @@ export const CLIENT_SCRIPT = String.raw`
   var POLL_MS = 500;
   var PALETTE = ` + JSON.stringify(PALETTE) + String.raw`;
   var $ = function (id) { return document.getElementById(id); };
-  var state = { runs: [], byId: {}, view: null, smoothing: 0.6, xAxis: 'step', compare: {} };
+  var state = { runs: [], byId: {}, view: null, smoothing: 0.6, xAxis: 'step', compare: {}, sort: { key: 'fcd', dir: 1 } };
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -467,16 +467,78 @@ export const CLIENT_SCRIPT = String.raw`
   }
 
   // ---- the compare view (a folder of runs) ----
+  // The columns of the runs table: the settings that differ between the runs (a sweep's grid), then the results.
+  var COMPARE_RESULTS = [
+    { key: 'steps', title: 'steps' }, { key: 'dLoss', title: 'D loss' }, { key: 'gLoss', title: 'G loss' },
+    { key: 'fcd', title: 'FCD', digits: 2 }, { key: 'score', title: 'classifier score', digits: 2 },
+    { key: 'classes', title: 'classes' }, { key: 'speed', title: 'samples/s', digits: 0 }, { key: 'wall', title: 'wall s', digits: 1 },
+  ];
+  function varyingSettings(runs) {
+    var keys = [];
+    runs.forEach(function (r) { Object.keys((r.facts && r.facts.config) || {}).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); }); });
+    return keys.filter(function (k) {
+      if (k === 'out') return false;
+      var seen = runs.map(function (r) { var c = (r.facts && r.facts.config) || {}; return JSON.stringify(c[k]); });
+      return seen.some(function (v) { return v !== seen[0]; }) && seen.every(function (v) { return v === undefined || v.charAt(0) !== '{' && v.charAt(0) !== '['; });
+    });
+  }
+  function compareRow(r, i, keys) {
+    var f = r.facts || {}, c = f.config || {}, sum = f.summary || {}, last = r.steps.length ? r.steps[r.steps.length - 1] : {};
+    var ev = sum.eval || (r.evals.length ? r.evals[r.evals.length - 1] : null);
+    var row = { run: r, index: i, status: f.status || '', steps: last.step, dLoss: last.dLoss, gLoss: last.gLoss,
+      fcd: ev ? ev.fcd : undefined, score: ev ? ev.classifierScore : undefined, classes: ev ? ev.classesCovered : undefined,
+      speed: sum.samplesPerSec, wall: sum.wallSeconds, settings: {} };
+    keys.forEach(function (k) { row.settings[k] = c[k]; });
+    return row;
+  }
+  function sortValue(row, key) { return key.indexOf('setting:') === 0 ? row.settings[key.slice(8)] : key === 'run' ? row.run.name : row[key]; }
+  function sortRows(rows) {
+    var key = state.sort.key, dir = state.sort.dir;
+    return rows.slice().sort(function (a, b) {
+      var x = sortValue(a, key), y = sortValue(b, key), mx = x === undefined || x === null, my = y === undefined || y === null;
+      if (mx || my) return mx === my ? a.index - b.index : mx ? 1 : -1; // runs without the value go last
+      if (x < y) return -dir;
+      if (x > y) return dir;
+      return a.index - b.index;
+    });
+  }
   function renderCompare() {
-    var runs = state.runs, sm = state.smoothing;
-    $('compare-table').innerHTML = '<table><tr><th></th><th>run</th><th>status</th><th>model</th><th>dataset</th><th>steps</th><th>D loss</th><th>G loss</th><th>FCD</th></tr>' +
-      runs.map(function (r, i) {
-        var f = r.facts || {}, c = f.config || {}, last = r.steps.length ? r.steps[r.steps.length - 1] : {}, ev = r.evals.length ? r.evals[r.evals.length - 1] : null;
+    var runs = state.runs, sm = state.smoothing, keys = varyingSettings(runs);
+    var rows = sortRows(runs.map(function (r, i) { return compareRow(r, i, keys); }));
+    var th = function (key, title) {
+      var mark = state.sort.key === key ? (state.sort.dir > 0 ? ' ▲' : ' ▼') : '';
+      return '<th class="sortable" data-sort="' + esc(key) + '" title="sort by ' + esc(title) + '">' + esc(title) + mark + '</th>';
+    };
+    $('compare-table').innerHTML = '<table><tr><th></th>' + th('run', 'run') + th('status', 'status') +
+      keys.map(function (k) { return th('setting:' + k, k); }).join('') +
+      COMPARE_RESULTS.map(function (m) { return th(m.key, m.title); }).join('') + '</tr>' +
+      rows.map(function (row) {
+        var r = row.run, c = (r.facts && r.facts.config) || {};
         return '<tr><td><input type="checkbox" data-run="' + esc(r.id) + '"' + (state.compare[r.id] !== false ? ' checked' : '') + '></td>' +
-          '<td><span class="swatch c' + (i % PALETTE.length) + '"></span><a href="#run=' + encodeURIComponent(r.id) + '">' + esc(r.name) + '</a></td>' +
-          '<td>' + esc(f.status || '') + '</td><td>' + esc(c.model || '') + '</td><td>' + esc(c.dataset || '') + '</td><td>' + esc(last.step !== undefined ? last.step + ' / ' + c.steps : '') + '</td>' +
-          '<td>' + esc(fmt(last.dLoss)) + '</td><td>' + esc(fmt(last.gLoss)) + '</td><td>' + esc(ev ? fmt(ev.fcd, 2) : '–') + '</td></tr>';
+          '<td><span class="swatch c' + (row.index % PALETTE.length) + '"></span><a href="#run=' + encodeURIComponent(r.id) + '">' + esc(r.name) + '</a></td>' +
+          '<td>' + esc(row.status) + '</td>' +
+          keys.map(function (k) { return '<td>' + esc(row.settings[k] === undefined ? '–' : fmt(row.settings[k], 6)) + '</td>'; }).join('') +
+          COMPARE_RESULTS.map(function (m) {
+            var v = row[m.key];
+            return '<td>' + esc(m.key === 'steps' ? (v !== undefined ? v + ' / ' + c.steps : '') : fmt(v, m.digits)) + '</td>';
+          }).join('') + '</tr>';
       }).join('') + '</table>';
+    Array.prototype.forEach.call(document.querySelectorAll('#compare-table th.sortable'), function (h) {
+      h.onclick = function () {
+        var key = h.dataset.sort;
+        state.sort = { key: key, dir: state.sort.key === key ? -state.sort.dir : 1 };
+        renderCompare();
+      };
+    });
+    var gridBox = $('compare-grids');
+    gridBox.innerHTML = '';
+    rows.forEach(function (row) {
+      var r = row.run, latest = r.samples.latest;
+      if (!latest || state.compare[r.id] === false) return;
+      var img = el('img', { src: fileUrl(r, latest.file) + (REPORT ? '' : '?v=' + latest.mtimeMs), alt: 'latest sample grid of ' + r.name });
+      gridBox.appendChild(el('figure', { 'data-run': r.id }, [img, el('figcaption', { text: r.name + (row.fcd !== undefined && row.fcd !== null ? ' · FCD ' + fmt(row.fcd, 2) : '') })]));
+    });
+    $('compare-grids-card').hidden = gridBox.children.length === 0;
     Array.prototype.forEach.call(document.querySelectorAll('#compare-table input[type=checkbox]'), function (cb) {
       cb.onchange = function () { state.compare[cb.dataset.run] = cb.checked; renderCompare(); };
     });

@@ -39,6 +39,9 @@ pre { background: var(--bg); padding: 8px; overflow: auto; max-height: 320px; fo
 .grids figure { margin: 0; }
 .grids img, canvas { image-rendering: pixelated; border: 1px solid var(--line); }
 .grids img { width: 360px; }
+.side-by-side { display: flex; flex-wrap: wrap; gap: 12px; }
+.side-by-side img { width: 200px; }
+th.sortable { cursor: pointer; user-select: none; }
 figcaption, .note { color: var(--muted); font-size: 12px; }
 input[type=range] { width: 260px; vertical-align: middle; }
 input[type=number] { width: 110px; }
@@ -60,7 +63,8 @@ const BODY = `
 </header>
 <main>
   <div id="compare" hidden>
-    <section class="card"><h2>Runs</h2><div id="compare-table"></div><p class="note">Tick runs to overlay them; a name opens its page.</p></section>
+    <section class="card"><h2>Runs</h2><div id="compare-table"></div><p class="note">Best FCD first; a column's title sorts by it. Tick runs to overlay them; a name opens its page.</p></section>
+    <section id="compare-grids-card" class="card" hidden><h2>Latest grids, in the table's order</h2><div id="compare-grids" class="side-by-side"></div></section>
     <section class="card"><h2>Curves</h2><div id="compare-charts" class="charts"></div></section>
   </div>
   <div id="run" hidden>

@@ -14,7 +14,7 @@ import { agreementLine } from './eval.js';
  * as no worker thread is inside a native call (terminating a thread inside
  * ONNX Runtime's session.run aborts the process).
  */
-function stopOnSignals(): AbortController {
+export function stopOnSignals(): AbortController {
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (controller.signal.aborted) {

@@ -16,8 +16,17 @@ import { registerWasmTrainingKernels } from './kernels/index.js';
 /** The TensorFlow.js core namespace, as loaded by ganpool. */
 export type Tf = typeof tf;
 
-/** Loads and selects `name` in this thread; returns the tf namespace. */
-export async function initBackend(name: BackendName): Promise<Tf> {
+/** The calls of this thread, one at a time: two runs in one process (a sweep) must not race tf.setBackend. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Loads and selects `name` in this thread; returns the tf namespace. Concurrent calls run one after the other. */
+export function initBackend(name: BackendName): Promise<Tf> {
+  const next = queue.then(() => initBackendNow(name));
+  queue = next.catch(() => {});
+  return next;
+}
+
+async function initBackendNow(name: BackendName): Promise<Tf> {
   if (name === 'tensorflow') {
     const spec = '@tensorflow/tfjs-node';
     await import(spec);
