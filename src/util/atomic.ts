@@ -90,21 +90,9 @@ function tempName(path: string): string {
  * permission, …) is a GanpoolDataError naming `path`.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempName(path);
-  let fh: FileHandle | null = null;
-  try {
-    fh = await open(tmp, 'wx');
-    await fh.writeFile(data);
-    await syncHandle(fh, tmp);
-    await fh.close();
-    fh = null;
-    await rename(tmp, path);
-    await fsyncDirAsync(dirname(path));
-  } catch (e) {
-    await fh?.close().catch(() => {});
-    await rm(tmp, { force: true }).catch(() => {});
-    throw writeFailed(path, e);
-  }
+  const file = await openFileAtomic(path);
+  await file.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  await file.commit();
 }
 
 /** A file written in pieces that appears under its name only when complete ({@link openFileAtomic}). */
