@@ -203,51 +203,25 @@ export function int64Tensor(name: string, dims: number[], values: readonly numbe
  * expose the model's custom metadata.
  */
 export function onnxMetadataProps(bytes: Uint8Array): Map<string, string> {
-  let pos = 0;
-  const varint = (end: number): number => {
-    let value = 0, scale = 1;
-    for (;;) {
-      if (pos >= end) throw new Error('truncated varint');
-      const b = bytes[pos++];
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) return value;
-      scale *= 128;
-      if (scale > 2 ** 63) throw new Error('varint too long');
-    }
-  };
-  /** Walks the fields in [start, end), calling `field` for each length-delimited one. */
-  const walk = (start: number, end: number, field: (num: number, from: number, to: number) => void): Set<number> => {
-    const seen = new Set<number>();
-    pos = start;
-    while (pos < end) {
-      const at = pos, key = varint(end), num = Math.floor(key / 8), wire = key % 8;
-      if (num === 0) throw new Error(`not protocol-buffer data: field number 0 at byte ${at}`);
-      seen.add(num);
-      if (wire === 0) varint(end);
-      else if (wire === 1 || wire === 5) pos += wire === 1 ? 8 : 4;
-      else if (wire === 2) {
-        const len = varint(end), from = pos;
-        pos += len;
-        if (pos > end) throw new Error('a field runs past the end of the file');
-        field(num, from, pos);
-        pos = from + len;
-      } else throw new Error(`not protocol-buffer data: wire type ${wire} at byte ${at}`);
-      if (pos > end) throw new Error('truncated field');
-    }
-    return seen;
-  };
   if (bytes.length === 0) throw new Error('empty file');
-  const entries: [number, number][] = [];
-  const top = walk(0, bytes.length, (num, from, to) => { if (num === 14) entries.push([from, to]); });
-  if (!top.has(1) || !top.has(7)) throw new Error(`no ${top.has(1) ? 'graph' : 'ir_version'} field`);
+  let top: PbField[];
+  try {
+    top = pbFields(bytes, 0, bytes.length);
+  } catch (e) {
+    throw new Error(`not protocol-buffer data: ${(e as Error).message}`, { cause: e });
+  }
+  const has = (num: number): boolean => top.some((f) => f.num === num);
+  if (!has(1) || !has(7)) throw new Error(`no ${has(1) ? 'graph' : 'ir_version'} field`);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const props = new Map<string, string>();
-  for (const [from, to] of entries) {
+  for (const entry of top) {
+    if (entry.num !== 14 || entry.from === undefined) continue;
     let k = '', v = '';
-    walk(from, to, (num, a, b) => {
-      if (num === 1) k = utf8.decode(bytes.subarray(a, b));
-      else if (num === 2) v = utf8.decode(bytes.subarray(a, b));
-    });
+    for (const f of pbFields(bytes, entry.from, entry.to!)) {
+      if (f.from === undefined) continue;
+      if (f.num === 1) k = utf8.decode(bytes.subarray(f.from, f.to));
+      else if (f.num === 2) v = utf8.decode(bytes.subarray(f.from, f.to));
+    }
     props.set(k, v);
   }
   return props;
