@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/app/train.js';
 import { resolveConfig } from '../src/config.js';
+import { RunFiles } from '../src/run/files.js';
 import { CHECKPOINT_ASIDE, CHECKPOINT_DIR, loadCheckpoint, writeCheckpoint } from '../src/run/checkpoint.js';
 import { prepareExportFolder, MANIFEST_KIND, MANIFEST_NAME } from '../src/generator/sample-export.js';
 import { GanpoolDataError, GanpoolUsageError } from '../src/errors.js';
@@ -184,4 +185,24 @@ test('sample --out re-export: a class folder that is a link, or a manifest listi
     t.deepEqual(snapshot(dir), before, entry);
   }
   t.deepEqual(snapshot(outside), outsideBefore);
+});
+
+test('a sweep restart (a run that failed before its first checkpoint) clears only what the run wrote; a folder that is no run is refused untouched', (t) => {
+  const run = join(tmp, 'restart-run');
+  mkdirSync(join(run, 'samples'), { recursive: true });
+  writeFileSync(join(run, 'config.json'), JSON.stringify({ ...resolveConfig({ out: run, model: 'mlp', workers: 1, finalEval: false }), out: run }));
+  writeFileSync(join(run, 'metrics.jsonl'), '{"step":1}\n');
+  writeFileSync(join(run, 'samples', 'step-000001.png'), 'png');
+  writeFileSync(join(run, 'samples', 'latest.png'), 'png');
+  writeFileSync(join(run, 'notes.txt'), 'the user\'s own');
+  RunFiles.clearUnstarted(run);
+  t.deepEqual(readdirSync(run).sort(), ['config.json', 'notes.txt']);
+  t.is(readFileSync(join(run, 'notes.txt'), 'utf8'), 'the user\'s own');
+
+  const foreign = join(tmp, 'restart-foreign');
+  mkdirSync(foreign);
+  writeFileSync(join(foreign, 'metrics.jsonl'), 'mine\n');
+  const before = snapshot(foreign);
+  t.throws(() => RunFiles.clearUnstarted(foreign), { instanceOf: GanpoolUsageError, message: /not a ganpool run/ });
+  t.deepEqual(snapshot(foreign), before);
 });

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { gridPng } from '../generator/grid.js';
 import { notOwnedByGanpool, outDirHoldsRun, outDirInUse, outDirNotFolder, outDirNotRun, resumeNotRun, writeFailed } from '../errors.js';
-import { lstatOrNull, ownedFolderFiles } from '../util/owned.js';
+import { lstatOrNull, ownedFolderFiles, removeOwnedFile, removeOwnedFolder } from '../util/owned.js';
 import { assertCheckpointReplaceable, CHECKPOINT_ASIDE, CHECKPOINT_DIR, isOwnedCheckpointFolder } from './checkpoint.js';
 import { LOCK_PREFIX } from './lock.js';
 import { GENERATOR_DIR, GENERATOR_ONNX } from '../generator/export.js';
 import { MODEL_JSON, WEIGHTS_BIN } from '../engines/tfjs/model-io.js';
 import { machineFacts } from './machine.js';
-import { CONFIG_FILE, gridFileName, LATEST_GRID, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE } from './layout.js';
+import { CONFIG_FILE, gridFileName, LATEST_GRID, METRICS_FILE, REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE } from './layout.js';
 import type { ResolvedConfig } from '../config.js';
 import type { SampleEvent, StepInfo, TrainSummary } from '../training/trainer.js';
 
@@ -86,6 +86,21 @@ export class RunFiles {
     }
     const onnx = join(dir, GENERATOR_ONNX), onnxStat = lstatOrNull(onnx);
     if (onnxStat !== null && !onnxStat.isFile()) throw notOwnedByGanpool(onnx, 'an ONNX file');
+  }
+
+  /**
+   * Clears a ganpool run that stopped before its first checkpoint, so that it
+   * can start again from step 0 (a sweep's restart): only the files a run
+   * writes, through the ownership checks of util/owned.ts. A folder that is
+   * not a ganpool run is refused (nothing touched); anything left that ganpool
+   * did not write stays, and the fresh run's own check then names it.
+   */
+  static clearUnstarted(dir: string): void {
+    if (lstatOrNull(dir) === null) return;
+    if (!isGanpoolRun(dir)) throw outDirNotRun(dir, readdirSync(dir).length);
+    for (const name of [METRICS_FILE, SUMMARY_FILE, REPORT_FILE, GENERATOR_ONNX]) removeOwnedFile(dir, name);
+    removeOwnedFolder(join(dir, SAMPLES_DIR), (n) => n === LATEST_GRID || /^step-\d+\.png$/.test(n));
+    removeOwnedFolder(join(dir, GENERATOR_DIR), (n) => n === MODEL_JSON || n === WEIGHTS_BIN);
   }
 
   /**
