@@ -40,10 +40,12 @@ export interface SharedNetBuffers {
 }
 
 /**
- * Byte offsets of the copies an apply task takes of its parameter range before writing to it:
- * parameters, Adam moments, the EMA (when the network keeps one) and gradient slot 0 (with three
- * or more slots, which the Adam kernel folds into slot 0). `flags` holds one int32 per range:
- * 1 once that range's copy is complete (from then on the task may write), 0 before.
+ * Byte offsets of the copies the lockstep loop's Adam stage takes of a worker's parameter range
+ * before writing to it: parameters, Adam moments, the EMA (when the network keeps one), gradient
+ * slot 0 (with three or more slots, which the Adam kernel folds into slot 0) and the batch-norm
+ * moving statistics (which worker 0 folds in the same stage). `flags` holds one int32 per range,
+ * plus one for the statistics: the mark of the phase whose values the copy holds, once the copy is
+ * complete (from then on the range may be written), 0 while it is being taken.
  */
 export interface UndoRegion {
   params: number;
@@ -51,6 +53,7 @@ export interface UndoRegion {
   v: number;
   ema: number | null;
   slot0: number | null;
+  bn: number;
   flags: number;
 }
 
@@ -61,7 +64,7 @@ const PAGE = 65536;
  * scalars, `bnSize` floats of moving statistics (means 0, variances 1), and
  * with `ema` a region of `size` floats for the parameters' moving average
  * (zeros; the coordinator fills it), 16-byte aligned after the statistics.
- * With `undo`, an {@link UndoRegion} follows, so a failed Adam task can be undone.
+ * With `undo`, an {@link UndoRegion} follows, so a failed Adam stage can be undone.
  */
 export function allocSharedNet(size: number, slots: number, bnSize = 0, ema = false, undo = false): SharedNetBuffers {
   const stride = Math.ceil((size * 4) / 16) * 16;
@@ -71,7 +74,10 @@ export function allocSharedNet(size: number, slots: number, bnSize = 0, ema = fa
   let end = emaAt + (ema ? stride : 0);
   const take = (bytes: number): number => { const at = end; end += bytes; return at; };
   const undoRegion: UndoRegion | null = undo
-    ? { params: take(stride), m: take(stride), v: take(stride), ema: ema ? take(stride) : null, slot0: slots > 2 ? take(stride) : null, flags: take(Math.ceil((slots * 4) / 16) * 16) }
+    ? {
+      params: take(stride), m: take(stride), v: take(stride), ema: ema ? take(stride) : null, slot0: slots > 2 ? take(stride) : null,
+      bn: take(bnBytes), flags: take(Math.ceil(((slots + 1) * 4) / 16) * 16),
+    }
     : null;
   const memory = sharedMemory(Math.ceil(end / PAGE) || 1);
   const net: SharedNetBuffers = {
@@ -85,7 +91,7 @@ export function allocSharedNet(size: number, slots: number, bnSize = 0, ema = fa
   return net;
 }
 
-/** The (live, saved) pairs of byte offsets an apply task's undo copies. */
+/** The (live, saved) pairs of byte offsets a range's undo copies. */
 function undoPairs(net: SharedNetBuffers, undo: UndoRegion): [number, number][] {
   const pairs: [number, number][] = [[net.params, undo.params], [net.m, undo.m], [net.v, undo.v]];
   if (net.ema !== null && undo.ema !== null) pairs.push([net.ema, undo.ema]);
@@ -93,38 +99,57 @@ function undoPairs(net: SharedNetBuffers, undo: UndoRegion): [number, number][] 
   return pairs;
 }
 
+/** The flags: one per range (`slots` of them), then the moving statistics' flag. */
 function undoFlags(net: SharedNetBuffers, undo: UndoRegion): Int32Array {
-  return new Int32Array(net.memory.buffer, undo.flags, net.slots);
-}
-
-/** Marks every range as not saved (the coordinator calls it before dispatching a phase's apply tasks). */
-export function clearApplyRanges(net: SharedNetBuffers): void {
-  if (net.undo) undoFlags(net, net.undo).fill(0);
+  return new Int32Array(net.memory.buffer, undo.flags, net.slots + 1);
 }
 
 /**
- * Called by apply task `range` before it writes: copies floats [lo, hi) of everything the task
- * writes into the undo region, then marks the range as saved. A no-op without an undo region.
+ * Called by the worker of range `range` before it writes: copies floats [lo, hi) of everything
+ * its Adam stage writes into the undo region, then stores `mark` (non-zero: the phase the copy is
+ * for) as the range's flag. A no-op without an undo region.
  */
-export function saveApplyRange(net: SharedNetBuffers, range: number, lo: number, hi: number): void {
+export function saveApplyRange(net: SharedNetBuffers, range: number, lo: number, hi: number, mark: number): void {
   if (!net.undo) return;
+  const flags = undoFlags(net, net.undo);
+  Atomics.store(flags, range, 0);
   const f32 = new Float32Array(net.memory.buffer);
   for (const [live, saved] of undoPairs(net, net.undo)) f32.copyWithin(saved / 4 + lo, live / 4 + lo, live / 4 + hi);
-  Atomics.store(undoFlags(net, net.undo), range, 1);
+  Atomics.store(flags, range, mark);
 }
 
 /**
- * After apply task `range` failed (its thread may have died part-way): when the task had saved
- * its range, writes the saved values back, so the range is as before the task, and returns true.
- * A task that failed before its copy was complete wrote nothing: returns false.
+ * After the phase `mark` failed (a thread may have died part-way through its range): when range
+ * `range` was saved for that phase, writes the saved values back, so the range is as before the
+ * phase, and returns true. A range saved for an earlier phase, or not completely, was not written
+ * in this one: returns false.
  */
-export function undoApplyRange(net: SharedNetBuffers, range: number, lo: number, hi: number): boolean {
+export function undoApplyRange(net: SharedNetBuffers, range: number, lo: number, hi: number, mark: number): boolean {
   if (!net.undo) return false;
   const flags = undoFlags(net, net.undo);
-  if (Atomics.load(flags, range) !== 1) return false;
+  if (Atomics.load(flags, range) !== mark) return false;
   const f32 = new Float32Array(net.memory.buffer);
   for (const [live, saved] of undoPairs(net, net.undo)) f32.copyWithin(live / 4 + lo, saved / 4 + lo, saved / 4 + hi);
   Atomics.store(flags, range, 0);
+  return true;
+}
+
+/** Copies the moving statistics into the undo region and marks them saved for phase `mark` (a no-op without one). */
+export function saveBnStats(net: SharedNetBuffers, mark: number): void {
+  if (!net.undo || net.bnSize === 0) return;
+  const flags = undoFlags(net, net.undo);
+  Atomics.store(flags, net.slots, 0);
+  new Float32Array(net.memory.buffer, net.undo.bn, net.bnSize).set(bnView(net));
+  Atomics.store(flags, net.slots, mark);
+}
+
+/** Puts back the moving statistics saved for phase `mark`; returns false when none were. */
+export function undoBnStats(net: SharedNetBuffers, mark: number): boolean {
+  if (!net.undo || net.bnSize === 0) return false;
+  const flags = undoFlags(net, net.undo);
+  if (Atomics.load(flags, net.slots) !== mark) return false;
+  bnView(net).set(new Float32Array(net.memory.buffer, net.undo.bn, net.bnSize));
+  Atomics.store(flags, net.slots, 0);
   return true;
 }
 
