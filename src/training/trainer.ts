@@ -132,6 +132,23 @@ export class GanTrainer {
     return info;
   }
 
+  /**
+   * Runs `n` steps in lockstep on the workers (one loop, no sample grids) and returns their infos.
+   * `onStep` (and the trainer's own) fires for each as the loop reports it, while the loop runs on;
+   * when this resolves the loop has stopped at a step boundary. Stops early on divergence
+   * (GanpoolDivergedError) or a persistent worker fault (GanpoolFaultError), as {@link step}.
+   */
+  async runSteps(n: number, onStep?: (info: StepInfo) => void | Promise<void>): Promise<StepInfo[]> {
+    const infos: StepInfo[] = [];
+    let skips = this.coordinator.skipsInARow;
+    await this.coordinator.run(n, async (info) => {
+      infos.push(info);
+      await onStep?.(info);
+      await this.afterStep(info, (skips = info.skipped ? skips + 1 : 0));
+    });
+    return infos;
+  }
+
   /** Records a step, fires `onStep`, and throws GanpoolDivergedError once `skips` (refused steps in a row) reaches `maxSkips`. */
   private async afterStep(info: StepInfo, skips: number): Promise<void> {
     if (!info.skipped) this.history.push(info);
