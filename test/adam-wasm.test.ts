@@ -36,3 +36,27 @@ for (const slots of [1, 2, 3]) {
     t.true(e <= 2e-6, `rel err ${e}`);
   });
 }
+
+test('double-buffered: the kernel writing to out pointers gives bit for bit the in-place result and leaves its inputs untouched', (t) => {
+  const n = 1003;
+  const inPlace = setup(n, 2), banked = setup(n, 2);
+  const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (const s of [inPlace, banked]) {
+    s.params.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+    s.m.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 1e-3));
+    s.v.set(Float32Array.from({ length: n }, (_, i) => (1 + Math.sin(3 * i)) * 1e-6));
+    s.slots.forEach((slot, k) => slot.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i * (k + 2)))));
+  }
+  const before = { params: banked.params.slice(), m: banked.m.slice(), v: banked.v.slice() };
+  // The second bank: after the slots, in the spare page setup() allocates.
+  const end = banked.offsets.slots[1] + n * 4 + 16;
+  const out = { params: end, m: end + n * 4, v: end + 2 * n * 4 };
+  const view = (byte: number): Float32Array => new Float32Array(banked.memory.buffer, byte, n);
+  wasmAdam(inPlace.memory).update(inPlace.offsets, [0.25, 0.75], 3, opts, 0, n);
+  wasmAdam(banked.memory).update({ ...banked.offsets, out }, [0.25, 0.75], 3, opts, 0, n);
+  for (const k of ['params', 'm', 'v'] as const) {
+    t.true(bytes(view(out[k])).equals(bytes(inPlace[k])), `${k}: the out bank equals the in-place update bit for bit`);
+    t.true(bytes(banked[k]).equals(bytes(before[k])), `${k}: the input bank is untouched`);
+  }
+  t.true(relErr(inPlace.params, before.params) > 1e-4, 'the update moved the parameters');
+});

@@ -77,21 +77,22 @@ function loop16(off: number, end: number, body: number[]): number[] {
 }
 
 /**
- * adam(p, m, v, s0, s1, n, w0, w1, b1, b1c, b2, b2c, c1, c2, eps): for n floats (n % 4 == 0)
- *   g = w0·s0 + w1·s1; m = b1·m + b1c·g; v = b2·v + b2c·g²; p -= c1·m / (√(c2·v) + eps)
+ * adam(p, m, v, s0, s1, n, pOut, mOut, vOut, w0, w1, b1, b1c, b2, b2c, c1, c2, eps): for n floats (n % 4 == 0)
+ *   g = w0·s0 + w1·s1; mOut = b1·m + b1c·g; vOut = b2·v + b2c·g²; pOut = p − c1·mOut / (√(c2·vOut) + eps)
+ * (in place when the out pointers equal the in pointers).
  */
 function adamBody(): number[] {
-  const [P, M, V, S0, S1, N] = [0, 1, 2, 3, 4, 5];
-  const OFF = 15, END = 16, SPL = 17, G = 26, MV = 27, VV = 28; // SPL..SPL+8: splats of params 6..14
-  const splats = Array.from({ length: 9 }, (_, k) => [...get(6 + k), ...SPLAT, ...set(SPL + k)]).flat();
+  const [P, M, V, S0, S1, N, PO, MO, VO] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const OFF = 18, END = 19, SPL = 20, G = 29, MV = 30, VV = 31; // SPL..SPL+8: splats of params 9..17
+  const splats = Array.from({ length: 9 }, (_, k) => [...get(9 + k), ...SPLAT, ...set(SPL + k)]).flat();
   const [W0, W1, B1, B1C, B2, B2C, C1, C2, EPS] = Array.from({ length: 9 }, (_, k) => SPL + k);
   const body = [
     ...get(W0), ...at(S0, OFF), ...LOAD, ...MUL, ...get(W1), ...at(S1, OFF), ...LOAD, ...MUL, ...ADD, ...set(G),
     ...get(B1), ...at(M, OFF), ...LOAD, ...MUL, ...get(B1C), ...get(G), ...MUL, ...ADD, ...set(MV),
-    ...at(M, OFF), ...get(MV), ...STORE,
+    ...at(MO, OFF), ...get(MV), ...STORE,
     ...get(B2), ...at(V, OFF), ...LOAD, ...MUL, ...get(B2C), ...get(G), ...MUL, ...get(G), ...MUL, ...ADD, ...set(VV),
-    ...at(V, OFF), ...get(VV), ...STORE,
-    ...at(P, OFF),
+    ...at(VO, OFF), ...get(VV), ...STORE,
+    ...at(PO, OFF),
     ...at(P, OFF), ...LOAD,
     ...get(C1), ...get(MV), ...MUL,
     ...get(VV), ...get(C2), ...MUL, ...SQRT, ...get(EPS), ...ADD,
@@ -110,7 +111,7 @@ function accumulateBody(): number[] {
 }
 
 function moduleBytes(): Uint8Array {
-  const adamType = [0x60, ...vec([...Array<number[]>(6).fill([I32]), ...Array<number[]>(9).fill([F32])]), 0];
+  const adamType = [0x60, ...vec([...Array<number[]>(9).fill([I32]), ...Array<number[]>(9).fill([F32])]), 0];
   const accType = [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0];
   const memoryImport = [...name('env'), ...name('memory'), 0x02, 0x03, 0, ...uleb(65536)];
   const bodies = [adamBody(), accumulateBody()].map((b) => [...uleb(b.length), ...b]);
@@ -131,9 +132,11 @@ export interface WasmAdam {
   /**
    * Applies update `t` to floats [lo, hi) of the vectors at the given byte
    * offsets; the gradient is Σ weights[k]·slot k. Slots 2+ are folded into
-   * slot 0 first (they are scratch space, rewritten every phase).
+   * slot 0 first (they are scratch space, rewritten every phase). With `out`,
+   * the updated parameters and moments go there and the inputs are only read
+   * (double-buffering); without it the update is in place.
    */
-  update(offsets: { params: number; m: number; v: number; slots: number[] }, weights: readonly number[],
+  update(offsets: { params: number; m: number; v: number; slots: number[]; out?: { params: number; m: number; v: number } }, weights: readonly number[],
     t: number, opts: AdamOptions, lo: number, hi: number): void;
 }
 
@@ -157,13 +160,14 @@ export function wasmAdam(memory: WasmMemory): WasmAdam {
         exports.accumulate(byte(off.slots[0], lo), byte(off.slots[k], lo), hi - lo - ((hi - lo) % 4), weights[k] / w0);
         for (let i = vecEnd; i < hi; i++) f32[off.slots[0] / 4 + i] += (weights[k] / w0) * f32[off.slots[k] / 4 + i];
       }
+      const out = off.out ?? off;
       exports.adam(byte(off.params, lo), byte(off.m, lo), byte(off.v, lo), byte(off.slots[0], lo), byte(s1, lo), vecEnd - lo,
-        w0, w1, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, epsilon);
+        byte(out.params, lo), byte(out.m, lo), byte(out.v, lo), w0, w1, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, epsilon);
       for (let i = vecEnd; i < hi; i++) {
         const g = w0 * f32[off.slots[0] / 4 + i] + w1 * f32[s1 / 4 + i];
-        const mi = (f32[off.m / 4 + i] = beta1 * f32[off.m / 4 + i] + (1 - beta1) * g);
-        const vi = (f32[off.v / 4 + i] = beta2 * f32[off.v / 4 + i] + (1 - beta2) * g * g);
-        f32[off.params / 4 + i] -= (c1 * mi) / (Math.sqrt(vi * c2) + epsilon);
+        const mi = (f32[out.m / 4 + i] = beta1 * f32[off.m / 4 + i] + (1 - beta1) * g);
+        const vi = (f32[out.v / 4 + i] = beta2 * f32[off.v / 4 + i] + (1 - beta2) * g * g);
+        f32[out.params / 4 + i] = f32[off.params / 4 + i] - (c1 * mi) / (Math.sqrt(vi * c2) + epsilon);
       }
     },
   };

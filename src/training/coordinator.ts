@@ -6,10 +6,10 @@
  * as they arrive, asks the loop to stop at a step boundary, and after a
  * worker fault puts back what the failed phase wrote and runs it again.
  */
-import { splitRange, type AdamOptions } from '../optim/adam.js';
+import type { AdamOptions } from '../optim/adam.js';
 import { epochPermutation } from '../util/rng.js';
 import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from '../models/presets.js';
-import { allocSharedNet, averageSlots, bnView, emaView, momentViews, paramsView, undoApplyRange, undoBnStats, type SharedNetBuffers } from './shared-params.js';
+import { allocSharedNet, averageSlots, bnView, emaView, momentViews, paramsView, setCurrentBank, undoBnStats, type SharedNetBuffers } from './shared-params.js';
 import { initMovingStats } from './bn-stats.js';
 import { faultFromEnv } from './faults.js';
 import { GanpoolFaultError, LOOP_ABORTED, loopThreadsNotDistinct } from '../errors.js';
@@ -80,12 +80,13 @@ export function splitBatch(batch: number, parts: number): Shard[] {
 
 interface NetState {
   shared: SharedNetBuffers;
-  params: Float32Array;
+  /** The current bank's parameters (a fresh view each time: the bank changes with every Adam update). */
+  readonly params: Float32Array;
   /** Batch-norm layers and their shared moving statistics (empty without batch norm). */
   bnLayers: BnLayer[];
   bn: Float32Array;
-  /** The EMA of the parameters (ema.ts) and its decay; null and 0 when the network keeps none. */
-  ema: Float32Array | null;
+  /** The EMA of the parameters (ema.ts; current bank) and its decay; null and 0 when the network keeps none. */
+  readonly ema: Float32Array | null;
   emaDecay: number;
   adam: AdamOptions;
   /** Adam updates applied so far. */
@@ -100,10 +101,10 @@ function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConf
   initMovingStats(layers, bn);
   return {
     shared,
-    params: paramsView(shared),
+    get params() { return paramsView(shared); },
     bnLayers: layers,
     bn,
-    ema: emaView(shared),
+    get ema() { return emaView(shared); },
     emaDecay,
     adam: { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon },
     t: 0,
@@ -161,6 +162,8 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   }
   const ema = snap.ema ?? new Float32Array(0);
   if (ema.length !== 0 && ema.length !== size) throw new RangeError(`${which}.ema has ${ema.length} values but the model has ${size} parameters`);
+  net.t = snap.t;
+  setCurrentBank(net.shared, net.t); // the bank the next Adam update reads
   net.params.set(snap.params);
   if (snap.bn.length !== 0) net.bn.set(snap.bn);
   // Without a stored EMA the average restarts at the restored parameters; a stored one is ignored when EMA is off.
@@ -168,7 +171,6 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   const moments = momentViews(net.shared);
   moments.m.set(snap.m);
   moments.v.set(snap.v);
-  net.t = snap.t;
   net.version += 1; // every worker reloads before its next task
 }
 
@@ -400,6 +402,7 @@ export class Coordinator {
       this.g.t = last[REC.tG];
       this.skipsInARow = last[REC.skips];
     }
+    for (const net of [this.d, this.g]) setCurrentBank(net.shared, net.t);
     this.d.version += 1;
     this.g.version += 1;
     const committed = Atomics.load(ctl, CTL.committed);
@@ -414,14 +417,13 @@ export class Coordinator {
       return this.stopping || this.skipsInARow >= this.config.maxSkips ? 'stopped' : 'more';
     }
 
-    // A failure: the phase at `committed` may be half-applied. Put back what it wrote, then retry it.
-    const mark = committed + 1;
-    for (const net of [this.d, this.g]) {
-      splitRange(net.shared.size, W).forEach(([lo, hi], k) => undoApplyRange(net.shared, k, lo, hi, mark));
-      undoBnStats(net.shared, mark);
-    }
+    // A failure: the phase at `committed` may be half-applied. Its Adam stage wrote only into the
+    // bank nobody reads (the current one follows the committed Adam counts); put back the moving
+    // statistics it may have folded, then retry it.
+    for (const net of [this.d, this.g]) undoBnStats(net.shared, committed + 1);
     // An odd cursor: D's update of that step stands (its Adam count was kept for the step's record).
     if ((committed & 1) === 1) this.d.t = this.loop.pending[PENDING.tD];
+    for (const net of [this.d, this.g]) setCurrentBank(net.shared, net.t);
     await emit(recorded);
     if (listenerError !== null) throw listenerError;
     const real = failed.filter((f) => !f.error.startsWith(LOOP_ABORTED));

@@ -10,19 +10,21 @@
  *     gradient into slot k, publish its loss, finiteness and batch-norm
  *     statistics;
  *  2. barrier A;
- *  3. Adam stage (a reduce-scatter): when every shard is finite, save range
- *     k of the parameters, moments and EMA to the undo region, then average
- *     the slots over range k and apply Adam and the EMA there; worker 0 also
- *     folds the shards' batch statistics into the moving statistics;
- *  4. barrier B, whose last arrival commits the phase: it advances
- *     `committed`, and at the end of a step writes the step's record and
- *     decides whether the loop goes on.
+ *  3. Adam stage (a reduce-scatter): when every shard is finite, average the
+ *     slots over range k of the parameters and apply Adam and the EMA there,
+ *     reading the current bank and writing the other (shared-params.ts);
+ *     worker 0 also folds the shards' batch statistics into the moving
+ *     statistics, after copying them aside;
+ *  4. barrier B, whose last arrival commits the phase: it makes the written
+ *     bank current, advances `committed`, and at the end of a step writes the
+ *     step's record and decides whether the loop goes on.
  *
  * Every input of a step (batch rows, latent noise, labels) is a pure function
  * of (seed, step, row), so each worker computes its own, and the result does
  * not depend on the worker count. A worker that throws raises the abort flag
- * (every barrier wait then throws too); the main thread puts back what the
- * failed phase wrote (shared-params.ts undo region) and runs it again.
+ * (every barrier wait then throws too); the main thread puts back the moving
+ * statistics if the failed phase folded them (its Adam stage wrote only the
+ * bank nobody reads) and runs the phase again.
  */
 import { abortBarrier, arrive } from './barrier.js';
 import { BARRIER, CTL, PENDING, REC, SHARD, loopViews, sharedClockMs, type LoopViews } from './loop-state.js';
@@ -31,7 +33,7 @@ import { emaDecayAt, updateEma } from '../optim/ema.js';
 import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
 import { foldBatchStats } from './bn-stats.js';
 import { bnLayers, type BnLayer, type ModelPreset } from '../models/presets.js';
-import { bnView, emaView, paramsView, saveApplyRange, saveBnStats, type SharedNetBuffers } from './shared-params.js';
+import { bankOf, bnView, emaView, paramsView, saveBnStats, setCurrentBank, type SharedNetBuffers } from './shared-params.js';
 import { epochPermutation } from '../util/rng.js';
 import { faultFires, type FaultSpec } from './faults.js';
 import type { LoopResult, LoopSettings, LoopTask } from './protocol.js';
@@ -67,16 +69,19 @@ export const phaseName = (phase: NetName): string => `the ${phase.toUpperCase()}
 
 /**
  * Adam update `t` over floats [lo, hi) of `net`, the gradient being Σ weights[k]·slot k, then (with
- * `emaDecay`) the EMA over the same range. The Adam stage's arithmetic; elements are independent,
- * so how the range is split never changes the result.
+ * `emaDecay`) the EMA over the same range. It reads bank (t − 1) mod 2 and writes bank t mod 2 of a
+ * double-buffered network (shared-params.ts), bank 0 in place otherwise. The Adam stage's
+ * arithmetic; elements are independent, so how the range is split never changes the result.
  */
 export function adamRange(net: SharedNetBuffers, adam: WasmAdam, weights: readonly number[], t: number, opts: AdamOptions, lo: number, hi: number, emaDecay?: number): void {
-  const { params, m, v, grads } = net;
-  adam.update({ params, m, v, slots: grads }, weights, t, opts, lo, hi);
+  const double = net.banks[1] !== null;
+  const from = double ? (t - 1) & 1 : 0, to = double ? t & 1 : 0;
+  const src = bankOf(net, from), dst = bankOf(net, to);
+  adam.update({ params: src.params, m: src.m, v: src.v, slots: net.grads, out: dst }, weights, t, opts, lo, hi);
   if (emaDecay === undefined) return;
-  const ema = emaView(net);
-  if (ema === null) throw new Error('internal: an EMA update on a network that keeps none');
-  updateEma(ema, paramsView(net), emaDecay, lo, hi);
+  const ema = emaView(net, to), prev = emaView(net, from);
+  if (ema === null || prev === null) throw new Error('internal: an EMA update on a network that keeps none');
+  updateEma(ema, paramsView(net, to), emaDecay, lo, hi, prev);
 }
 
 /** Blocks this thread for `ms` (the `stall` fault). */
@@ -119,14 +124,13 @@ export function createLockstep(host: LoopHost, s: LoopSettings): (task: LoopTask
   };
 
   /** The Adam stage of worker k: its range of the trained network, with the faults tests inject. */
-  const adamStage = (k: number, phase: NetName, stepNo: number, t: number, mark: number): void => {
+  const adamStage = (k: number, phase: NetName, stepNo: number, t: number): void => {
     const where = `apply task of ${phaseName(phase)} of step ${stepNo}`;
     if (faultFires(host.fault, 'apply', phase, stepNo, host.faultFired)) throw new Error(`injected fault: ${where}, before writing`);
     const range = ranges[phase][k];
     if (!range) return;
     const net = host.nets[phase];
     const [lo, hi] = range;
-    saveApplyRange(net, k, lo, hi, mark);
     // A mid-range fault writes the first half of the range (rounded down to 4 floats), then strikes.
     const midFault = faultFires(host.fault, 'apply-mid', phase, stepNo, host.faultFired) ? 'throw'
       : faultFires(host.fault, 'exit-mid', phase, stepNo, host.faultFired) ? 'exit' : null;
@@ -150,6 +154,8 @@ export function createLockstep(host: LoopHost, s: LoopSettings): (task: LoopTask
     }
     const step = p >> 1;
     const { ctl, pending } = v;
+    // The updated values are in bank t mod 2 of the trained network: make it current for everyone.
+    if (finite) setCurrentBank(host.nets[phase], phase === 'd' ? tD + 1 : tG + 1);
     if (phase === 'd' && finite) {
       pending[PENDING.dLoss] = loss;
       pending[PENDING.computeMs] = compute;
@@ -220,7 +226,7 @@ export function createLockstep(host: LoopHost, s: LoopSettings): (task: LoopTask
         Atomics.store(v.ctl, CTL.stage + k, 2);
         const a0 = performance.now();
         if (finite) {
-          adamStage(k, phase, stepNo, (phase === 'd' ? tD : tG) + 1, mark);
+          adamStage(k, phase, stepNo, (phase === 'd' ? tD : tG) + 1);
           if (k === 0) foldStats(r.bnStats, mark);
         }
         mine[SHARD.adamMs] = performance.now() - a0;
