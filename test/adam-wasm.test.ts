@@ -1,5 +1,6 @@
 import test from 'ava';
 import { adamUpdate } from '../src/optim/adam.js';
+import { updateEma } from '../src/optim/ema.js';
 import { sharedMemory, wasmAdam } from '../src/optim/adam-wasm.js';
 import { relErr } from './helpers.js';
 
@@ -59,4 +60,24 @@ test('double-buffered: the kernel writing to out pointers gives bit for bit the 
     t.true(bytes(banked[k]).equals(bytes(before[k])), `${k}: the input bank is untouched`);
   }
   t.true(relErr(inPlace.params, before.params) > 1e-4, 'the update moved the parameters');
+});
+
+test('the wasm EMA kernel equals the plain-JS updateEma bit for bit (float64 arithmetic, one rounding), odd length and an offset range', (t) => {
+  const n = 1001;
+  const memory = sharedMemory(1);
+  const at = { ema: 16, from: 16 + n * 4 + 16, params: 16 + 2 * (n * 4 + 16) };
+  const view = (byte: number): Float32Array => new Float32Array(memory.buffer, byte, n);
+  const from = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3) * (i % 7 === 0 ? 1e-30 : 1));
+  const params = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * (i % 5 === 0 ? 1e20 : 1));
+  view(at.from).set(from);
+  view(at.params).set(params);
+  const decay = 0.999, want = new Float32Array(n).fill(7);
+  const got = view(at.ema);
+  got.fill(7);
+  wasmAdam(memory).ema(at, decay, 3, n);
+  updateEma(want, params, decay, 3, n, from);
+  const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  t.true(bytes(got).equals(bytes(want)), 'bit for bit, the first 3 floats untouched');
+  t.is(got[2], 7);
+  t.true(Number.isFinite(got[500]) && got[500] !== 7, 'written');
 });

@@ -110,17 +110,45 @@ function accumulateBody(): number[] {
   return [...vec([[2, I32], [1, V128]]), ...code];
 }
 
+/**
+ * ema(dst, from, p, n, decay, keep): for n floats (n % 2 == 0) dst = decay·from + keep·p, each value
+ * promoted to float64, multiplied and added there, and rounded once to float32: the same arithmetic
+ * as the plain-JS `updateEma` (ema.ts), bit for bit, two lanes at a time.
+ */
+function emaBody(): number[] {
+  const [DST, FROM, P, N, DECAY, KEEP, OFF, END, DS, KS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const LOAD64_ZERO = [...simd(93), 3, 0], STORE64_LANE = [...simd(91), 3, 0, 0];
+  const PROMOTE = simd(95), DEMOTE = simd(94), F64_SPLAT = simd(20), F64_ADD = simd(240), F64_MUL = simd(242);
+  const body = [
+    ...at(DST, OFF),
+    ...get(DS), ...at(FROM, OFF), ...LOAD64_ZERO, ...PROMOTE, ...F64_MUL,
+    ...get(KS), ...at(P, OFF), ...LOAD64_ZERO, ...PROMOTE, ...F64_MUL,
+    ...F64_ADD, ...DEMOTE, ...STORE64_LANE,
+  ];
+  const loop8 = [
+    0x41, 0, ...set(OFF),
+    0x02, 0x40, 0x03, 0x40,
+    ...get(OFF), ...get(END), 0x4f, 0x0d, 1,
+    ...body,
+    ...get(OFF), 0x41, 8, ...I32_ADD, ...set(OFF),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  const code = [...get(N), 0x41, 2, 0x74, ...set(END), ...get(DECAY), ...F64_SPLAT, ...set(DS), ...get(KEEP), ...F64_SPLAT, ...set(KS), ...loop8, 0x0b];
+  return [...vec([[2, I32], [2, V128]]), ...code];
+}
+
 function moduleBytes(): Uint8Array {
   const adamType = [0x60, ...vec([...Array<number[]>(9).fill([I32]), ...Array<number[]>(9).fill([F32])]), 0];
   const accType = [0x60, ...vec([[I32], [I32], [I32], [F32]]), 0];
+  const emaType = [0x60, ...vec([[I32], [I32], [I32], [I32], [0x7c], [0x7c]]), 0];
   const memoryImport = [...name('env'), ...name('memory'), 0x02, 0x03, 0, ...uleb(65536)];
-  const bodies = [adamBody(), accumulateBody()].map((b) => [...uleb(b.length), ...b]);
+  const bodies = [adamBody(), accumulateBody(), emaBody()].map((b) => [...uleb(b.length), ...b]);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([adamType, accType])),
+    ...section(1, vec([adamType, accType, emaType])),
     ...section(2, vec([memoryImport])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...name('adam'), 0x00, 0], [...name('accumulate'), 0x00, 1]])),
+    ...section(3, vec([[0], [1], [2]])),
+    ...section(7, vec([[...name('adam'), 0x00, 0], [...name('accumulate'), 0x00, 1], [...name('ema'), 0x00, 2]])),
     ...section(10, vec(bodies)),
   ]);
 }
@@ -138,6 +166,11 @@ export interface WasmAdam {
    */
   update(offsets: { params: number; m: number; v: number; slots: number[]; out?: { params: number; m: number; v: number } }, weights: readonly number[],
     t: number, opts: AdamOptions, lo: number, hi: number): void;
+  /**
+   * The EMA update of ema.ts over floats [lo, hi): ema[i] = decay·from[i] + (1 − decay)·params[i] in
+   * float64, rounded once to float32 (bit for bit `updateEma`), at byte offsets `ema`, `from`, `params`.
+   */
+  ema(offsets: { ema: number; from: number; params: number }, decay: number, lo: number, hi: number): void;
 }
 
 /** Instantiates the kernel on `memory` (a shared WebAssembly memory from {@link sharedMemory}). */
@@ -146,9 +179,16 @@ export function wasmAdam(memory: WasmMemory): WasmAdam {
   const exports = new wasm.Instance(compiled, { env: { memory } }).exports as unknown as {
     adam: (...args: number[]) => void;
     accumulate: (dst: number, src: number, n: number, w: number) => void;
+    ema: (dst: number, from: number, p: number, n: number, decay: number, keep: number) => void;
   };
   const f32 = new Float32Array(memory.buffer);
   return {
+    ema(off, decay, lo, hi) {
+      const keep = 1 - decay;
+      const pairs = lo + Math.floor((hi - lo) / 2) * 2;
+      exports.ema(off.ema + lo * 4, off.from + lo * 4, off.params + lo * 4, pairs - lo, decay, keep);
+      for (let i = pairs; i < hi; i++) f32[off.ema / 4 + i] = decay * f32[off.from / 4 + i] + keep * f32[off.params / 4 + i];
+    },
     update(off, weights, t, opts, lo, hi) {
       const { lr, beta1, beta2, epsilon } = opts;
       const c1 = lr / (1 - beta1 ** t), c2 = 1 / (1 - beta2 ** t);

@@ -29,11 +29,11 @@
 import { abortBarrier, arrive } from './barrier.js';
 import { BARRIER, CTL, PENDING, REC, SHARD, loopViews, sharedClockMs, type LoopViews } from './loop-state.js';
 import { splitRange, type AdamOptions } from '../optim/adam.js';
-import { emaDecayAt, updateEma } from '../optim/ema.js';
+import { emaDecayAt } from '../optim/ema.js';
 import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
 import { foldBatchStats } from './bn-stats.js';
 import { bnLayers, type BnLayer, type ModelPreset } from '../models/presets.js';
-import { bankOf, bnView, emaView, paramsView, saveBnStats, setCurrentBank, type SharedNetBuffers } from './shared-params.js';
+import { bankOf, bnView, saveBnStats, setCurrentBank, type SharedNetBuffers } from './shared-params.js';
 import { epochPermutation } from '../util/rng.js';
 import { faultFires, type FaultSpec } from './faults.js';
 import type { LoopResult, LoopSettings, LoopTask } from './protocol.js';
@@ -79,9 +79,8 @@ export function adamRange(net: SharedNetBuffers, adam: WasmAdam, weights: readon
   const src = bankOf(net, from), dst = bankOf(net, to);
   adam.update({ params: src.params, m: src.m, v: src.v, slots: net.grads, out: dst }, weights, t, opts, lo, hi);
   if (emaDecay === undefined) return;
-  const ema = emaView(net, to), prev = emaView(net, from);
-  if (ema === null || prev === null) throw new Error('internal: an EMA update on a network that keeps none');
-  updateEma(ema, paramsView(net, to), emaDecay, lo, hi, prev);
+  if (src.ema === null || dst.ema === null) throw new Error('internal: an EMA update on a network that keeps none');
+  adam.ema({ ema: dst.ema, from: src.ema, params: dst.params }, emaDecay, lo, hi);
 }
 
 /** Blocks this thread for `ms` (the `stall` fault). */
