@@ -10,6 +10,8 @@ import { abortBarrier, arrive, type BarrierWords } from '../src/training/barrier
 import { LOOP_ABORTED } from '../src/errors.js';
 import type { RetryInfo } from '../src/training/coordinator.js';
 import { mnistData } from './helpers.js';
+import { resolveConfig } from '../src/config.js';
+import { asFlagError, parseTrainArgs } from '../src/cli/args.js';
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -174,5 +176,14 @@ test.serial('exit@2 with 3 workers: the dead thread is replaced, the loop runs o
     sameState(t, trainer.exportState(), want, 'exit@2 vs clean');
   } finally {
     await trainer.close();
+  }
+});
+
+test('--barrier-timeout: seconds in (0, 86400], anything else a usage error naming the flag; resolves to 120 by default', (t) => {
+  t.is(resolveConfig({}).barrierTimeout, 120);
+  t.is(resolveConfig(parseTrainArgs(['--barrier-timeout', '0.25']).config).barrierTimeout, 0.25);
+  for (const bad of ['0', '-1', '1e9', 'soon']) {
+    const e = t.throws(() => resolveConfig(parseTrainArgs([`--barrier-timeout=${bad}`]).config));
+    t.regex(asFlagError(e).message, /^invalid --barrier-timeout: /, bad);
   }
 });
