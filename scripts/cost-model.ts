@@ -71,11 +71,17 @@ async function median(f: () => unknown, n: number, warm = 3): Promise<number> {
   return m;
 }
 
-/** Least squares of y = a + b·x. */
+const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/**
+ * y = a + b·x by Theil–Sen: b the median of the pairwise slopes, a the median of y − b·x (at
+ * least 0). One slow run on a busy machine moves a least-squares line a lot, this one little.
+ */
 function line(pts: [number, number][]): { a: number; b: number } {
-  const n = pts.length, mx = pts.reduce((s, p) => s + p[0], 0) / n, my = pts.reduce((s, p) => s + p[1], 0) / n;
-  const b = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0) / pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0);
-  return { a: my - b * mx, b };
+  const slopes: number[] = [];
+  for (let i = 0; i < pts.length; i++) for (let j = i + 1; j < pts.length; j++) slopes.push((pts[j][1] - pts[i][1]) / (pts[j][0] - pts[i][0]));
+  const b = mid(slopes);
+  return { a: Math.max(0, mid(pts.map(([x, y]) => y - b * x))), b };
 }
 
 interface Terms {
@@ -119,7 +125,7 @@ async function measure(model: ModelName): Promise<Terms> {
     points.push([b, await median(async () => { await sd.run(d); await sg.run(g); }, conv ? 7 : 41)]);
     spreads.push(lastSpread);
   }
-  const spread = [...spreads].sort((a, b) => a - b)[spreads.length >> 1];
+  const spread = mid(spreads);
   const { a: e0, b: e1 } = line(points);
 
   // JS per row: two phases of latent noise, one of image scaling (table lookup).

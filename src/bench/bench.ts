@@ -29,7 +29,7 @@ export interface BenchRow extends BenchCase {
   outsideMs: number;
   adamMs: number;
   reloadMs: number;
-  /** Task round trips and everything else outside the workers. */
+  /** Everything else outside the gradient stages: waiting at the lockstep loop's barriers, and a loop's start. */
   overheadMs: number;
   /** Median ms/step of each round, in round order: how much the machine's noise moved the figure. */
   roundMsPerStep: number[];

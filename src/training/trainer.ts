@@ -55,7 +55,7 @@ export interface TrainSummary {
   wallSeconds: number;
   /** Throughput over the steps after the first (which pays for warm-up): batch × steps / time. */
   samplesPerSec: number;
-  /** Mean share of a step spent outside the workers (averaging, Adam, weight reload, task overhead). */
+  /** Mean share of a step not spent computing gradients (Adam, weight reload, waiting at barriers). */
   outsideShare: number;
   backend: string;
   workers: number;
