@@ -143,7 +143,7 @@ export function openblasCoreFix(python: string): { env: Record<string, string>; 
   const r = spawnSync(python, ['-c', code], { env: torchEnv(), encoding: 'utf8', timeout: 60_000 });
   const detected = r.status === 0 ? r.stdout.trim() : null;
   if (detected === null || !GENERIC_OPENBLAS_CORES.includes(detected)) return { env: {}, detected };
-  let flags = '';
+  let flags: string;
   try {
     flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
   } catch {

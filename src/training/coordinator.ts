@@ -374,17 +374,19 @@ export class Coordinator {
     void all.then(() => { settled = true; });
 
     // Stream the records; the newest one waits until the loop has stopped (see run()).
-    let emitted = 0, prevEnd = started, listenerError: unknown = null;
+    let emitted = 0, prevEnd = started;
+    /** The first error a listener threw (the loop is then asked to stop, and it is rethrown once it has). */
+    const listener: { error: Error | null } = { error: null };
     const emit = async (upTo: number): Promise<void> => {
       for (; emitted < upTo; emitted++) {
         const info = this.recordInfo(emitted, prevEnd);
         prevEnd = this.loop.record(emitted)[REC.endMs];
         this.stepsDone = info.step;
-        if (listenerError !== null) continue;
+        if (listener.error !== null) continue;
         try {
           await onStep(info);
         } catch (e) {
-          listenerError = e;
+          listener.error = e instanceof Error ? e : new Error(String(e));
           this.requestStop();
         }
       }
@@ -413,7 +415,7 @@ export class Coordinator {
       for (const r of results) this.workerTensors.set((r as PromiseFulfilledResult<LoopResult>).value.threadId, (r as PromiseFulfilledResult<LoopResult>).value.numTensors);
       if (new Set(threads).size !== W) throw loopThreadsNotDistinct(threads);
       await emit(recorded);
-      if (listenerError !== null) throw listenerError;
+      if (listener.error !== null) throw listener.error;
       return this.stopping || this.skipsInARow >= this.config.maxSkips ? 'stopped' : 'more';
     }
 
@@ -425,7 +427,7 @@ export class Coordinator {
     if ((committed & 1) === 1) this.d.t = this.loop.pending[PENDING.tD];
     for (const net of [this.d, this.g]) setCurrentBank(net.shared, net.t);
     await emit(recorded);
-    if (listenerError !== null) throw listenerError;
+    if (listener.error !== null) throw listener.error;
     const real = failed.filter((f) => !f.error.startsWith(LOOP_ABORTED));
     const first = real[0] ?? failed[0];
     const phase = (committed & 1) === 1 ? 'g' as const : 'd' as const;

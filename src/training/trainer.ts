@@ -126,9 +126,9 @@ export class GanTrainer {
    * GanpoolDivergedError (the parameters stay finite).
    */
   async step(): Promise<StepInfo> {
-    let skips = this.coordinator.skipsInARow;
+    const before = this.coordinator.skipsInARow;
     const info = await this.coordinator.step();
-    await this.afterStep(info, (skips = info.skipped ? skips + 1 : 0));
+    await this.afterStep(info, info.skipped ? before + 1 : 0);
     return info;
   }
 
