@@ -344,14 +344,17 @@ export class Coordinator {
   async run(steps: number, onStep: StepListener = () => {}): Promise<void> {
     const target = this.stepsDone + steps;
     this.stopping = false;
+    // A retry or a continued loop times its first step from the end of the last step reported,
+    // so a retried step's time includes the failure and the recovery.
+    const clock = { lastEnd: null as number | null };
     while (this.stepsDone < target && !this.stopping) {
-      const ended = await this.attempt(target, onStep);
+      const ended = await this.attempt(target, onStep, clock);
       if (ended === 'stopped') break;
     }
   }
 
   /** One loop attempt: starts the loop tasks, streams their records, and handles a failure. */
-  private async attempt(target: number, onStep: StepListener): Promise<'stopped' | 'more' | 'retry'> {
+  private async attempt(target: number, onStep: StepListener, clock: { lastEnd: number | null }): Promise<'stopped' | 'more' | 'retry'> {
     const { ctl } = this.loop;
     const W = this.shards.length;
     ctl.fill(0);
@@ -374,13 +377,13 @@ export class Coordinator {
     void all.then(() => { settled = true; });
 
     // Stream the records; the newest one waits until the loop has stopped (see run()).
-    let emitted = 0, prevEnd = started;
+    let emitted = 0, prevEnd = clock.lastEnd ?? started;
     /** The first error a listener threw (the loop is then asked to stop, and it is rethrown once it has). */
     const listener: { error: Error | null } = { error: null };
     const emit = async (upTo: number): Promise<void> => {
       for (; emitted < upTo; emitted++) {
         const info = this.recordInfo(emitted, prevEnd);
-        prevEnd = this.loop.record(emitted)[REC.endMs];
+        prevEnd = clock.lastEnd = this.loop.record(emitted)[REC.endMs];
         this.stepsDone = info.step;
         if (listener.error !== null) continue;
         try {
