@@ -37,7 +37,7 @@ export interface TrainerOptions {
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** Called with the fixed latent batch every `sampleEvery` steps and at the end. */
   onSample?: (event: SampleEvent) => void | Promise<void>;
-  /** Aborting stops {@link GanTrainer.run} after the current step. */
+  /** Aborting stops {@link GanTrainer.run} after the step the workers are in (it can be past the last `onStep`). */
   signal?: AbortSignal;
   /** Images to train on instead of loading `config.dataset`. */
   data?: ImageSet;
