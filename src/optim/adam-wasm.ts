@@ -64,14 +64,14 @@ const I32_ADD = [0x6a];
 /** Address `base + off` of the current 16-byte group. */
 const at = (base: number, off: number): number[] => [...get(base), ...get(off), ...I32_ADD];
 
-/** Loop `off` from 0 to `end` bytes in steps of 16, running `body` each time. */
-function loop16(off: number, end: number, body: number[]): number[] {
+/** Loop `off` from 0 to `end` bytes in steps of `by` bytes (16: one v128 of floats), running `body` each time. */
+function loop16(off: number, end: number, body: number[], by = 16): number[] {
   return [
     0x41, 0, ...set(off),
     0x02, 0x40, 0x03, 0x40,
     ...get(off), ...get(end), 0x4f, 0x0d, 1,
     ...body,
-    ...get(off), 0x41, 16, ...I32_ADD, ...set(off),
+    ...get(off), 0x41, by, ...I32_ADD, ...set(off),
     0x0c, 0, 0x0b, 0x0b,
   ];
 }
@@ -125,14 +125,7 @@ function emaBody(): number[] {
     ...get(KS), ...at(P, OFF), ...LOAD64_ZERO, ...PROMOTE, ...F64_MUL,
     ...F64_ADD, ...DEMOTE, ...STORE64_LANE,
   ];
-  const loop8 = [
-    0x41, 0, ...set(OFF),
-    0x02, 0x40, 0x03, 0x40,
-    ...get(OFF), ...get(END), 0x4f, 0x0d, 1,
-    ...body,
-    ...get(OFF), 0x41, 8, ...I32_ADD, ...set(OFF),
-    0x0c, 0, 0x0b, 0x0b,
-  ];
+  const loop8 = loop16(OFF, END, body, 8); // two floats (promoted to two f64 lanes) at a time
   const code = [...get(N), 0x41, 2, 0x74, ...set(END), ...get(DECAY), ...F64_SPLAT, ...set(DS), ...get(KEEP), ...F64_SPLAT, ...set(KS), ...loop8, 0x0b];
   return [...vec([[2, I32], [2, V128]]), ...code];
 }
