@@ -464,7 +464,7 @@ export function evalImageShapeMismatch(what: string, found: readonly number[], e
 
 /** `ganpool classifier` without a known action. */
 export function classifierActionError(action: string | undefined): GanpoolUsageError {
-  return new GanpoolUsageError(`${action === undefined ? 'missing action' : `unknown action '${action}'`}; usage: ganpool classifier train --dataset D (see 'ganpool classifier --help')`);
+  return new GanpoolUsageError(`${action === undefined ? 'missing action' : `unknown action '${action}'`}; usage: ganpool classifier train --dataset D, or ganpool classifier eval --model FILE --dataset D (see 'ganpool classifier --help')`);
 }
 
 // ---- Generated images mixed into the classifier's training rows (src/eval/augment-set.ts) ----
@@ -778,4 +778,9 @@ export function semiUnsupportedField(field: string): GanpoolUsageError {
 /** A semi-supervised classifier file that is not one. */
 export function semiClassifierInvalid(file: string, why: string): GanpoolUsageError {
   return new GanpoolUsageError(`${file} is not a classifier ganpool can score (${why}); pass the classifier.onnx a semi-supervised run wrote`, 'model');
+}
+
+/** A semi-supervised batch that is not whole groups of G's batch norm. */
+export function semiBatchNotGroups(batchSize: number, group: number): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid batchSize: ${batchSize}; semi-supervised training needs a multiple of ${group} (G's batch-norm groups, which keep results independent of the worker count)`, 'batchSize');
 }

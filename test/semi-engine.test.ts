@@ -13,7 +13,7 @@ import { assertTensorsClose, type TensorSlice } from './helpers.js';
 
 // Serial: the tfjs engine selects the cpu backend for the whole thread.
 
-/** A small model of the recipe's shape: 4×4 images, 3 classes, two hidden layers. */
+/** A small model of the recipe's shape: 4×4 images, 3 classes, two hidden layers in D, G with a group batch norm (groups of 2 rows). */
 const SPEC: SemiSpec = {
   imageShape: [4, 4, 1], classes: 3, latentDim: 5,
   d: [
@@ -21,9 +21,9 @@ const SPEC: SemiSpec = {
     { units: 6, trainScale: false, activation: 'relu' },
     { units: 3, trainScale: true, activation: 'linear' },
   ],
-  g: [{ units: 8, trainScale: true, activation: 'softplus' }, { units: 16, trainScale: true, activation: 'softplus' }],
+  g: [{ units: 8, trainScale: false, batchNorm: true, activation: 'softplus' }, { units: 16, trainScale: true, activation: 'softplus' }],
   gOutputFrom01: true,
-  inputNoise: 0.3, hiddenNoise: 0.5, unlabelledWeight: 1,
+  inputNoise: 0.3, hiddenNoise: 0.5, unlabelledWeight: 1, bnGroup: 2,
 };
 const P = 16, N = 6;
 
@@ -210,7 +210,7 @@ test.serial('G gradient from per-shard δ equals tfjs autograd of the whole batc
   const d = params('d', 1), g = params('g', 2);
   onnx.setParams('d', d); onnx.setParams('g', g);
   const F = semiFeatureWidth(SPEC);
-  // Two uneven shards of the batch, as the trainer does: feature sums, δ from the batch means, weighted gradients.
+  // Two uneven shards of whole batch-norm groups, as the trainer does: feature sums, δ from the batch means, weighted gradients.
   const shards = [{ first: 0, count: 4 }, { first: 4, count: 2 }];
   const stats = await Promise.all(shards.map((s) => onnx.features(gInput(4, s.count, s.first))));
   const delta = new Float32Array(F);

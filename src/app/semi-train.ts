@@ -20,11 +20,11 @@ import { SemiTrainer, type SemiAccuracy, type SemiStepInfo } from '../eval/semi-
 import { writeSemiClassifier, SEMI_CLASSIFIER_DIR, SEMI_CLASSIFIER_ONNX } from '../eval/semi-export.js';
 import { parseLabelCount, splitLabels, type LabelCount } from '../data/label-split.js';
 import { classCount } from '../data/image-set.js';
-import { semiSpec } from '../models/semi.js';
+import { semiSpec, SEMI_BN_GROUP } from '../models/semi.js';
 import { measuredBaseline, type MeasuredBaseline } from '../eval/semi-baselines.js';
 import type { BackendName } from '../engines/backend.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { GanpoolUsageError, datasetUnlabeled, semiLabelsPairing, semiUnlabeled, semiUnsupportedField } from '../errors.js';
+import { GanpoolUsageError, datasetUnlabeled, semiLabelsPairing, semiUnlabeled, semiUnsupportedField, semiBatchNotGroups } from '../errors.js';
 
 /** Rows of each part (labelled, unlabelled, fake) per step, as the recipe. */
 export const SEMI_DEFAULT_BATCH = 100;
@@ -85,6 +85,14 @@ export interface SemiRunResult {
   stoppedEarly: boolean;
 }
 
+/**
+ * The learning-rate factor of step `step` (0-based) of `steps`, as the recipe's schedule: 1 for the
+ * first two thirds, then linear down to 0 at the end (Salimans et al.'s lr · min(3 − 3·t/T, 1)).
+ */
+export function semiLrScale(step: number, steps: number): number {
+  return Math.min(1, 3 * (1 - step / steps));
+}
+
 /** Checks a semi-supervised config and fills in its defaults (usage errors name the field). */
 export function resolveSemiConfig(config: TrainConfig): SemiConfig {
   if (config.semiSupervised !== true || config.labels === undefined) throw semiLabelsPairing(config.labels !== undefined);
@@ -93,6 +101,7 @@ export function resolveSemiConfig(config: TrainConfig): SemiConfig {
   }
   const labels = parseLabelCount(config.labels);
   const base = resolveConfig({ ...config, batchSize: config.batchSize ?? SEMI_DEFAULT_BATCH, lr: config.lr ?? SEMI_DEFAULT_LR, steps: config.steps ?? SEMI_DEFAULT_STEPS });
+  if (base.batchSize % SEMI_BN_GROUP !== 0) throw semiBatchNotGroups(base.batchSize, SEMI_BN_GROUP);
   return {
     semiSupervised: true, labels, dataset: base.dataset, dataDir: base.dataDir, workers: base.workers, batchSize: base.batchSize,
     steps: base.steps, lr: base.lrD, beta1: base.beta1, beta2: base.beta2, seed: base.seed, evalEvery: base.evalEvery, out: base.out,
@@ -131,9 +140,9 @@ export async function trainSemi(config: TrainConfig, hooks: SemiRunHooks = {}): 
     for (let s = 0; s < c.steps; s++) {
       if (hooks.signal?.aborted) { stoppedEarly = true; break; }
       const t0 = performance.now();
-      const info = await trainer.step();
+      const info = await trainer.step(semiLrScale(s, c.steps));
       const seconds = (performance.now() - t0) / 1000;
-      appendFileSync(metrics, JSON.stringify({ ...info, seconds }) + '\n');
+      appendFileSync(metrics, JSON.stringify({ ...info, ms: seconds * 1000 }) + '\n');
       hooks.onStep?.({ ...info, seconds });
       if (c.evalEvery !== null && info.step % c.evalEvery === 0 && info.step < c.steps) {
         const acc = await trainer.accuracy();

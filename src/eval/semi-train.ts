@@ -92,8 +92,10 @@ export class SemiTrainer {
     return s;
   }
 
+  /** The step's shards: whole groups of G's batch norm (spec.bnGroup rows), spread as evenly as the groups allow. */
   private shards(): { first: number; count: number }[] {
-    return splitBatch(this.options.batchSize, Math.min(this.options.workers, this.options.batchSize));
+    const group = this.spec.bnGroup, groups = this.options.batchSize / group;
+    return splitBatch(groups, Math.min(this.options.workers, groups)).map((s) => ({ first: s.first * group, count: s.count * group }));
   }
 
   private async apply(net: 'd' | 'g', weights: number[], lrScale: number): Promise<void> {

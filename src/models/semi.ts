@@ -18,12 +18,13 @@
  * re-implementation of this recipe, hidden layers keep s = 1 fixed and the
  * output layer learns s (initialised to 1).
  *
- * G: z (uniform in [0, 1), `latentDim` values) → weight-normalised dense
- * layers with softplus → a weight-normalised dense layer with softplus, the
- * image on the recipe's [0, 1] scale (unbounded above, as the recipe's G),
- * mapped to D's input scale by 2y − 1. (The recipe's G has batch norm on its
- * hidden layers; batch statistics would depend on how a batch is sharded, so
- * this G has none.)
+ * G: z (uniform in [0, 1), `latentDim` values) → two dense layers with
+ * batch norm (no scale, then a bias) and softplus → a weight-normalised dense
+ * layer with softplus, the image on the recipe's [0, 1] scale (unbounded
+ * above, as the recipe's G), mapped to D's input scale by 2y − 1. Batch
+ * statistics are taken over fixed groups of `bnGroup` rows of the batch
+ * (ghost batch norm), and shards hold whole groups, so they do not depend on
+ * the worker count.
  *
  * Losses, each a mean over the batch's rows (so a shard-weighted average of
  * shard means is the batch mean, whatever the worker count):
@@ -34,11 +35,18 @@
 import { hashInts, sfc32 } from '../util/rng.js';
 import type { LayerSpec, NetSpec } from './presets.js';
 
-/** One weight-normalised dense layer. */
+/**
+ * One dense layer: weight-normalised (`batchNorm` unset), or (G's hidden
+ * layers) a plain dense map x·W followed by batch norm without scale,
+ * computed over fixed groups of {@link SemiSpec.bnGroup} consecutive rows,
+ * then the bias b.
+ */
 export interface WnLayerSpec {
   units: number;
-  /** Whether the scale s is a trained parameter (else fixed at 1). */
+  /** Whether the scale s is a trained parameter (else fixed at 1); weight-normalised layers only. */
   trainScale: boolean;
+  /** Plain dense + group batch norm instead of weight norm. */
+  batchNorm?: boolean;
   activation: 'relu' | 'softplus' | 'tanh' | 'linear';
 }
 
@@ -65,7 +73,18 @@ export interface SemiSpec {
   hiddenNoise: number;
   /** Weight w of the unsupervised terms in D's loss. */
   unlabelledWeight: number;
+  /**
+   * Rows per batch-norm group of G: the statistics of rows [k·g, (k+1)·g) of a step's batch.
+   * Shards hold whole groups, so the statistics, like everything else, do not depend on the worker count.
+   */
+  bnGroup: number;
 }
+
+/** Rows per batch-norm group of the recipe's G (a run's batch size is a multiple of it). */
+export const SEMI_BN_GROUP = 50;
+
+/** ε of G's group batch norm (as the recipe's re-implementation). */
+export const SEMI_BN_EPSILON = 1e-6;
 
 /** The Salimans et al. MNIST recipe for images of `imageShape` and `classes` classes. */
 export function semiSpec(imageShape: [number, number, number], classes: number): SemiSpec {
@@ -75,12 +94,12 @@ export function semiSpec(imageShape: [number, number, number], classes: number):
     imageShape, classes, latentDim: 100,
     d: [hidden(1000), hidden(500), hidden(250), hidden(250), hidden(250), { units: classes, trainScale: true, activation: 'linear' }],
     g: [
-      { units: 500, trainScale: true, activation: 'softplus' },
-      { units: 500, trainScale: true, activation: 'softplus' },
+      { units: 500, trainScale: false, batchNorm: true, activation: 'softplus' },
+      { units: 500, trainScale: false, batchNorm: true, activation: 'softplus' },
       { units: pixels, trainScale: true, activation: 'softplus' },
     ],
     gOutputFrom01: true,
-    inputNoise: 0.3, hiddenNoise: 0.5, unlabelledWeight: 1,
+    inputNoise: 0.3, hiddenNoise: 0.5, unlabelledWeight: 1, bnGroup: SEMI_BN_GROUP,
   };
 }
 
@@ -107,7 +126,7 @@ export function semiParams(spec: SemiSpec, net: SemiNet): SemiParam[] {
   return spec[net].flatMap((l, i) => [
     { layer: i, role: 'v' as const, shape: [widths[i], l.units] },
     { layer: i, role: 'b' as const, shape: [l.units] },
-    ...(l.trainScale ? [{ layer: i, role: 's' as const, shape: [l.units] }] : []),
+    ...(l.trainScale && !l.batchNorm ? [{ layer: i, role: 's' as const, shape: [l.units] }] : []),
   ]);
 }
 
@@ -132,7 +151,8 @@ const V_STD = 0.1;
 
 /**
  * Fills `out` with `net`'s initial parameters, a pure function of `seed`:
- * V ~ N(0, 0.1²), b = 0, s = 1.
+ * V ~ N(0, 0.1²) (a batch-norm layer's W ~ N(0, 1/(3·in)), PyTorch's default
+ * scale), b = 0, s = 1.
  */
 export function initSemiParams(spec: SemiSpec, net: SemiNet, seed: number, out: Float32Array): Float32Array {
   const next = sfc32(hashInts(seed, 0x5e41, net === 'd' ? 0 : 1));
@@ -140,10 +160,11 @@ export function initSemiParams(spec: SemiSpec, net: SemiNet, seed: number, out: 
   for (const p of semiParams(spec, net)) {
     const n = p.shape.reduce((a, b) => a * b, 1);
     const view = out.subarray(offset, offset + n);
+    const std = spec[net][p.layer].batchNorm ? 1 / Math.sqrt(3 * p.shape[0]) : V_STD;
     if (p.role === 'v') {
       for (let i = 0; i < n; i += 2) {
         const u = 1 - next(), w = next();
-        const r = Math.sqrt(-2 * Math.log(u)) * V_STD;
+        const r = Math.sqrt(-2 * Math.log(u)) * std;
         view[i] = r * Math.cos(2 * Math.PI * w);
         if (i + 1 < n) view[i + 1] = r * Math.sin(2 * Math.PI * w);
       }

@@ -51,7 +51,7 @@ export function compileSemiDPhase(spec: SemiSpec, unlabelled: boolean): { model:
     const z = g.input('z', [BATCH, spec.latentDim]);
     const epsUnl = noise('eps.unl'), epsFake = noise('eps.fake');
     const gp = params(g, spec, 'g');
-    fake = forwardSemi(g, spec.g, z, gp, { gFrom01: spec.gOutputFrom01 }).out;
+    fake = forwardSemi(g, spec.g, z, gp, { gFrom01: spec.gOutputFrom01, bnGroup: spec.bnGroup }).out;
     rows = g.node('Concat', [lab, unl, fake], { axis: attr.int(0) });
     eps = g.node('Concat', [epsLab, epsUnl, epsFake], { axis: attr.int(0) });
   }
@@ -84,7 +84,7 @@ function fakeFeatures(g: GraphBuilder, spec: SemiSpec): { gPass: ReturnType<type
   const z = g.input('z', [BATCH, spec.latentDim]);
   const epsFake = g.input('eps.fake', [BATCH, semiNoiseWidth(spec)]);
   const gp = params(g, spec, 'g'), dp = params(g, spec, 'd');
-  const gPass = forwardSemi(g, spec.g, z, gp, { gFrom01: spec.gOutputFrom01 });
+  const gPass = forwardSemi(g, spec.g, z, gp, { gFrom01: spec.gOutputFrom01, bnGroup: spec.bnGroup });
   const dPass = forwardSemi(g, spec.d, gPass.out, dp, { d: { noise: { eps: epsFake, spec } }, upTo: spec.d.length - 1 });
   return { gPass, dPass, gp, dp };
 }

@@ -9,7 +9,7 @@
  * All activations are flat [N, F]; parameters follow semiParams' order.
  */
 import { attr, type GraphBuilder } from './graph.js';
-import type { SemiSpec, WnLayerSpec } from '../../models/semi.js';
+import { SEMI_BN_EPSILON, type SemiSpec, type WnLayerSpec } from '../../models/semi.js';
 
 /** One recorded forward step: its backward maps dy to dx and, when asked, its parameters' gradients (semiParams order within the layer). */
 interface SemiStep {
@@ -62,6 +62,46 @@ export const WN_DENSE = {
   },
 };
 
+/**
+ * Group batch norm without scale, then a bias: rows are taken in groups of g
+ * consecutive rows (the row count a multiple of g), x̂ = (x − μ)/√(σ² + ε)
+ * with μ, σ² (biased) per group and feature, y = x̂ + b.
+ * Backward: db = Σ_rows dy, dx = (dy − mean_g(dy) − x̂·mean_g(dy·x̂)) / √(σ² + ε).
+ * The dense map before it is plain: y = x·W, dx = dy·Wᵀ, dW = xᵀ·dy.
+ */
+export const GROUP_BATCH_NORM = {
+  forward(g: GraphBuilder, x: string, b: string, group: number, units: number, epsilon: number): { y: string; saved: { xhat: string; invstd: string } } {
+    const xr = g.node('Reshape', [x, g.int64Const([-1, group, units])]);
+    const mean = g.node('ReduceMean', [xr], { axes: attr.ints([1]), keepdims: attr.int(1) });
+    const xc = g.node('Sub', [xr, mean]);
+    const variance = g.node('ReduceMean', [g.node('Mul', [xc, xc])], { axes: attr.ints([1]), keepdims: attr.int(1) });
+    const invstd = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, g.floatConst(epsilon)])])]);
+    const xhat = g.node('Mul', [xc, invstd]);
+    return { y: g.node('Add', [g.node('Reshape', [xhat, g.int64Const([-1, units])]), b]), saved: { xhat, invstd } };
+  },
+  backward(g: GraphBuilder, dy: string, { xhat, invstd }: { xhat: string; invstd: string }, group: number, units: number,
+    need: { dx: boolean; params: boolean }): { dx: string | null; grads: string[] } {
+    const grads = need.params ? [reduceSum(g, dy, [0], false)] : [];
+    if (!need.dx) return { dx: null, grads };
+    const dyr = g.node('Reshape', [dy, g.int64Const([-1, group, units])]);
+    const m1 = g.node('ReduceMean', [dyr], { axes: attr.ints([1]), keepdims: attr.int(1) });
+    const m2 = g.node('ReduceMean', [g.node('Mul', [dyr, xhat])], { axes: attr.ints([1]), keepdims: attr.int(1) });
+    const dx = g.node('Mul', [g.node('Sub', [g.node('Sub', [dyr, m1]), g.node('Mul', [xhat, m2])]), invstd]);
+    return { dx: g.node('Reshape', [dx, g.int64Const([-1, units])]), grads };
+  },
+};
+
+/** Plain dense without bias: y = x·W. Backward: dx = dy·Wᵀ, dW = xᵀ·dy. */
+export const PLAIN_DENSE = {
+  forward: (g: GraphBuilder, x: string, w: string): string => g.node('MatMul', [x, w]),
+  backward(g: GraphBuilder, dy: string, x: string, w: string, need: { dx: boolean; params: boolean }): { dx: string | null; grads: string[] } {
+    return {
+      dx: need.dx ? g.node('Gemm', [dy, w], { transB: attr.int(1) }) : null,
+      grads: need.params ? [g.node('Gemm', [x, dy], { transA: attr.int(1) })] : [],
+    };
+  },
+};
+
 /** Gaussian noise: y = x + σ·ε (ε an input of standard normals). Backward: dx = dy. */
 export const GAUSSIAN_NOISE = {
   forward: (g: GraphBuilder, x: string, eps: string, sigma: number): string => g.node('Add', [x, g.node('Mul', [eps, g.floatConst(sigma)])]),
@@ -109,7 +149,7 @@ export interface SemiNoise {
  * pass). G passes: `d` unset; `gFrom01` maps the output y to 2y − 1.
  */
 export function forwardSemi(g: GraphBuilder, layers: readonly WnLayerSpec[], x: string, params: readonly string[],
-  opts: { d?: { noise: SemiNoise | null }; upTo?: number; gFrom01?: boolean } = {}): SemiPass {
+  opts: { d?: { noise: SemiNoise | null }; upTo?: number; gFrom01?: boolean; bnGroup?: number } = {}): SemiPass {
   const tape: SemiStep[] = [];
   let h = x, k = 0, features: string | null = null;
   let noiseAt = 0;
@@ -129,15 +169,29 @@ export function forwardSemi(g: GraphBuilder, layers: readonly WnLayerSpec[], x: 
   const count = opts.upTo ?? layers.length;
   for (let i = 0; i < count; i++) {
     const layer = layers[i];
-    const n = layer.trainScale ? 3 : 2;
+    const n = layer.trainScale && !layer.batchNorm ? 3 : 2;
     const idx = Array.from({ length: n }, (_, j) => k + j);
     const ps = idx.map((j) => params[j]);
     k += n;
-    const { y: pre, saved } = WN_DENSE.forward(g, h, ps);
-    tape.push({ params: idx, backward: (dy, need) => WN_DENSE.backward(g, dy, saved, layer.trainScale, need) });
+    let pre: string;
+    if (layer.batchNorm) {
+      const group = opts.bnGroup;
+      if (group === undefined) throw new Error('internal: a batch-norm layer needs the group size');
+      const x = h;
+      const lin = PLAIN_DENSE.forward(g, x, ps[0]);
+      tape.push({ params: [idx[0]], backward: (dy, need) => PLAIN_DENSE.backward(g, dy, x, ps[0], need) });
+      const bn = GROUP_BATCH_NORM.forward(g, lin, ps[1], group, layer.units, SEMI_BN_EPSILON);
+      tape.push({ params: [idx[1]], backward: (dy, need) => GROUP_BATCH_NORM.backward(g, dy, bn.saved, group, layer.units, need) });
+      pre = bn.y;
+    } else {
+      const wn = WN_DENSE.forward(g, h, ps);
+      tape.push({ params: idx, backward: (dy, need) => WN_DENSE.backward(g, dy, wn.saved, layer.trainScale, need) });
+      pre = wn.y;
+    }
     const post = SEMI_ACTIVATION.forward(g, pre, layer.activation);
+    const preValue = pre;
     if (layer.activation !== 'linear') {
-      tape.push({ params: [], backward: (dy, need) => ({ dx: need.dx ? SEMI_ACTIVATION.backward(g, dy, pre, post, layer.activation) : null, grads: [] }) });
+      tape.push({ params: [], backward: (dy, need) => ({ dx: need.dx ? SEMI_ACTIVATION.backward(g, dy, preValue, post, layer.activation) : null, grads: [] }) });
     }
     h = post;
     const hidden = i < layers.length - 1;

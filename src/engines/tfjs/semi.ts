@@ -5,7 +5,7 @@
  */
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { initBackend, type Tf } from './tf-backend.js';
-import { semiFeatureWidth, semiNoiseWidth, semiParams, type SemiNet, type SemiSpec, type WnLayerSpec } from '../../models/semi.js';
+import { SEMI_BN_EPSILON, semiFeatureWidth, semiNoiseWidth, semiParams, type SemiNet, type SemiSpec, type WnLayerSpec } from '../../models/semi.js';
 import type { BackendName } from '../backend.js';
 import type { SemiDInput, SemiDOutput, SemiEngine, SemiGInput } from '../semi-engine.js';
 import { oneHotRows } from '../one-hot.js';
@@ -17,8 +17,9 @@ function layerParams(spec: SemiSpec, net: SemiNet, vars: readonly Tensor[]): Lay
   const out: LayerParams[] = [];
   let k = 0;
   for (const l of spec[net]) {
-    out.push({ v: vars[k], b: vars[k + 1], s: l.trainScale ? vars[k + 2] : null });
-    k += l.trainScale ? 3 : 2;
+    const scaled = l.trainScale && !l.batchNorm;
+    out.push({ v: vars[k], b: vars[k + 1], s: scaled ? vars[k + 2] : null });
+    k += scaled ? 3 : 2;
   }
   return out;
 }
@@ -68,7 +69,16 @@ export function semiDForward(tf: Tf, spec: SemiSpec, params: readonly Tensor[], 
 export function semiGForward(tf: Tf, spec: SemiSpec, params: readonly Tensor[], z: Tensor): Tensor {
   const layers = layerParams(spec, 'g', params);
   let h = z;
-  spec.g.forEach((l, i) => { h = activate(tf, wnDense(tf, h, layers[i]), l.activation); });
+  spec.g.forEach((l, i) => {
+    let pre: Tensor;
+    if (l.batchNorm) {
+      // Group batch norm: statistics over consecutive groups of spec.bnGroup rows, no scale, then the bias.
+      const x = tf.reshape(tf.matMul(h, layers[i].v), [-1, spec.bnGroup, l.units]);
+      const { mean, variance } = tf.moments(x, 1, true);
+      pre = tf.add(tf.reshape(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, SEMI_BN_EPSILON))), [-1, l.units]), layers[i].b);
+    } else pre = wnDense(tf, h, layers[i]);
+    h = activate(tf, pre, l.activation);
+  });
   return spec.gOutputFrom01 ? tf.sub(tf.mul(h, 2), 1) : h;
 }
 
