@@ -127,7 +127,7 @@ const permCache = new WeakMap<SemiBatchPlan, Map<string, Uint32Array>>();
  */
 export function semiShardInputs(plan: SemiBatchPlan, seed: number, step: number, phase: SemiPhase, first: number, count: number): SemiShardInputs {
   let cache = permCache.get(plan);
-  if (!cache) permCache.set(plan, cache = new Map());
+  if (!cache) permCache.set(plan, cache = new Map<string, Uint32Array>());
   const { labelled, unlabelled } = plan.split;
   const B = plan.batchSize, W = plan.noiseWidth;
   const hasUnlabelled = unlabelled.length > 0;

@@ -45,13 +45,12 @@ export function compileSemiDPhase(spec: SemiSpec, unlabelled: boolean): { model:
   const epsLab = noise('eps.lab');
   const dp = params(g, spec, 'd');
   let rows = lab, eps = epsLab;
-  let fake: string | null = null, unl: string | null = null;
   if (unlabelled) {
-    unl = imagesInput(g, spec, 'unl');
+    const unl = imagesInput(g, spec, 'unl');
     const z = g.input('z', [BATCH, spec.latentDim]);
     const epsUnl = noise('eps.unl'), epsFake = noise('eps.fake');
     const gp = params(g, spec, 'g');
-    fake = forwardSemi(g, spec.g, z, gp, { gFrom01: spec.gOutputFrom01, bnGroup: spec.bnGroup }).out;
+    const fake = forwardSemi(g, spec.g, z, gp, { gFrom01: spec.gOutputFrom01, bnGroup: spec.bnGroup }).out;
     rows = g.node('Concat', [lab, unl, fake], { axis: attr.int(0) });
     eps = g.node('Concat', [epsLab, epsUnl, epsFake], { axis: attr.int(0) });
   }
