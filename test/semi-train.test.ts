@@ -16,6 +16,8 @@ import { foldSemiClassifier, semiSpec, type SemiSpec } from '../src/models/semi.
 import { loadLayersModel } from '../src/engines/tfjs/model-io.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { assertTensorsClose, mnistData } from './helpers.js';
+import { zigguratNormal } from '../src/util/ziggurat.js';
+import { hashInts, sfc32 } from '../src/util/rng.js';
 
 const labelled = (): ReturnType<typeof holdout> => holdout(mnistData() as ReturnType<typeof holdout>['train']['set']);
 
@@ -203,4 +205,34 @@ test.serial('trainSemi end to end: --labels all trains D alone; the run writes i
   t.is(summary.unlabelled, 0);
   t.is(summary.heldOutAccuracy, r.accuracy.accuracy);
   await t.throwsAsync(() => trainSemi({ semiSupervised: true, labels: 100, steps: 1, out }), { instanceOf: GanpoolUsageError }, 'a finished run\'s folder is refused');
+});
+
+test('the ziggurat draws standard normals: moments and tail shares match the normal distribution (2,000,000 draws)', (t) => {
+  const next = sfc32(hashInts(42, 7));
+  const src = { int32: (): number => (next() * 4294967296) | 0, uniform: (): number => 1 - next() };
+  const n = 2_000_000;
+  let sum = 0, sq = 0, quart = 0;
+  const beyond = [0.5, 1, 2, 3, 3.5, 4].map((x) => ({ x, count: 0 }));
+  for (let i = 0; i < n; i++) {
+    const v = zigguratNormal(src);
+    sum += v; sq += v * v; quart += v ** 4;
+    for (const b of beyond) if (Math.abs(v) > b.x) b.count++;
+  }
+  const mean = sum / n, variance = sq / n - mean * mean;
+  t.true(Math.abs(mean) < 0.004, `mean ${mean}`);
+  t.true(Math.abs(variance - 1) < 0.005, `variance ${variance}`);
+  t.true(Math.abs(quart / n - 3) < 0.03, `fourth moment ${quart / n}`);
+  // P(|X| > x) = erfc(x/√2), from the complementary error function's continued fraction (float64).
+  const erfc = (x: number): number => {
+    // Abramowitz & Stegun 7.1.26 is too coarse in the tail; use the series for small x and the continued fraction for large x.
+    if (x < 2) { let term = x, s = x; for (let k = 1; k < 60; k++) { term *= -x * x / k; s += term / (2 * k + 1); } return 1 - (2 / Math.sqrt(Math.PI)) * s; }
+    let f = 0;
+    for (let k = 60; k >= 1; k--) f = (k / 2) / (x + f);
+    return Math.exp(-x * x) / Math.sqrt(Math.PI) / (x + f);
+  };
+  for (const b of beyond) {
+    const want = erfc(b.x / Math.SQRT2), got = b.count / n;
+    const sd = Math.sqrt((want * (1 - want)) / n);
+    t.true(Math.abs(got - want) < 5 * sd + 1e-6, `P(|X| > ${b.x}) = ${got}, normal ${want} (±${sd.toExponential(1)})`);
+  }
 });

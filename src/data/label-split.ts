@@ -7,6 +7,7 @@
  * reads exactly the same inputs.
  */
 import { epochPermutation, hashInts, sfc32 } from '../util/rng.js';
+import { zigguratNormal } from '../util/ziggurat.js';
 import { labelsBelowClasses, labelsNotMultiple, labelsTooMany, labelsBadValue } from '../errors.js';
 
 /** How many training rows keep their label: a count, or `all` (plain supervised training). */
@@ -98,18 +99,17 @@ function epochRow(rows: Uint32Array, seed: number, stream: number, i: number, ca
   return rows[perm[i - epoch * rows.length]];
 }
 
-/** Fills `out` (rows × width) with standard normals; row r is a pure function of (seed, step, stream, first + r). */
+/**
+ * Fills `out` (rows × width) with standard normals (ziggurat); row r is a pure function of
+ * (seed, step, stream, first + r): its own sfc32 stream keyed by them.
+ */
 function keyedNormals(out: Float32Array, seed: number, step: number, stream: number, first: number, width: number): Float32Array {
   const rows = out.length / width;
   for (let r = 0; r < rows; r++) {
     const next = sfc32(hashInts(seed, step, stream, first + r));
+    const src = { int32: (): number => (next() * 4294967296) | 0, uniform: (): number => 1 - next() };
     const base = r * width;
-    for (let j = 0; j < width; j += 2) {
-      const u = 1 - next(), v = next();
-      const radius = Math.sqrt(-2 * Math.log(u));
-      out[base + j] = radius * Math.cos(2 * Math.PI * v);
-      if (j + 1 < width) out[base + j + 1] = radius * Math.sin(2 * Math.PI * v);
-    }
+    for (let j = 0; j < width; j++) out[base + j] = zigguratNormal(src);
   }
   return out;
 }
