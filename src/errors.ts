@@ -784,3 +784,8 @@ export function semiClassifierInvalid(file: string, why: string): GanpoolUsageEr
 export function semiBatchNotGroups(batchSize: number, group: number): GanpoolUsageError {
   return new GanpoolUsageError(`invalid batchSize: ${batchSize}; semi-supervised training needs a multiple of ${group} (G's batch-norm groups, which keep results independent of the worker count)`, 'batchSize');
 }
+
+/** `train()` given a semi-supervised config: that run is `trainSemi()`, with another result. */
+export function semiNeedsTrainSemi(): GanpoolUsageError {
+  return new GanpoolUsageError('invalid semiSupervised: train() trains a GAN; call trainSemi() with the same config for a semi-supervised run (the CLI does so for --semi-supervised)', 'semiSupervised');
+}

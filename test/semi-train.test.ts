@@ -9,6 +9,7 @@ import { holdout } from '../src/eval/splits.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import { asFlagError, parseTrainArgs } from '../src/cli/args.js';
 import { resolveSemiConfig, trainSemi } from '../src/app/semi-train.js';
+import { planRun } from '../src/app/train.js';
 import { SemiTrainer } from '../src/eval/semi-train.js';
 import { evaluateClassifierOnnx } from '../src/eval/semi-eval.js';
 import { createOnnxSemiEngine } from '../src/engines/onnx/semi-engine.js';
@@ -90,6 +91,7 @@ test('the semi config refuses a missing pairing, GAN-only fields and a batch tha
   t.regex(asFlagError(e).message, /^invalid --batch-size: 64; .*multiple of 50/);
   const { config } = parseTrainArgs(['--semi-supervised', '--labels', 'all']);
   t.deepEqual(config, { semiSupervised: true, labels: 'all' });
+  t.throws(() => planRun({ semiSupervised: true, labels: 100 }), { instanceOf: GanpoolUsageError, message: /call trainSemi\(\)/ }, 'train() refuses a semi-supervised config');
 });
 
 test('the CLI exits 2 naming the flag: --labels 5, --labels 15, an unlabelled data set', (t) => {
