@@ -184,6 +184,13 @@ test.serial('classifier.onnx and the TensorFlow.js classifier give the engine\'s
     t.is(fromFile.count, 2000);
     t.true(Math.abs(fromFile.accuracy - fromTrainer.accuracy) <= 1 / 2000, `file ${fromFile.accuracy} vs trainer ${fromTrainer.accuracy}`);
     t.true(fromTrainer.accuracy > 0.3, `20 steps on 100 labels learn something (${fromTrainer.accuracy})`);
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'classifier', 'eval', '--model', join(out, 'classifier.onnx'), '--dataset', 'mnist'], { encoding: 'utf8' });
+    t.is(cli.status, 0, String(cli.stderr));
+    t.regex(String(cli.stdout), new RegExp(`accuracy: ${(fromFile.accuracy * 100).toFixed(2)}% on 2000 held-out images`));
+    t.is(String(cli.stdout).split('\n').filter((l) => /^class +\d: /.test(l)).length, 10, 'one line per class');
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'classifier', 'eval', '--model', join(out, 'classifier', 'model.json')], { encoding: 'utf8' });
+    t.is(bad.status, 2);
+    t.regex(String(bad.stderr), /is not a classifier ganpool can score/);
     t.is(fromTrainer.counts.reduce((a, b) => a + b, 0), 2000);
   } finally {
     await trainer.close();
