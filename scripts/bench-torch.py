@@ -370,7 +370,7 @@ def main():
             'torch': first['torch'], 'python': first['python'], 'blas': first['blas'],
             'blasBuild': first['blasBuild'], 'mkldnn': first['mkldnn'], 'cpu': first['cpu'], 'cpus': first['cpus'],
             'threads': {c: facts[c]['threads'] for c in configs},
-            'env': {k: base_env().get(k) for k in ('LD_LIBRARY_PATH', *TORCH_ENV)},
+            'env': {k: base_env().get(k) for k in ('LD_LIBRARY_PATH', 'OPENBLAS_CORETYPE', *TORCH_ENV)},
         },
         'settings': {'warmup': args.warmup, 'steps': args.steps, 'rounds': args.rounds},
         'rows': rows,

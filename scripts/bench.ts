@@ -7,7 +7,7 @@
  *    2 workers and on the main thread with no pool, interleaved over rounds,
  *    on the default backend (onnx where it loads); samples/s, the speedup of
  *    2 workers over 1 (target ≥ 1.85×), and where each step's time goes
- *    outside the workers (Adam, weight reload, task overhead; target ≤ 10%).
+ *    outside the workers (Adam, weight reload, barrier waits; target ≤ 10%).
  *    Writes runs/bench-<timestamp>/{bench.json, bench.md, scaling.png}.
  * 2. kernels — GFLOP/s of ganpool's wasm kernels vs the stock path and the
  *    plain Conv2D/matmul peak of the same run (scripts/bench-kernels.ts).
@@ -43,7 +43,7 @@ function trainerSummary(rows: ScalingRow[]): string {
   return [
     `speedup, 2 workers over 1: ${(two.samplesPerSec / one.samplesPerSec).toFixed(2)}× (target ≥ 1.85×)`,
     `time outside the workers with 2 workers: ${(two.outsideShare * 100).toFixed(1)}% of a step (target ≤ 10%): ` +
-      `Adam ${two.adamMs.toFixed(2)} ms, reload ${two.reloadMs.toFixed(2)} ms, task overhead ${two.overheadMs.toFixed(2)} ms`,
+      `Adam ${two.adamMs.toFixed(2)} ms, reload ${two.reloadMs.toFixed(2)} ms, barrier waits ${two.overheadMs.toFixed(2)} ms`,
     `pool overhead, 1 worker vs the same loop on the main thread: ${overhead.toFixed(2)} ms/step (${((overhead / main.msPerStep) * 100).toFixed(1)}%)`,
   ].join('\n');
 }

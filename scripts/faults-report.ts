@@ -6,8 +6,9 @@
  *
  * 1. soak: `mlp`, batch 64, 2 workers, --soak-steps steps; every --every steps
  *    the process RSS and each worker thread's V8 heap. Goal: flat (< 5% growth).
- * 2. recovery: step time of the step in which a fault struck (a task retried,
- *    or a worker thread replaced) against the median step, mlp and dcgan.
+ * 2. recovery: step time of the step in which a fault struck (its phase retried,
+ *    or a worker thread replaced) against the median step, mlp and dcgan, in one
+ *    40-step run of the lockstep loop.
  * 3. faults: each injectable fault on a 2-worker run, and whether the run
  *    completed bit-identical to the same run without it.
  */
@@ -48,8 +49,11 @@ console.log(`## Soak: mlp, batch 64, 2 workers, ${soakSteps} steps\n`);
   const first = { rss: 0, heaps: [] as number[] };
   const progress = createProgress('soak', soakSteps);
   try {
-    for (let s = 1; s <= soakSteps; s++) {
-      await trainer.step();
+    // The lockstep loop runs `every` steps at a time (one loop per chunk, as training between pause points).
+    for (let s = 0; s < soakSteps;) {
+      const n = s === 0 ? 1 : Math.min(every - (s % every), soakSteps - s);
+      await trainer.runSteps(n);
+      s += n;
       progress.update(s);
       if (s === 1 || s % every === 0) {
         const rss = process.memoryUsage().rss, heaps = [...(await workerHeaps(trainer, 2)).values()];
@@ -75,9 +79,7 @@ for (const model of ['mlp', 'dcgan'] as const) {
     const infos: StepInfo[] = await withFault(fault, async () => {
       const trainer = await GanTrainer.create({ model, workers: 2, batchSize: 64, seed: 1 }, { data });
       try {
-        const out: StepInfo[] = [];
-        for (let s = 0; s < 40; s++) out.push(await trainer.step());
-        return out;
+        return await trainer.runSteps(40);
       } finally {
         await trainer.close();
       }

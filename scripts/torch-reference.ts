@@ -11,7 +11,7 @@
  * returns null.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -75,6 +75,11 @@ export interface TorchRow {
 export interface TorchReference {
   /** The interpreter that ran the script. */
   python: string;
+  /**
+   * The generic core OpenBLAS picked by itself when {@link openblasCoreFix} overrode it (the run then
+   * used the OPENBLAS_CORETYPE its machine facts record), else null.
+   */
+  openblasDetected: string | null;
   machine: {
     /** torch.__version__ (Debian's 1.13 reports 1.13.0a0). */
     torch: string;
@@ -116,9 +121,36 @@ export interface TorchReferenceOptions {
 }
 
 /** {@link TORCH_ENV} over the current environment, keeping any LD_LIBRARY_PATH after the OpenBLAS directory. */
-export function torchEnv(): NodeJS.ProcessEnv {
+export function torchEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const rest = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter((p) => p && p !== OPENBLAS_OPENMP_DIR);
-  return { ...process.env, ...TORCH_ENV, LD_LIBRARY_PATH: [OPENBLAS_OPENMP_DIR, ...rest].join(':') };
+  return { ...process.env, ...TORCH_ENV, ...extra, LD_LIBRARY_PATH: [OPENBLAS_OPENMP_DIR, ...rest].join(':') };
+}
+
+/** The generic kernels OpenBLAS falls back to on a CPU its DYNAMIC_ARCH table does not know. */
+const GENERIC_OPENBLAS_CORES = ['Prescott', 'Core2', 'Penryn', 'Dunnington', 'Nehalem', 'Atom'];
+
+/**
+ * OpenBLAS 0.3.21 (Debian 12) does not know every newer CPU: on an Emerald Rapids Xeon it falls
+ * back to its generic `Prescott` kernels and PyTorch runs 3× slower, which would flatter ganpool.
+ * When the detected core is one of those fallbacks on a CPU with AVX-512 (or AVX2), this returns
+ * OPENBLAS_CORETYPE=SkylakeX (or Haswell), the newest kernels that CPU runs; otherwise (or when the
+ * user set OPENBLAS_CORETYPE) nothing. `detected` is the core OpenBLAS picked by itself.
+ */
+export function openblasCoreFix(python: string): { env: Record<string, string>; detected: string | null } {
+  if (process.env.OPENBLAS_CORETYPE) return { env: {}, detected: null };
+  const lib = `${OPENBLAS_OPENMP_DIR}/libopenblas.so.0`;
+  const code = `import ctypes; l = ctypes.CDLL(${JSON.stringify(lib)}); l.openblas_get_corename.restype = ctypes.c_char_p; print(l.openblas_get_corename().decode())`;
+  const r = spawnSync(python, ['-c', code], { env: torchEnv(), encoding: 'utf8', timeout: 60_000 });
+  const detected = r.status === 0 ? r.stdout.trim() : null;
+  if (detected === null || !GENERIC_OPENBLAS_CORES.includes(detected)) return { env: {}, detected };
+  let flags: string;
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+  } catch {
+    return { env: {}, detected };
+  }
+  const core = /\bavx512f\b/.test(flags) ? 'SkylakeX' : /\bavx2\b/.test(flags) ? 'Haswell' : null;
+  return { env: core ? { OPENBLAS_CORETYPE: core } : {}, detected };
 }
 
 /**
@@ -162,7 +194,9 @@ export async function runTorchReference(opts: TorchReferenceOptions): Promise<To
     '--steps', String(opts.steps ?? 20),
     '--rounds', String(opts.rounds ?? 3),
   ];
-  const child = spawn(avail.python, args, { env: torchEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const fix = openblasCoreFix(avail.python);
+  if (fix.env.OPENBLAS_CORETYPE) console.error(`PyTorch reference: OpenBLAS picked its generic ${fix.detected} kernels on this CPU; measuring with OPENBLAS_CORETYPE=${fix.env.OPENBLAS_CORETYPE}`);
+  const child = spawn(avail.python, args, { env: torchEnv(fix.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderrTail = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
@@ -186,7 +220,7 @@ export async function runTorchReference(opts: TorchReferenceOptions): Promise<To
   if (!Array.isArray(parsed.rows) || typeof parsed.machine !== 'object') {
     throw new Error('bench-torch.py printed JSON without rows or machine facts');
   }
-  return { python: avail.python, ...parsed };
+  return { python: avail.python, ...parsed, openblasDetected: fix.env.OPENBLAS_CORETYPE ? fix.detected : null };
 }
 
 /** A markdown table of a {@link TorchReference}: one line per model and batch, ms/step and samples/s per config. */
@@ -203,7 +237,8 @@ export function torchMarkdown(ref: TorchReference): string {
     return `| ${model} | ${batch} | ${cells.join(' | ')} |`;
   });
   const m = ref.machine;
-  const foot = `PyTorch ${m.torch} (${ref.python}), ${m.cpus} × ${m.cpu}, ${m.blas}; ` +
+  const fixed = ref.openblasDetected ? `OpenBLAS detected only its generic ${ref.openblasDetected} kernels on this CPU, so OPENBLAS_CORETYPE=${m.env.OPENBLAS_CORETYPE ?? '?'} was set; ` : '';
+  const foot = `PyTorch ${m.torch} (${ref.python}), ${m.cpus} × ${m.cpu}, ${m.blas}; ${fixed}` +
     `t1 = 1 thread, t2 = 2 threads, ddp2 = 2 DDP (gloo) processes × 1 thread; ` +
     `median of ${ref.settings.rounds} rounds × ${ref.settings.steps} steps after ${ref.settings.warmup} warm-up; ${ref.totalSeconds} s in all.`;
   return [head, rule, ...lines, '', foot].join('\n');

@@ -92,6 +92,11 @@ export interface TrainConfig {
   maxSkips?: number;
   /** Times a failed worker task (an error, or its thread dying) is retried before the run stops. Default 2. */
   maxRetries?: number;
+  /**
+   * Seconds a worker waits at a barrier of the lockstep loop for the others before it aborts the
+   * step as a fault (a hung worker thread). Default 120.
+   */
+  barrierTimeout?: number;
   /** Output directory. Default `runs/<timestamp>`. */
   out?: string;
   /**
@@ -160,6 +165,7 @@ export interface ResolvedConfig {
   finalEval: boolean;
   maxSkips: number;
   maxRetries: number;
+  barrierTimeout: number;
   out: string;
   backend: BackendName;
 }
@@ -313,6 +319,7 @@ export function resolveConfig(
     finalEval: flag('finalEval', config.finalEval, shippedClassifierDir(dataset) !== null),
     maxSkips: int('maxSkips', config.maxSkips, 1, 1_000_000, 5),
     maxRetries: int('maxRetries', config.maxRetries, 0, 100, 2),
+    barrierTimeout: real('barrierTimeout', config.barrierTimeout, (x) => x > 0 && x <= 86_400, 'a number of seconds in (0, 86400]', 120),
     out: config.out ?? defaultOutDir(),
     backend,
   };

@@ -124,6 +124,24 @@ export function executorClosed(): Error {
   return new Error('the worker pool is closing: no new tasks are accepted');
 }
 
+/** The text every loop-aborted error starts with: a worker stopped because another one failed. */
+export const LOOP_ABORTED = 'the lockstep loop was aborted';
+
+/** A worker of the lockstep loop stopped at a barrier because another worker (or the main thread) aborted the loop. */
+export function loopAbortedError(): Error {
+  return new Error(`${LOOP_ABORTED}: another worker failed or the run is stopping`);
+}
+
+/** A worker of the lockstep loop waited longer than the barrier timeout for the others. */
+export function barrierTimeoutError(where: string, timeoutMs: number): Error {
+  return new Error(`barrier timeout: waited ${timeoutMs} ms ${where} for the other workers`);
+}
+
+/** The lockstep loop's N tasks did not land on N distinct threads (piscina's one task per thread was broken). */
+export function loopThreadsNotDistinct(threads: readonly number[]): Error {
+  return new Error(`internal: the lockstep loop's tasks ran on threads ${threads.join(', ')}, not one thread each`);
+}
+
 /** The onnx backend was asked for where onnxruntime-node cannot be loaded. */
 export function onnxUnavailable(reason: string): GanpoolUsageError {
   return new GanpoolUsageError(

@@ -61,6 +61,7 @@ const FAULTS: { fault: string; phase: 'd' | 'g'; task: 'grad' | 'apply'; error: 
   { fault: 'apply-mid@3', phase: 'd', task: 'apply', error: /^injected fault: apply task of the D phase of step 3, after writing \d+ of its \d+ parameters$/ },
   { fault: 'apply-mid@3:g', phase: 'g', task: 'apply', error: /^injected fault: apply task of the G phase of step 3, after writing \d+ of its \d+ parameters$/ },
   { fault: 'exit@3', phase: 'd', task: 'grad', error: /^worker exited with code: 1$/ },
+  { fault: 'exit-mid@3', phase: 'd', task: 'apply', error: /^worker exited with code: 1$/ },
   { fault: 'exit-mid@3:g', phase: 'g', task: 'apply', error: /^worker exited with code: 1$/ },
 ];
 

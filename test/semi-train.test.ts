@@ -11,6 +11,7 @@ import { asFlagError, parseTrainArgs } from '../src/cli/args.js';
 import { resolveSemiConfig, trainSemi } from '../src/app/semi-train.js';
 import { planRun } from '../src/app/train.js';
 import { SemiTrainer } from '../src/eval/semi-train.js';
+import { paramsView } from '../src/training/shared-params.js';
 import { evaluateClassifierOnnx } from '../src/eval/semi-eval.js';
 import { createOnnxSemiEngine } from '../src/engines/onnx/semi-engine.js';
 import { foldSemiClassifier, semiSpec, type SemiSpec } from '../src/models/semi.js';
@@ -127,7 +128,7 @@ async function mnistTrainer(workers: number, seed: number, labels: number | 'all
 }
 
 function paramsOf(t: SemiTrainer): { d: Float32Array; g: Float32Array } {
-  return { d: t.dParams(), g: new Float32Array(t.g.memory.buffer, t.g.params, t.g.size).slice() };
+  return { d: t.dParams(), g: paramsView(t.g).slice() };
 }
 
 test.serial('results do not depend on the worker count: 1 and 2 workers give the same D and G after 3 steps; another seed does not', async (t) => {

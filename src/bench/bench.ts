@@ -17,16 +17,19 @@ export interface BenchCase {
   workers: number;
 }
 
-/** Median figures of one configuration. */
+/** Figures of one configuration: medians over its steps, unless said otherwise. */
 export interface BenchRow extends BenchCase {
   msPerStep: number;
+  /** Mean throughput: samples of every measured step ÷ their total time (what a run of many steps gets). */
   samplesPerSec: number;
+  /** The 95th percentile of the step times: with {@link msPerStep}, how long the slow tail is. */
+  p95MsPerStep: number;
   /** Share of a step outside the workers, and its parts (ms per step). */
   outsideShare: number;
   outsideMs: number;
   adamMs: number;
   reloadMs: number;
-  /** Task round trips and everything else outside the workers. */
+  /** Everything else outside the gradient stages: waiting at the lockstep loop's barriers, and a loop's start. */
   overheadMs: number;
   /** Median ms/step of each round, in round order: how much the machine's noise moved the figure. */
   roundMsPerStep: number[];
@@ -69,23 +72,28 @@ async function open(c: BenchCase, opts: BenchOptions): Promise<GanTrainer> {
   );
 }
 
+function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
 function summarise(c: BenchCase, rounds: StepInfo[][]): BenchRow {
   const steps = rounds.flat();
   const ms = median(steps.map((s) => s.ms));
+  const totalMs = steps.reduce((a, s) => a + s.ms, 0);
   const outsideMs = median(steps.map((s) => s.outsideMs));
   const adamMs = median(steps.map((s) => s.adamMs));
   const reloadMs = median(steps.map((s) => s.reloadMs));
   return {
-    ...c, msPerStep: ms, samplesPerSec: (c.batchSize * 1000) / ms,
+    ...c, msPerStep: ms, samplesPerSec: (c.batchSize * steps.length * 1000) / totalMs, p95MsPerStep: percentile(steps.map((s) => s.ms), 0.95),
     outsideShare: outsideMs / ms, outsideMs, adamMs, reloadMs, overheadMs: Math.max(0, outsideMs - adamMs - reloadMs),
     roundMsPerStep: rounds.map((r) => median(r.map((s) => s.ms))),
   };
 }
 
-async function measure(t: GanTrainer, steps: number): Promise<StepInfo[]> {
-  const out: StepInfo[] = [];
-  for (let i = 0; i < steps; i++) out.push(await t.step());
-  return out;
+/** `steps` steps in one run of the lockstep loop, as training runs them between pause points. */
+function measure(t: GanTrainer, steps: number): Promise<StepInfo[]> {
+  return t.runSteps(steps);
 }
 
 /** Runs the benchmark and returns one row per case, in the order given. */

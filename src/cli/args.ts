@@ -47,6 +47,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   },
   'max-skips': { field: 'maxSkips', numeric: true, help: 'steps in a row refused for NaN/Inf before the run stops [5]' },
   'max-retries': { field: 'maxRetries', numeric: true, help: 'retries of a failed worker task before the run stops [2]' },
+  'barrier-timeout': { field: 'barrierTimeout', numeric: true, help: 'seconds a worker waits for the others before the step counts as a fault [120]' },
   'checkpoint-every': { field: 'checkpointEvery', numeric: true, help: 'write OUT/checkpoint and OUT/generator every K steps and at the end [1000]' },
   resume: { field: 'resume', numeric: false, help: 'continue the run in OUT from its checkpoint (--steps = new total)' },
   out: { field: 'out', numeric: false, help: 'output directory [runs/<timestamp>]' },

@@ -99,8 +99,8 @@ export async function createClassifierShard(init: ClassifierInit): Promise<Class
 
   const apply = (task: ClassifierApplyTask): null => {
     adam ??= wasmAdam(init.net.memory);
-    const { params, m, v, grads } = init.net;
-    adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, task.lo, task.hi);
+    const { params, m, v } = init.net.banks[0];
+    adam.update({ params, m, v, slots: init.net.grads }, task.weights, task.t, task.opts, task.lo, task.hi);
     return null;
   };
 

@@ -71,7 +71,8 @@ export async function createSemiShard(init: SemiInit): Promise<SemiShard> {
         case 'apply': {
           const net = init[task.net];
           const kernel = adam[task.net] ??= wasmAdam(net.memory);
-          kernel.update({ params: net.params, m: net.m, v: net.v, slots: net.grads }, task.weights, task.t, task.opts, task.lo, task.hi);
+          const { params, m, v } = net.banks[0];
+          kernel.update({ params, m, v, slots: net.grads }, task.weights, task.t, task.opts, task.lo, task.hi);
           return null;
         }
         case 'predict': {

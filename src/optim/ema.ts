@@ -27,10 +27,11 @@ export function emaDecayAt(decay: number, t: number): number {
 }
 
 /**
- * One EMA update over indices [lo, hi): `ema[i] ← decay·ema[i] + (1 − decay)·params[i]`,
- * in float64, stored as float32.
+ * One EMA update over indices [lo, hi): `ema[i] ← decay·from[i] + (1 − decay)·params[i]`,
+ * in float64, stored as float32; `from` is the previous EMA (default: `ema` itself, in place;
+ * the training loop's double-buffering passes the other bank).
  */
-export function updateEma(ema: Float32Array, params: Float32Array, decay: number, lo: number, hi: number): void {
+export function updateEma(ema: Float32Array, params: Float32Array, decay: number, lo: number, hi: number, from: Float32Array = ema): void {
   const keep = 1 - decay;
-  for (let i = lo; i < hi; i++) ema[i] = decay * ema[i] + keep * params[i];
+  for (let i = lo; i < hi; i++) ema[i] = decay * from[i] + keep * params[i];
 }

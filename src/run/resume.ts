@@ -11,7 +11,7 @@ import { DEFAULT_GAN_LOSS, type GanLoss } from '../models/losses.js';
 
 /** The fields a resumed run may set to new values. */
 export const RESUME_CHANGEABLE = [
-  'steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips', 'maxRetries', 'evalEvery', 'evalN', 'finalEval',
+  'steps', 'epochs', 'sampleEvery', 'checkpointEvery', 'workers', 'maxSkips', 'maxRetries', 'barrierTimeout', 'evalEvery', 'evalN', 'finalEval',
 ] as const;
 
 /**
@@ -59,6 +59,7 @@ export function resumeConfig(saved: ResolvedConfig, given: TrainConfig, resumeDi
     checkpointEvery: given.checkpointEvery ?? saved.checkpointEvery,
     maxSkips: given.maxSkips ?? saved.maxSkips,
     maxRetries: given.maxRetries ?? saved.maxRetries,
+    barrierTimeout: given.barrierTimeout ?? saved.barrierTimeout,
     evalN: given.evalN ?? saved.evalN,
     // Checkpoints from before finalEval existed: its default for the data set.
     ...(given.finalEval ?? saved.finalEval) !== undefined ? { finalEval: given.finalEval ?? saved.finalEval } : {},

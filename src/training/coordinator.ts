@@ -1,20 +1,24 @@
 /**
- * The coordinator: shards each phase's batch across the workers, averages
- * their gradient slots weighted by shard size, applies Adam once to the
- * shared parameters and bumps the network's version.
+ * The coordinator: owns the shared memory of both networks and the lockstep
+ * loop's (loop-state.ts), starts the workers, and runs training steps by
+ * handing each worker one long loop task (lockstep.ts): the workers then run
+ * whole steps by themselves, and the main thread only reads the step records
+ * as they arrive, asks the loop to stop at a step boundary, and after a
+ * worker fault puts back what the failed phase wrote and runs it again.
  */
-import { splitRange, type AdamOptions } from '../optim/adam.js';
+import type { AdamOptions } from '../optim/adam.js';
 import { epochPermutation } from '../util/rng.js';
 import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from '../models/presets.js';
-import { allocSharedNet, averageSlots, bnView, clearApplyRanges, emaView, momentViews, paramsView, undoApplyRange, type SharedNetBuffers } from './shared-params.js';
-import { emaDecayAt } from '../optim/ema.js';
-import { foldBatchStats, initMovingStats } from './bn-stats.js';
+import { allocSharedNet, averageSlots, bnView, emaView, momentViews, paramsView, setCurrentBank, undoBnStats, type SharedNetBuffers } from './shared-params.js';
+import { initMovingStats } from './bn-stats.js';
 import { faultFromEnv } from './faults.js';
-import { GanpoolFaultError } from '../errors.js';
-import { createInlineExecutor, createPoolExecutor, type Executor } from './executor.js';
+import { GanpoolFaultError, LOOP_ABORTED, loopThreadsNotDistinct } from '../errors.js';
+import { createInlineExecutor, createPoolExecutor, registerLoopStopper, type Executor } from './executor.js';
 import type { ResolvedConfig } from '../config.js';
 import { sharedLabels, type ImageSet } from '../data/image-set.js';
-import type { ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, WorkerInit } from './protocol.js';
+import { abortBarrier } from './barrier.js';
+import { BARRIER, CTL, PENDING, REC, allocLoopBuffers, loopViews, sharedClockMs, type LoopBuffers, type LoopViews } from './loop-state.js';
+import type { GradResult, GradTask, LoopResult, LoopTask, ProbeResult, SampleResult, SampleTask, WorkerInit } from './protocol.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -24,14 +28,17 @@ export interface StepInfo {
   epoch: number;
   dLoss: number;
   gLoss: number;
-  /** Wall time of the step. */
+  /** Wall time of the step: from the end of the previous step (or the loop's start) to the end of this one. */
   ms: number;
   samplesPerSec: number;
-  /** Time in the step not spent computing inside a worker: averaging, Adam, weight reload, task overhead. */
+  /**
+   * Time in the step not spent computing a gradient (the slowest worker's gradient stage, each phase):
+   * Adam, weight reload, waiting at barriers, and for the first step of a loop its start.
+   */
   outsideMs: number;
-  /** Of outsideMs: averaging the slots and applying Adam (both phases). */
+  /** Of outsideMs: the slowest worker's Adam stage (averaging its range of the slots, Adam, EMA), both phases added. */
   adamMs: number;
-  /** Of outsideMs: copying moved weights into the workers' engines (slowest shard, both phases). */
+  /** Of outsideMs: copying moved weights into the workers' engines (slowest worker, both phases). */
   reloadMs: number;
   /**
    * Set when a shard reported a NaN or infinite loss or gradient: that phase's update was refused
@@ -42,11 +49,12 @@ export interface StepInfo {
   retries?: RetryInfo[];
 }
 
-/** A failed worker task that was run again. */
+/** A phase that failed in some worker and was run again. */
 export interface RetryInfo {
   phase: 'd' | 'g';
+  /** The stage the failing worker was in: its gradient ('grad') or its Adam range ('apply'). */
   task: 'grad' | 'apply';
-  /** How many of the phase's tasks failed. */
+  /** How many workers failed (the others stopped because the loop was aborted). */
   tasks: number;
   error: string;
 }
@@ -72,12 +80,13 @@ export function splitBatch(batch: number, parts: number): Shard[] {
 
 interface NetState {
   shared: SharedNetBuffers;
-  params: Float32Array;
+  /** The current bank's parameters (a fresh view each time: the bank changes with every Adam update). */
+  readonly params: Float32Array;
   /** Batch-norm layers and their shared moving statistics (empty without batch norm). */
   bnLayers: BnLayer[];
   bn: Float32Array;
-  /** The EMA of the parameters (ema.ts) and its decay; null and 0 when the network keeps none. */
-  ema: Float32Array | null;
+  /** The EMA of the parameters (ema.ts; current bank) and its decay; null and 0 when the network keeps none. */
+  readonly ema: Float32Array | null;
   emaDecay: number;
   adam: AdamOptions;
   /** Adam updates applied so far. */
@@ -92,10 +101,10 @@ function netState(spec: NetSpec, slots: number, lr: number, config: ResolvedConf
   initMovingStats(layers, bn);
   return {
     shared,
-    params: paramsView(shared),
+    get params() { return paramsView(shared); },
     bnLayers: layers,
     bn,
-    ema: emaView(shared),
+    get ema() { return emaView(shared); },
     emaDecay,
     adam: { lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon },
     t: 0,
@@ -153,6 +162,8 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   }
   const ema = snap.ema ?? new Float32Array(0);
   if (ema.length !== 0 && ema.length !== size) throw new RangeError(`${which}.ema has ${ema.length} values but the model has ${size} parameters`);
+  net.t = snap.t;
+  setCurrentBank(net.shared, net.t); // the bank the next Adam update reads
   net.params.set(snap.params);
   if (snap.bn.length !== 0) net.bn.set(snap.bn);
   // Without a stored EMA the average restarts at the restored parameters; a stored one is ignored when EMA is off.
@@ -160,7 +171,6 @@ function restore(net: NetState, snap: NetSnapshot, which: string): void {
   const moments = momentViews(net.shared);
   moments.m.set(snap.m);
   moments.v.set(snap.v);
-  net.t = snap.t;
   net.version += 1; // every worker reloads before its next task
 }
 
@@ -171,8 +181,18 @@ function conditionalLabels(data: ImageSet, classes: number): SharedArrayBuffer {
   return sharedLabels(data as ImageSet & { labels: Uint8Array }).buffer as SharedArrayBuffer;
 }
 
-/** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline). */
+/** Where tasks run: `pool` (worker threads, the default) or `inline` (the main thread; the no-pool baseline, one worker). */
 export type ExecutorKind = 'pool' | 'inline';
+
+/** Most steps one loop task runs (the records one attempt holds); a longer run starts the loop again. */
+const LOOP_CAPACITY = 4096;
+/** How often the main thread looks for new step records while the loop runs. */
+const POLL_MS = 20;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/** Called with each step's info as the loop reports it. */
+export type StepListener = (info: StepInfo) => void | Promise<void>;
 
 /** The data-parallel training engine behind {@link GanTrainer}. */
 export class Coordinator {
@@ -182,15 +202,24 @@ export class Coordinator {
   private readonly shards: Shard[];
   private executor!: Executor;
   private perm: { epoch: number; order: Uint32Array } | null = null;
+  private readonly loopBuffers: LoopBuffers;
+  private readonly loop: LoopViews;
+  /** The next phase to run (2t: step t's D phase, 2t + 1: its G phase; see loop-state.ts). */
+  private cursor = 0;
+  /** Set by {@link requestStop}: no new loop starts, and a running one stops at its next step boundary. */
+  private stopping = false;
+  /** The phase that failed last, how many times in a row, and the retries not yet reported with its step. */
+  private failures = { phase: -1, count: 0 };
+  private retries: RetryInfo[] = [];
+  private unregisterStopper: () => void = () => {};
   /** Steps completed (a refused step counts: its batch is dropped). */
   stepsDone = 0;
   /** Steps refused in a row for non-finite values. */
   skipsInARow = 0;
-  /** Tasks of the current step that failed and were run again. */
-  private retries: RetryInfo[] = [];
   /**
-   * True once a task failed for good after some of its step's updates were applied: the shared
-   * state is then not that of a step boundary, and must not be checkpointed.
+   * True once a fault outlasted its retries after some of its step's updates were applied (D's,
+   * with the G phase failing): the shared state is then not that of a step boundary, and must not
+   * be checkpointed.
    */
   midStep = false;
   /** Tensor counts last reported by each worker thread. */
@@ -204,6 +233,10 @@ export class Coordinator {
     initParams(this.preset.generator, config.seed, 0, this.g.params);
     initParams(this.preset.discriminator, config.seed, 1, this.d.params);
     this.g.ema?.set(this.g.params); // the EMA starts at G's initial parameters
+    // Each worker's batch-norm statistics of one phase: G(z), D(real), D(fake) in the D phase at most.
+    const bnFloats = bnStatsSize(this.preset.generator) + 2 * bnStatsSize(this.preset.discriminator);
+    this.loopBuffers = allocLoopBuffers(this.shards.length, bnFloats, LOOP_CAPACITY);
+    this.loop = loopViews(this.loopBuffers);
   }
 
   /** Allocates shared memory, initialises the parameters and starts the workers. */
@@ -222,8 +255,23 @@ export class Coordinator {
       d: c.d.shared,
       fault: faultFromEnv(),
       faultFired: new SharedArrayBuffer(4),
+      loop: {
+        buffers: c.loopBuffers,
+        workers: c.shards.length,
+        batch: config.batchSize,
+        shards: c.shards,
+        dataCount: data.count,
+        stepsPerEpoch: c.stepsPerEpoch,
+        adamD: c.d.adam,
+        adamG: c.g.adam,
+        emaDecay: c.g.emaDecay,
+        barrierTimeoutMs: config.barrierTimeout * 1000,
+        maxSkips: config.maxSkips,
+      },
     };
+    if (kind === 'inline' && config.workers !== 1) throw new Error(`internal: the no-pool baseline runs one worker, not ${config.workers}`);
     c.executor = kind === 'pool' ? await createPoolExecutor(init, config.workers) : await createInlineExecutor(init);
+    c.unregisterStopper = registerLoopStopper(() => c.requestStop());
     return c;
   }
 
@@ -241,143 +289,184 @@ export class Coordinator {
   }
 
   /**
-   * Runs one phase's shard tasks, leaving each shard's mean gradient in its
-   * slot. Returns the batch-mean loss, the shards' weights and the longest
-   * time a worker spent computing.
+   * The batch-mean gradient of one phase at the current parameters, without applying it (moving
+   * statistics unchanged): one gradient task per shard, each writing its slot, then the weighted
+   * average of the slots.
    */
-  private async shardGradients(phase: 'd' | 'g', t: number): Promise<{ loss: number; weights: number[]; workerMs: number; reloadMs: number; results: GradResult[] }> {
+  async gradients(phase: 'd' | 'g'): Promise<Float32Array> {
+    const t = this.stepsDone;
     const indices = phase === 'd' ? this.batchIndices(t) : null;
-    const results = await this.runTasks<GradResult>(this.shards.map((s, k) => {
+    const results = await Promise.all(this.shards.map((s, k) => {
       const task: GradTask = {
         kind: 'grad', phase, step: t, slot: k, first: s.first, count: s.count,
         gVersion: this.g.version, dVersion: this.d.version,
       };
       if (indices) task.indices = indices.slice(s.first, s.first + s.count);
-      return task;
-    }), phase, t);
-    const weights = this.shards.map((s) => s.count / this.config.batchSize);
+      return this.executor.run<GradResult>(task);
+    }));
     for (const r of results) this.workerTensors.set(r.threadId, r.numTensors);
-    const loss = results.reduce((acc, r, k) => acc + weights[k] * r.loss, 0);
-    return {
-      loss, weights, results,
-      workerMs: Math.max(...results.map((r) => r.computeMs)),
-      reloadMs: Math.max(...results.map((r) => r.reloadMs)),
-    };
-  }
-
-  /** Folds the shards' batch statistics of each training-mode pass into the shared moving statistics. */
-  private foldBnStats(results: GradResult[]): void {
-    const counts = this.shards.map((s) => s.count);
-    results[0].bnStats.forEach((pass, p) => {
-      const net = pass.net === 'g' ? this.g : this.d;
-      foldBatchStats(net.bnLayers, net.bn, results.map((r) => r.bnStats[p].values), counts);
-    });
-  }
-
-  /** The batch-mean gradient of one phase at the current parameters, without applying it (moving statistics unchanged). */
-  async gradients(phase: 'd' | 'g'): Promise<Float32Array> {
-    const { weights } = await this.shardGradients(phase, this.stepsDone);
     const net = phase === 'd' ? this.d : this.g;
     const grad = new Float32Array(net.shared.size);
-    averageSlots(net.shared, weights, grad);
+    averageSlots(net.shared, this.shards.map((s) => s.count / this.config.batchSize), grad);
     return grad;
   }
 
-  /** One phase: shard gradients, then (unless a shard reported a non-finite value) the statistics fold and Adam. */
-  private async phase(phase: 'd' | 'g', t: number): Promise<{ loss: number; workerMs: number; reloadMs: number; adamMs: number; finite: boolean }> {
-    const { loss, weights, workerMs, reloadMs, results } = await this.shardGradients(phase, t);
-    if (results.some((r) => !r.finite)) return { loss, workerMs, reloadMs, adamMs: 0, finite: false };
-    const a0 = performance.now();
-    this.foldBnStats(results);
-    await this.applyAdam(phase, weights, t);
-    return { loss, workerMs, reloadMs, adamMs: performance.now() - a0, finite: true };
+  /**
+   * Asks the loop to stop: a running loop stops at its next step boundary (its last step complete),
+   * and {@link run} starts no new one until it is called again. Safe to call at any time.
+   */
+  requestStop(): void {
+    this.stopping = true;
+    Atomics.store(this.loop.ctl, CTL.stop, 1);
   }
 
   /**
-   * Averages the slots and applies Adam once, each worker taking one range of the parameters;
-   * a network with an EMA has it updated over the same range with β_t of the new step count (ema.ts).
+   * One training step (see {@link run}); returns its info.
    */
-  private async applyAdam(which: 'd' | 'g', weights: number[], step: number): Promise<void> {
-    const net = which === 'd' ? this.d : this.g;
-    const ranges = splitRange(net.shared.size, this.config.workers);
-    const t = net.t + 1;
-    const ema = net.ema ? { emaDecay: emaDecayAt(net.emaDecay, t) } : {};
-    if (ranges.length > net.shared.slots) throw new Error(`internal: ${ranges.length} Adam ranges but ${net.shared.slots} undo flags`);
-    clearApplyRanges(net.shared);
-    const tasks = ranges.map(([lo, hi], range): ApplyTask => ({ kind: 'apply', step, net: which, t, range, lo, hi, weights, opts: net.adam, ...ema }));
-    // A task that failed part-way left its range half-updated: put it back before the retry (or the stop).
-    await this.runTasks(tasks, which, step, (failed) => {
-      for (const i of failed) undoApplyRange(net.shared, i, tasks[i].lo, tasks[i].hi);
-    });
-    net.t += 1;
-    net.version += 1;
+  async step(): Promise<StepInfo> {
+    let info: StepInfo | null = null;
+    await this.run(1, (i) => { info = i; });
+    if (info === null) throw new Error('internal: a step ran but reported nothing');
+    return info;
   }
 
   /**
-   * Runs one phase's tasks; a task that fails (throws, or its thread dies:
-   * piscina then starts a new thread with the same shared buffers) is run
-   * again, up to `maxRetries` times, while the others' results are kept. A
-   * grad task rewrites its whole slot, and `undo` (given the failed tasks'
-   * indices, after they have all settled) puts back what a failed apply task
-   * wrote before it died, so the retried phase is exactly the phase that had
-   * no fault. Throws GanpoolFaultError when a task keeps failing.
+   * Runs up to `steps` training steps in lockstep on the workers: each step a D update, then a G
+   * update against the new D. A phase with a non-finite loss or gradient is refused (no update; a
+   * refused D phase skips the G phase too) and the step's batch is dropped; {@link skipsInARow}
+   * counts such steps, and the loop stops once it reaches `maxSkips`. `onStep` gets each step's
+   * info in order, while the loop runs on; the last step's only once the loop has stopped, so the
+   * state is then that of a step boundary. Stops early, at a step boundary, after
+   * {@link requestStop}. A worker that fails is retried as the phase that failed (up to
+   * `maxRetries` times, bit-identical to a run without the fault); past that it throws
+   * GanpoolFaultError.
    */
-  private async runTasks<R>(tasks: (GradTask | ApplyTask)[], phase: 'd' | 'g', step: number, undo?: (failed: number[]) => void): Promise<R[]> {
-    const results: R[] = new Array<R>(tasks.length);
-    let pending = tasks.map((_, i) => i);
-    for (let attempt = 0; ; attempt++) {
-      const settled = await Promise.allSettled(pending.map((i) => this.executor.run<R>(tasks[i])));
-      const failed: number[] = [];
-      let cause = '';
-      settled.forEach((s, j) => {
-        if (s.status === 'fulfilled') results[pending[j]] = s.value;
-        else {
-          failed.push(pending[j]);
-          cause = s.reason instanceof Error ? s.reason.message : String(s.reason);
-        }
-      });
-      if (failed.length === 0) return results;
-      undo?.(failed);
-      const kind = tasks[failed[0]].kind;
-      if (attempt >= this.config.maxRetries) {
-        // A G-phase fault strikes after D's update of this step: the state is no longer that of a step boundary.
-        if (phase === 'g' || kind === 'apply') this.midStep = true;
-        throw new GanpoolFaultError(step + 1, kind, phase, cause, attempt);
-      }
-      this.retries.push({ phase, task: kind, tasks: failed.length, error: cause });
-      pending = failed;
+  async run(steps: number, onStep: StepListener = () => {}): Promise<void> {
+    const target = this.stepsDone + steps;
+    this.stopping = false;
+    // A retry or a continued loop times its first step from the end of the last step reported,
+    // so a retried step's time includes the failure and the recovery.
+    const clock = { lastEnd: null as number | null };
+    while (this.stepsDone < target && !this.stopping) {
+      const ended = await this.attempt(target, onStep, clock);
+      if (ended === 'stopped') break;
     }
   }
 
-  /**
-   * One training step: a D update, then a G update against the new D. A
-   * phase with a non-finite loss or gradient is refused (no update; a refused
-   * D phase skips the G phase too) and the step's batch is dropped;
-   * {@link skipsInARow} counts such steps.
-   */
-  async step(): Promise<StepInfo> {
-    const t = this.stepsDone;
-    const t0 = performance.now();
-    this.retries = [];
-    const d = await this.phase('d', t);
-    const g = d.finite ? await this.phase('g', t) : { loss: Number.NaN, workerMs: 0, reloadMs: 0, adamMs: 0, finite: false };
-    const ms = performance.now() - t0;
-    this.stepsDone = t + 1;
-    this.skipsInARow = d.finite && g.finite ? 0 : this.skipsInARow + 1;
-    const skipped = d.finite && g.finite ? {} : { skipped: { phase: d.finite ? 'g' as const : 'd' as const, reason: 'non-finite gradient' as const } };
-    return {
-      ...skipped,
-      ...(this.retries.length > 0 ? { retries: this.retries } : {}),
-      step: t + 1,
-      epoch: Math.floor(t / this.stepsPerEpoch),
-      dLoss: d.loss,
-      gLoss: g.loss,
+  /** One loop attempt: starts the loop tasks, streams their records, and handles a failure. */
+  private async attempt(target: number, onStep: StepListener, clock: { lastEnd: number | null }): Promise<'stopped' | 'more' | 'retry'> {
+    const { ctl } = this.loop;
+    const W = this.shards.length;
+    ctl.fill(0);
+    Atomics.store(ctl, CTL.committed, this.cursor);
+    Atomics.store(ctl, CTL.go, 1);
+    Atomics.store(ctl, CTL.skips, this.skipsInARow);
+    if (this.stopping) Atomics.store(ctl, CTL.stop, 1);
+    const from = this.cursor;
+    const endStep = Math.min(target, (from >> 1) + this.loopBuffers.capacity);
+    const started = sharedClockMs();
+    const tasks = Array.from({ length: W }, (_, worker) => {
+      const task: LoopTask = { kind: 'loop', worker, from, endStep, tD: this.d.t, tG: this.g.t };
+      const p = this.executor.run<LoopResult>(task);
+      // A worker that dies cannot raise the abort flag itself: wake the others at once.
+      p.catch(() => abortBarrier(ctl, BARRIER));
+      return p;
+    });
+    const all = Promise.allSettled(tasks);
+    let settled = false;
+    void all.then(() => { settled = true; });
+
+    // Stream the records; the newest one waits until the loop has stopped (see run()).
+    let emitted = 0, prevEnd = clock.lastEnd ?? started;
+    /** The first error a listener threw (the loop is then asked to stop, and it is rethrown once it has). */
+    const listener: { error: Error | null } = { error: null };
+    const emit = async (upTo: number): Promise<void> => {
+      for (; emitted < upTo; emitted++) {
+        const info = this.recordInfo(emitted, prevEnd);
+        prevEnd = clock.lastEnd = this.loop.record(emitted)[REC.endMs];
+        this.stepsDone = info.step;
+        if (listener.error !== null) continue;
+        try {
+          await onStep(info);
+        } catch (e) {
+          listener.error = e instanceof Error ? e : new Error(String(e));
+          this.requestStop();
+        }
+      }
+    };
+    while (!settled) {
+      await Promise.race([all, sleep(POLL_MS)]);
+      if (!settled) await emit(Atomics.load(ctl, CTL.recorded) - 1);
+    }
+    const results = await all;
+    const recorded = Atomics.load(ctl, CTL.recorded);
+    if (recorded > 0) {
+      const last = this.loop.record(recorded - 1);
+      this.stepsDone = last[REC.step];
+      this.d.t = last[REC.tD];
+      this.g.t = last[REC.tG];
+      this.skipsInARow = last[REC.skips];
+    }
+    for (const net of [this.d, this.g]) setCurrentBank(net.shared, net.t);
+    this.d.version += 1;
+    this.g.version += 1;
+    const committed = Atomics.load(ctl, CTL.committed);
+    this.cursor = committed;
+    const failed = results.flatMap((r, k) => r.status === 'rejected' ? [{ k, error: r.reason instanceof Error ? r.reason.message : String(r.reason) }] : []);
+    if (failed.length === 0) {
+      const threads = results.map((r) => (r as PromiseFulfilledResult<LoopResult>).value.threadId);
+      for (const r of results) this.workerTensors.set((r as PromiseFulfilledResult<LoopResult>).value.threadId, (r as PromiseFulfilledResult<LoopResult>).value.numTensors);
+      if (new Set(threads).size !== W) throw loopThreadsNotDistinct(threads);
+      await emit(recorded);
+      if (listener.error !== null) throw listener.error;
+      return this.stopping || this.skipsInARow >= this.config.maxSkips ? 'stopped' : 'more';
+    }
+
+    // A failure: the phase at `committed` may be half-applied. Its Adam stage wrote only into the
+    // bank nobody reads (the current one follows the committed Adam counts); put back the moving
+    // statistics it may have folded, then retry it.
+    for (const net of [this.d, this.g]) undoBnStats(net.shared, committed + 1);
+    // An odd cursor: D's update of that step stands (its Adam count was kept for the step's record).
+    if ((committed & 1) === 1) this.d.t = this.loop.pending[PENDING.tD];
+    for (const net of [this.d, this.g]) setCurrentBank(net.shared, net.t);
+    await emit(recorded);
+    if (listener.error !== null) throw listener.error;
+    const real = failed.filter((f) => !f.error.startsWith(LOOP_ABORTED));
+    const first = real[0] ?? failed[0];
+    const phase = (committed & 1) === 1 ? 'g' as const : 'd' as const;
+    const task = Atomics.load(ctl, CTL.stage + first.k) === 2 ? 'apply' as const : 'grad' as const;
+    this.failures = this.failures.phase === committed ? { phase: committed, count: this.failures.count + 1 } : { phase: committed, count: 1 };
+    if (this.failures.count > this.config.maxRetries) {
+      this.midStep = phase === 'g';
+      throw new GanpoolFaultError((committed >> 1) + 1, task, phase, first.error, this.failures.count - 1);
+    }
+    this.retries.push({ phase, task, tasks: Math.max(1, real.length), error: first.error });
+    return 'retry';
+  }
+
+  /** Record i of the current attempt as a StepInfo; `prevEnd` is when the step before it ended (or the loop started). */
+  private recordInfo(i: number, prevEnd: number): StepInfo {
+    const r = this.loop.record(i);
+    const step = r[REC.step];
+    const ms = Math.max(1e-6, r[REC.endMs] - prevEnd);
+    const skipped = r[REC.skipped];
+    const info: StepInfo = {
+      ...(skipped !== 0 ? { skipped: { phase: skipped === 1 ? 'd' as const : 'g' as const, reason: 'non-finite gradient' as const } } : {}),
+      step,
+      epoch: Math.floor((step - 1) / this.stepsPerEpoch),
+      dLoss: r[REC.dLoss],
+      gLoss: r[REC.gLoss],
       ms,
       samplesPerSec: (this.config.batchSize * 1000) / ms,
-      outsideMs: Math.max(0, ms - d.workerMs - g.workerMs),
-      adamMs: d.adamMs + g.adamMs,
-      reloadMs: d.reloadMs + g.reloadMs,
+      outsideMs: Math.max(0, ms - r[REC.computeD] - r[REC.computeG]),
+      adamMs: r[REC.adamMs],
+      reloadMs: r[REC.reloadMs],
     };
+    if (this.retries.length > 0 && (this.failures.phase >> 1) + 1 === step) {
+      info.retries = this.retries;
+      this.retries = [];
+    }
+    return info;
   }
 
   /**
@@ -407,6 +496,8 @@ export class Coordinator {
     restore(this.g, state.g, 'g');
     restore(this.d, state.d, 'd');
     this.stepsDone = state.stepsDone;
+    this.cursor = 2 * state.stepsDone;
+    this.skipsInARow = 0;
   }
 
   /**
@@ -432,8 +523,10 @@ export class Coordinator {
     return this.executor.run<ProbeResult>({ kind: 'probe' });
   }
 
-  /** Stops the workers. */
+  /** Stops the workers: a running loop first stops at its next step boundary. */
   async close(): Promise<void> {
+    this.requestStop();
+    this.unregisterStopper();
     await this.executor.close();
   }
 }

@@ -78,14 +78,27 @@ export async function createPoolExecutor<T = Task, I = WorkerInit>(init: I, thre
 
 /** The `settle` functions of the pools not yet closed. */
 const livePools = new Set<() => Promise<void>>();
+/** The stop requests of the lockstep loops not yet closed. */
+const loopStoppers = new Set<() => void>();
+
+/**
+ * Registers a lockstep loop's stop request, so that {@link settleAllPools} stops the loop at its
+ * next step boundary instead of waiting for all its steps. Returns the function that unregisters it.
+ */
+export function registerLoopStopper(stop: () => void): () => void {
+  loopStoppers.add(stop);
+  return () => loopStoppers.delete(stop);
+}
 
 /**
  * Makes every open pool refuse new tasks and resolves once no worker thread
- * is inside a task. Call this before `process.exit()` while pools are open:
+ * is inside a task; a running lockstep loop is first asked to stop at its next
+ * step boundary. Call this before `process.exit()` while pools are open:
  * exiting while a thread is inside ONNX Runtime's `session.run` aborts the
  * process (exit code 134) instead of exiting with the code asked for.
  */
 export async function settleAllPools(): Promise<void> {
+  for (const stop of loopStoppers) stop();
   await Promise.all([...livePools].map((settle) => settle()));
 }
 

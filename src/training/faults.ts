@@ -5,17 +5,19 @@
  *
  *   KIND@K[+][:PHASE]
  *
- *   grad@K       one worker's grad task of step K throws at its start (once)
- *   apply@K      one worker's Adam (apply) task of step K throws before it writes (once)
- *   apply-mid@K  one worker's Adam task of step K throws after writing the first half of its
+ *   grad@K       one worker's gradient stage of step K throws at its start (once)
+ *   apply@K      one worker's Adam (apply) stage of step K throws before it writes (once)
+ *   apply-mid@K  one worker's Adam stage of step K throws after writing the first half of its
  *                parameter range (parameters, Adam moments and EMA; once)
- *   exit@K       one worker thread exits (process.exit) at the start of its grad task of step K (once)
+ *   exit@K       one worker thread exits (process.exit) at the start of its gradient stage of step K (once)
  *   exit-mid@K   one worker thread exits after writing the first half of its Adam range (once)
+ *   stall@K      one worker stalls at the start of its gradient stage of step K for three times the
+ *                barrier timeout, so the others time out waiting for it (once)
  *   nan@K        one worker's gradient and loss turn to NaN at step K (once)
  *   nan-grad@K   one value in the middle of one worker's gradient turns to NaN at step K, its
  *                loss stays finite (once)
  *   …@K+         (nan and nan-grad only) the same at every step from K on
- *   …:d, …:g     the phase whose task the fault strikes: D (the default) or G
+ *   …:d, …:g     the phase the fault strikes: D (the default) or G
  */
 import { badFaultSpec } from '../errors.js';
 
@@ -23,7 +25,7 @@ import { badFaultSpec } from '../errors.js';
 export const INJECT_FAULT_ENV = 'GANPOOL_INJECT_FAULT';
 
 /** The faults that can be injected. */
-export type FaultKind = 'grad' | 'apply' | 'apply-mid' | 'exit' | 'exit-mid' | 'nan' | 'nan-grad';
+export type FaultKind = 'grad' | 'apply' | 'apply-mid' | 'exit' | 'exit-mid' | 'stall' | 'nan' | 'nan-grad';
 
 /** A parsed fault: its kind, first step (1-based), whether it repeats (nan kinds only) and the phase it strikes. */
 export interface FaultSpec {
@@ -37,7 +39,7 @@ export interface FaultSpec {
 export function faultFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec | null {
   const raw = env[INJECT_FAULT_ENV];
   if (raw === undefined || raw === '') return null;
-  const m = /^(grad|apply-mid|apply|exit-mid|exit|nan-grad|nan)@([1-9]\d*)(\+?)(?::([dg]))?$/.exec(raw);
+  const m = /^(grad|apply-mid|apply|exit-mid|exit|stall|nan-grad|nan)@([1-9]\d*)(\+?)(?::([dg]))?$/.exec(raw);
   if (!m || (m[3] === '+' && !m[1].startsWith('nan'))) throw badFaultSpec(INJECT_FAULT_ENV, raw);
   return { kind: m[1] as FaultKind, step: Number(m[2]), repeat: m[3] === '+', phase: (m[4] ?? 'd') as 'd' | 'g' };
 }

@@ -9,6 +9,7 @@ import type { AdamOptions } from '../optim/adam.js';
 import type { BnPassStats } from '../engines/engine.js';
 import type { FaultSpec } from './faults.js';
 import type { GanLoss } from '../models/losses.js';
+import type { LoopBuffers } from './loop-state.js';
 
 /** The image set in shared memory: uint8 pixels, NHWC, and (conditional runs) one uint8 class per image. */
 export interface SharedImages {
@@ -32,9 +33,53 @@ export interface WorkerInit {
   /** The fault to inject (GANPOOL_INJECT_FAULT, tests only), and the flag that makes a one-off fault fire in one worker. */
   fault: FaultSpec | null;
   faultFired: SharedArrayBuffer;
+  /** The lockstep loop's settings (training pools; absent in a scoring pool). */
+  loop?: LoopSettings;
 }
 
-/** Compute one shard's loss and gradients for one phase. */
+/** What the workers of a training pool share to run whole steps in lockstep (lockstep.ts). */
+export interface LoopSettings {
+  buffers: LoopBuffers;
+  workers: number;
+  batch: number;
+  /** Worker k's rows of every batch: [first, first + count). */
+  shards: { first: number; count: number }[];
+  /** Rows of the data set (the epoch permutation's length). */
+  dataCount: number;
+  stepsPerEpoch: number;
+  adamD: AdamOptions;
+  adamG: AdamOptions;
+  /** G's EMA decay (0: none). */
+  emaDecay: number;
+  /** How long a worker waits at a barrier for the others before it aborts the loop. */
+  barrierTimeoutMs: number;
+  /** Refused steps in a row after which the loop stops. */
+  maxSkips: number;
+}
+
+/**
+ * Run whole training steps in lockstep with the other workers (one such task per worker, each on
+ * its own thread), from phase `from` (2t: step t's D phase; 2t + 1: its G phase) until step
+ * `endStep` is done, the main thread asks to stop, or `maxSkips` steps in a row were refused.
+ */
+export interface LoopTask {
+  kind: 'loop';
+  /** This task's worker index: its shard, gradient slot and Adam range. */
+  worker: number;
+  from: number;
+  endStep: number;
+  /** Adam step counts of D and G at `from`. */
+  tD: number;
+  tG: number;
+}
+
+/** What a loop task returns. */
+export interface LoopResult {
+  threadId: number;
+  numTensors: number;
+}
+
+/** Compute one shard's loss and gradients for one phase, applying nothing (Coordinator.gradients). */
 export interface GradTask {
   kind: 'grad';
   phase: 'd' | 'g';
@@ -48,27 +93,6 @@ export interface GradTask {
   indices?: Uint32Array;
   gVersion: number;
   dVersion: number;
-}
-
-/** Apply Adam update `t` to indices [lo, hi) of one network from its gradient slots. */
-export interface ApplyTask {
-  kind: 'apply';
-  /** The training step (0-based) this update belongs to. */
-  step: number;
-  net: 'd' | 'g';
-  t: number;
-  /** This task's index among the phase's ranges (its flag in the network's undo region). */
-  range: number;
-  lo: number;
-  hi: number;
-  /** The shards' shares of the batch, one per slot in use. */
-  weights: number[];
-  opts: AdamOptions;
-  /**
-   * G with EMA on: right after its Adam update of [lo, hi), the worker updates the EMA of the
-   * parameters over the same range with this β_t (see Coordinator's EMA doc and `updateEma`).
-   */
-  emaDecay?: number;
 }
 
 /** Render `n` generator outputs from latent noise keyed by `seed`. */
@@ -120,7 +144,7 @@ export interface ProbeTask {
 }
 
 /** Any task a worker runs. */
-export type Task = GradTask | ApplyTask | SampleTask | ScoreTask | ProbeTask;
+export type Task = GradTask | LoopTask | SampleTask | ScoreTask | ProbeTask;
 
 /** What a grad task returns. */
 export interface GradResult {
@@ -135,11 +159,6 @@ export interface GradResult {
   finite: boolean;
   numTensors: number;
   threadId: number;
-}
-
-/** What an apply task returns. */
-export interface ApplyResult {
-  ms: number;
 }
 
 /** What a sample task returns: n images, values in [-1, 1], NHWC. */

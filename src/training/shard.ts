@@ -7,27 +7,25 @@
 import { getHeapStatistics } from 'node:v8';
 import { latentNoise, NoiseStream, randomLabels } from '../util/rng.js';
 import { conditionedInput } from '../models/conditioning.js';
-import { bnView, emaView, gradSlot, paramsView, saveApplyRange, type SharedNetBuffers } from './shared-params.js';
-import { updateEma } from '../optim/ema.js';
-import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
+import { bnView, emaView, gradSlot, paramsView, type SharedNetBuffers } from './shared-params.js';
 import { createEngine } from '../engines/index.js';
 import type { Engine, NetName } from '../engines/engine.js';
 import { faultFires } from './faults.js';
 import { latentSearch } from './latent-search.js';
+import { createLockstep, phaseName, type ShardGradient } from './lockstep.js';
 import type {
-  ApplyResult, ApplyTask, GradResult, GradTask, ProbeResult, SampleResult, SampleTask, ScoreResult, ScoreTask, Task, WorkerInit,
+  GradResult, GradTask, LoopResult, ProbeResult, SampleResult, SampleTask, ScoreResult, ScoreTask, Task, WorkerInit,
 } from './protocol.js';
 
 /** A worker that runs tasks against its engine's copies of G and D. */
 export interface ShardWorker {
-  run(task: Task): Promise<GradResult | SampleResult | ScoreResult> | ApplyResult | ProbeResult;
+  run(task: Task): Promise<GradResult | SampleResult | ScoreResult | LoopResult> | ProbeResult;
 }
 
 interface Net {
   shared: SharedNetBuffers;
-  /** The parameter version the engine holds (-1: none yet). */
+  /** The parameter version the engine holds (-1: none, or stale). */
   version: number;
-  adam: WasmAdam | null;
 }
 
 /**
@@ -45,16 +43,13 @@ function allFinite(values: Float32Array): boolean {
   return Number.isFinite(s0 + s1 + s2 + s3);
 }
 
-/** "the D phase" or "the G phase", as fault messages name a phase. */
-const phaseName = (phase: NetName): string => `the ${phase.toUpperCase()} phase`;
-
 /** Builds the worker: starts its engine; parameters load on the first task. */
 export async function createShardWorker(init: WorkerInit, threadId: number): Promise<ShardWorker> {
   const { preset, data } = init;
   const engine: Engine = await createEngine(init.backend, preset, { loss: init.loss });
   const nets: Record<NetName, Net> = {
-    g: { shared: init.g, version: -1, adam: null },
-    d: { shared: init.d, version: -1, adam: null },
+    g: { shared: init.g, version: -1 },
+    d: { shared: init.d, version: -1 },
   };
   const pixels = new Uint8Array(data.pixels);
   const imageSize = data.shape[0] * data.shape[1] * data.shape[2];
@@ -71,11 +66,21 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     net.version = version;
   };
 
-  const realImages = (indices: Uint32Array): Float32Array => {
-    const out = new Float32Array(indices.length * imageSize);
+  /** Each byte's pixel value in [-1, 1]: the same float32 as computing `p / 127.5 - 1` per pixel, at a table lookup's cost. */
+  const scale = Float32Array.from({ length: 256 }, (_, p) => p / 127.5 - 1);
+  /** Buffers the gradient stage reuses from step to step (engines copy what they keep), by length. */
+  const scratch = new Map<string, Float32Array<ArrayBuffer>>();
+  const reuse = (key: string, length: number): Float32Array<ArrayBuffer> => {
+    let b = scratch.get(key);
+    if (b?.length !== length) scratch.set(key, (b = new Float32Array(length)));
+    return b;
+  };
+
+  /** The real images at `indices`, scaled to [-1, 1], into `out` (default: a new array). */
+  const realImages = (indices: Uint32Array, out = new Float32Array(indices.length * imageSize)): Float32Array => {
     for (let r = 0; r < indices.length; r++) {
       const src = indices[r] * imageSize, dst = r * imageSize;
-      for (let i = 0; i < imageSize; i++) out[dst + i] = pixels[src + i] / 127.5 - 1;
+      for (let i = 0; i < imageSize; i++) out[dst + i] = scale[pixels[src + i]];
     }
     return out;
   };
@@ -91,62 +96,52 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
   const generatorInput = (noise: Float32Array, fake: Int32Array | null): Float32Array =>
     fake ? conditionedInput(noise, latent, fake, classes) : noise;
 
-  const grad = async (task: GradTask): Promise<GradResult> => {
-    if (faultFires(init.fault, 'grad', task.phase, task.step + 1, faultFired)) throw new Error(`injected fault: grad task of ${phaseName(task.phase)} of step ${task.step + 1}`);
-    if (faultFires(init.fault, 'exit', task.phase, task.step + 1, faultFired)) process.exit(1);
+  /**
+   * Shard [first, first + count) of step `step`'s batch: reloads the networks whose version moved,
+   * computes the phase's gradient into gradient slot `slot` and checks it for non-finite values.
+   * `indices` are the dataset rows of the shard's real images (D phase).
+   */
+  const gradient = async (phase: NetName, step: number, first: number, count: number, indices: Uint32Array | null, slot: number, versions: Record<NetName, number>): Promise<ShardGradient> => {
+    if (faultFires(init.fault, 'grad', phase, step + 1, faultFired)) throw new Error(`injected fault: grad task of ${phaseName(phase)} of step ${step + 1}`);
+    if (faultFires(init.fault, 'exit', phase, step + 1, faultFired)) process.exit(1);
     const r0 = performance.now();
-    reload('g', task.gVersion);
-    reload('d', task.dVersion);
+    reload('g', versions.g);
+    reload('d', versions.d);
     const t0 = performance.now();
-    const stream = task.phase === 'd' ? NoiseStream.Discriminator : NoiseStream.Generator;
-    const noise = latentNoise(new Float32Array(task.count * latent), init.seed, task.step, stream, task.first, latent);
-    const fakeLabels = classes > 0 ? randomLabels(new Int32Array(task.count), init.seed, task.step, stream, task.first, classes) : null;
+    const stream = phase === 'd' ? NoiseStream.Discriminator : NoiseStream.Generator;
+    const noise = latentNoise(reuse('noise', count * latent), init.seed, step, stream, first, latent);
+    const fakeLabels = classes > 0 ? randomLabels(new Int32Array(count), init.seed, step, stream, first, classes) : null;
     const z = generatorInput(noise, fakeLabels);
-    const real = task.phase === 'd' ? realImages(task.indices!) : null;
-    const realClasses = task.phase === 'd' && classes > 0 ? realLabels(task.indices!) : null;
-    const slot = gradSlot(nets[task.phase].shared, task.slot);
-    const out = await engine.phase({ phase: task.phase, count: task.count, z, real, realLabels: realClasses, fakeLabels }, slot);
-    if (faultFires(init.fault, 'nan', task.phase, task.step + 1, faultFired)) {
-      slot[0] = Number.NaN;
+    const real = phase === 'd' ? realImages(indices!, reuse('real', count * imageSize)) : null;
+    const realClasses = phase === 'd' && classes > 0 ? realLabels(indices!) : null;
+    const grad = gradSlot(nets[phase].shared, slot);
+    const out = await engine.phase({ phase, count, z, real, realLabels: realClasses, fakeLabels }, grad);
+    if (faultFires(init.fault, 'nan', phase, step + 1, faultFired)) {
+      grad[0] = Number.NaN;
       out.loss = Number.NaN;
     }
-    if (faultFires(init.fault, 'nan-grad', task.phase, task.step + 1, faultFired)) slot[slot.length >> 1] = Number.NaN;
-    const finite = Number.isFinite(out.loss) && allFinite(slot);
-    const t1 = performance.now();
-    return {
-      loss: out.loss, bnStats: out.bnStats, finite, computeMs: t1 - t0, reloadMs: t0 - r0,
-      numTensors: engine.liveObjects(), threadId,
-    };
+    if (faultFires(init.fault, 'nan-grad', phase, step + 1, faultFired)) grad[grad.length >> 1] = Number.NaN;
+    const finite = Number.isFinite(out.loss) && allFinite(grad);
+    return { loss: out.loss, bnStats: out.bnStats, finite, computeMs: performance.now() - t0, reloadMs: t0 - r0 };
+  };
+
+  const grad = async (task: GradTask): Promise<GradResult> => {
+    const r = await gradient(task.phase, task.step, task.first, task.count, task.indices ?? null, task.slot, { g: task.gVersion, d: task.dVersion });
+    return { ...r, numTensors: engine.liveObjects(), threadId };
   };
 
   /**
-   * Adam (and the EMA) on the task's range. The range is first saved to the network's undo
-   * region, so that when this task dies part-way the coordinator can put the range back as it
-   * was before retrying it.
+   * The lockstep loop (lockstep.ts) on this worker's engine. Inside the loop a network is current
+   * at version 0 and forgotten (-1) when it moves, so the next gradient reloads it.
    */
-  const applyAdam = (task: ApplyTask): ApplyResult => {
-    const step = task.step + 1, where = `apply task of ${phaseName(task.net)} of step ${step}`;
-    if (faultFires(init.fault, 'apply', task.net, step, faultFired)) throw new Error(`injected fault: ${where}, before writing`);
-    const t0 = performance.now();
-    const net = nets[task.net];
-    net.adam ??= wasmAdam(net.shared.memory);
-    const { lo, hi } = task;
-    saveApplyRange(net.shared, task.range, lo, hi);
-    // A mid-range fault writes the first half of the range (rounded down to 4 floats), then strikes.
-    const midFault = faultFires(init.fault, 'apply-mid', task.net, step, faultFired) ? 'throw'
-      : faultFires(init.fault, 'exit-mid', task.net, step, faultFired) ? 'exit' : null;
-    const end = midFault ? lo + (((hi - lo) >> 3) << 2) : hi;
-    const { params, m, v, grads } = net.shared;
-    net.adam.update({ params, m, v, slots: grads }, task.weights, task.t, task.opts, lo, end);
-    if (task.emaDecay !== undefined) {
-      const ema = emaView(net.shared);
-      if (ema === null) throw new Error(`apply task of step ${step} asks for an EMA update but ${task.net} keeps no EMA`);
-      updateEma(ema, paramsView(net.shared), task.emaDecay, lo, end);
-    }
-    if (midFault === 'exit') process.exit(1);
-    if (midFault === 'throw') throw new Error(`injected fault: ${where}, after writing ${end - lo} of its ${hi - lo} parameters`);
-    return { ms: performance.now() - t0 };
-  };
+  const live: Record<NetName, number> = { g: 0, d: 0 };
+  const loop = init.loop ? createLockstep({
+    preset, seed: init.seed, fault: init.fault, faultFired, threadId,
+    nets: { g: init.g, d: init.d },
+    gradient: (phase, step, first, count, indices, slot) => gradient(phase, step, first, count, indices, slot, live),
+    invalidate: (which) => { nets[which].version = -1; },
+    liveObjects: () => engine.liveObjects(),
+  }, init.loop) : null;
 
   /**
    * With `task.ema`, G's EMA weights go into the engine for this sample and the loaded version is
@@ -183,7 +178,9 @@ export async function createShardWorker(init: WorkerInit, threadId: number): Pro
     run(task: Task) {
       switch (task.kind) {
         case 'grad': return grad(task);
-        case 'apply': return applyAdam(task);
+        case 'loop':
+          if (!loop) throw new Error('internal: a loop task in a pool started without loop settings');
+          return loop(task);
         case 'sample': return sample(task);
         case 'score': return score(task);
         case 'probe': return { numTensors: engine.liveObjects(), threadId, backend: engine.backend, heapUsed: getHeapStatistics().used_heap_size };

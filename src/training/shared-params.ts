@@ -1,19 +1,32 @@
 /**
  * Parameters, Adam moments and gradient slots of one network in shared memory.
  *
- * The coordinator owns the parameters and writes them only between phases,
- * when no task is running; workers copy them into their tf variables when the
- * network's version has moved. Each shard of a phase writes its gradient into
- * its own slot (slots are indexed by shard, not by thread: piscina does not
- * pin tasks to threads), and the coordinator averages the slots.
+ * Each worker writes its shard's gradient into its own slot. In training, the
+ * parameters, moments and EMA are double-buffered: two banks, and the one
+ * holding the current values is the network's Adam step count t mod 2. The
+ * lockstep loop's Adam stage reads bank t mod 2 and writes bank (t + 1) mod 2
+ * (each worker its own range), so a phase that fails part-way has written
+ * only into the bank nobody reads: nothing needs to be put back, and nothing
+ * is copied on the way. Workers copy the current bank into their engine when
+ * the network has moved.
  */
 import { sharedMemory, type WasmMemory } from '../optim/adam-wasm.js';
+
+/** Byte offsets of one bank: parameters, Adam's moments and (when kept) the EMA. */
+export interface NetBank {
+  params: number;
+  /** Adam's first and second moment estimates. */
+  m: number;
+  v: number;
+  /** The exponential moving average of the parameters (see ema.ts), or null when the network keeps none. */
+  ema: number | null;
+}
 
 /**
  * The shared memory of one network, as passed to workers in workerData: one
  * shared `WebAssembly.Memory` (its buffer is a SharedArrayBuffer) holding the
- * parameters, Adam's moments and the gradient slots at 16-byte aligned
- * offsets, so the SIMD Adam kernel (adam-wasm.ts) works on them in place.
+ * banks, the gradient slots and the moving statistics at 16-byte aligned
+ * offsets, so the SIMD Adam kernel (adam-wasm.ts) works on them directly.
  */
 export interface SharedNetBuffers {
   /** Number of trainable scalars. */
@@ -21,110 +34,89 @@ export interface SharedNetBuffers {
   /** Number of gradient slots (= the most shards a phase uses). */
   slots: number;
   memory: WasmMemory;
-  /** Byte offsets into `memory`. */
-  params: number;
-  /** Adam's first and second moment estimates. */
-  m: number;
-  v: number;
+  /** Byte offsets into `memory` of bank 0 (the only one without double-buffering), and bank 1 (or null). */
+  banks: [NetBank, NetBank | null];
+  /** Byte offset of the int32 that says which bank is current (0 or 1). */
+  bankWord: number;
   grads: number[];
   /** Floats of batch-norm moving statistics (0 without batch norm) and their byte offset. */
   bnSize: number;
   bn: number;
+  /** Whether the network keeps an EMA of its parameters. */
+  hasEma: boolean;
   /**
-   * Byte offset of the exponential moving average of the parameters (`size` floats; see
-   * {@link emaView}), or null when the network keeps none (EMA off, or the discriminator).
+   * With double-buffering: byte offsets of a copy of the moving statistics taken before a phase
+   * folds new batch statistics in, and of its int32 flag (the mark of the phase it was taken for).
    */
-  ema: number | null;
-  /** Where apply tasks save the values they are about to overwrite (see {@link saveApplyRange}), or null when there is none. */
-  undo: UndoRegion | null;
-}
-
-/**
- * Byte offsets of the copies an apply task takes of its parameter range before writing to it:
- * parameters, Adam moments, the EMA (when the network keeps one) and gradient slot 0 (with three
- * or more slots, which the Adam kernel folds into slot 0). `flags` holds one int32 per range:
- * 1 once that range's copy is complete (from then on the task may write), 0 before.
- */
-export interface UndoRegion {
-  params: number;
-  m: number;
-  v: number;
-  ema: number | null;
-  slot0: number | null;
-  flags: number;
+  bnUndo: { copy: number; flag: number } | null;
 }
 
 const PAGE = 65536;
 
 /**
- * Allocates parameter, moment and gradient memory for a network of `size`
- * scalars, `bnSize` floats of moving statistics (means 0, variances 1), and
- * with `ema` a region of `size` floats for the parameters' moving average
- * (zeros; the coordinator fills it), 16-byte aligned after the statistics.
- * With `undo`, an {@link UndoRegion} follows, so a failed Adam task can be undone.
+ * Allocates memory for a network of `size` scalars: parameters and moments (zeros), `slots`
+ * gradient slots, `bnSize` floats of moving statistics (means 0, variances 1 are the caller's to
+ * set), with `ema` a region for the parameters' moving average (zeros; the coordinator fills it),
+ * and with `double` a second bank (see the module comment) and the statistics' undo copy.
  */
-export function allocSharedNet(size: number, slots: number, bnSize = 0, ema = false, undo = false): SharedNetBuffers {
+export function allocSharedNet(size: number, slots: number, bnSize = 0, ema = false, double = false): SharedNetBuffers {
   const stride = Math.ceil((size * 4) / 16) * 16;
   const bnBytes = Math.ceil((bnSize * 4) / 16) * 16;
-  const bn = (3 + slots) * stride;
-  const emaAt = bn + bnBytes;
-  let end = emaAt + (ema ? stride : 0);
+  let end = 0;
   const take = (bytes: number): number => { const at = end; end += bytes; return at; };
-  const undoRegion: UndoRegion | null = undo
-    ? { params: take(stride), m: take(stride), v: take(stride), ema: ema ? take(stride) : null, slot0: slots > 2 ? take(stride) : null, flags: take(Math.ceil((slots * 4) / 16) * 16) }
-    : null;
-  const memory = sharedMemory(Math.ceil(end / PAGE) || 1);
-  const net: SharedNetBuffers = {
-    size, slots, memory,
-    params: 0, m: stride, v: 2 * stride,
-    grads: Array.from({ length: slots }, (_, k) => (3 + k) * stride),
-    bnSize, bn,
-    ema: ema ? emaAt : null,
-    undo: undoRegion,
+  const bank = (): NetBank => ({ params: take(stride), m: take(stride), v: take(stride), ema: ema ? take(stride) : null });
+  const bank0 = bank();
+  const grads = Array.from({ length: slots }, () => take(stride));
+  const bn = take(bnBytes);
+  const bank1 = double ? bank() : null;
+  const bnUndo = double ? { copy: take(bnBytes), flag: take(16) } : null;
+  const bankWord = take(16);
+  return {
+    size, slots, memory: sharedMemory(Math.ceil(end / PAGE) || 1),
+    banks: [bank0, bank1], bankWord, grads, bnSize, bn, hasEma: ema, bnUndo,
   };
-  return net;
 }
 
-/** The (live, saved) pairs of byte offsets an apply task's undo copies. */
-function undoPairs(net: SharedNetBuffers, undo: UndoRegion): [number, number][] {
-  const pairs: [number, number][] = [[net.params, undo.params], [net.m, undo.m], [net.v, undo.v]];
-  if (net.ema !== null && undo.ema !== null) pairs.push([net.ema, undo.ema]);
-  if (undo.slot0 !== null) pairs.push([net.grads[0], undo.slot0]);
-  return pairs;
-}
-
-function undoFlags(net: SharedNetBuffers, undo: UndoRegion): Int32Array {
-  return new Int32Array(net.memory.buffer, undo.flags, net.slots);
-}
-
-/** Marks every range as not saved (the coordinator calls it before dispatching a phase's apply tasks). */
-export function clearApplyRanges(net: SharedNetBuffers): void {
-  if (net.undo) undoFlags(net, net.undo).fill(0);
+/** The bank holding the current values (0 or 1). */
+export function currentBank(net: SharedNetBuffers): 0 | 1 {
+  return Atomics.load(new Int32Array(net.memory.buffer, net.bankWord, 1), 0) === 1 ? 1 : 0;
 }
 
 /**
- * Called by apply task `range` before it writes: copies floats [lo, hi) of everything the task
- * writes into the undo region, then marks the range as saved. A no-op without an undo region.
+ * Makes bank `b` current: after Adam update t of a double-buffered network, b = t mod 2. The
+ * lockstep loop's commit sets it; the coordinator sets it from the committed step count.
  */
-export function saveApplyRange(net: SharedNetBuffers, range: number, lo: number, hi: number): void {
-  if (!net.undo) return;
-  const f32 = new Float32Array(net.memory.buffer);
-  for (const [live, saved] of undoPairs(net, net.undo)) f32.copyWithin(saved / 4 + lo, live / 4 + lo, live / 4 + hi);
-  Atomics.store(undoFlags(net, net.undo), range, 1);
+export function setCurrentBank(net: SharedNetBuffers, b: number): void {
+  if (b !== 0 && net.banks[1] === null) throw new Error('internal: bank 1 of a network without double-buffering');
+  Atomics.store(new Int32Array(net.memory.buffer, net.bankWord, 1), 0, b & 1);
+}
+
+/** Byte offsets of bank `b`. */
+export function bankOf(net: SharedNetBuffers, b: number): NetBank {
+  const bank = net.banks[b & 1];
+  if (!bank) throw new Error('internal: bank 1 of a network without double-buffering');
+  return bank;
+}
+
+/** Copies the moving statistics aside and marks the copy as taken for phase `mark` (a no-op without double-buffering). */
+export function saveBnStats(net: SharedNetBuffers, mark: number): void {
+  if (!net.bnUndo || net.bnSize === 0) return;
+  const flag = new Int32Array(net.memory.buffer, net.bnUndo.flag, 1);
+  Atomics.store(flag, 0, 0);
+  new Float32Array(net.memory.buffer, net.bnUndo.copy, net.bnSize).set(bnView(net));
+  Atomics.store(flag, 0, mark);
 }
 
 /**
- * After apply task `range` failed (its thread may have died part-way): when the task had saved
- * its range, writes the saved values back, so the range is as before the task, and returns true.
- * A task that failed before its copy was complete wrote nothing: returns false.
+ * After phase `mark` failed: when the moving statistics were copied aside for it (so the phase may
+ * have folded its batch statistics in, in part or whole), puts the copy back and returns true.
  */
-export function undoApplyRange(net: SharedNetBuffers, range: number, lo: number, hi: number): boolean {
-  if (!net.undo) return false;
-  const flags = undoFlags(net, net.undo);
-  if (Atomics.load(flags, range) !== 1) return false;
-  const f32 = new Float32Array(net.memory.buffer);
-  for (const [live, saved] of undoPairs(net, net.undo)) f32.copyWithin(live / 4 + lo, saved / 4 + lo, saved / 4 + hi);
-  Atomics.store(flags, range, 0);
+export function undoBnStats(net: SharedNetBuffers, mark: number): boolean {
+  if (!net.bnUndo || net.bnSize === 0) return false;
+  const flag = new Int32Array(net.memory.buffer, net.bnUndo.flag, 1);
+  if (Atomics.load(flag, 0) !== mark) return false;
+  bnView(net).set(new Float32Array(net.memory.buffer, net.bnUndo.copy, net.bnSize));
+  Atomics.store(flag, 0, 0);
   return true;
 }
 
@@ -137,19 +129,21 @@ function view(net: SharedNetBuffers, byteOffset: number): Float32Array {
   return new Float32Array(net.memory.buffer, byteOffset, net.size);
 }
 
-/** The parameter vector of a network. */
-export function paramsView(net: SharedNetBuffers): Float32Array {
-  return view(net, net.params);
+/** The parameter vector of a network (in bank `bank`; default: the current one). */
+export function paramsView(net: SharedNetBuffers, bank: number = currentBank(net)): Float32Array {
+  return view(net, bankOf(net, bank).params);
 }
 
-/** The moving average of a network's parameters (see ema.ts), or null when it keeps none. */
-export function emaView(net: SharedNetBuffers): Float32Array | null {
-  return net.ema === null ? null : view(net, net.ema);
+/** The moving average of a network's parameters (see ema.ts; bank as {@link paramsView}), or null when it keeps none. */
+export function emaView(net: SharedNetBuffers, bank: number = currentBank(net)): Float32Array | null {
+  const at = bankOf(net, bank).ema;
+  return at === null ? null : view(net, at);
 }
 
-/** Adam's moment vectors of a network. */
-export function momentViews(net: SharedNetBuffers): { m: Float32Array; v: Float32Array } {
-  return { m: view(net, net.m), v: view(net, net.v) };
+/** Adam's moment vectors of a network (bank as {@link paramsView}). */
+export function momentViews(net: SharedNetBuffers, bank: number = currentBank(net)): { m: Float32Array; v: Float32Array } {
+  const b = bankOf(net, bank);
+  return { m: view(net, b.m), v: view(net, b.v) };
 }
 
 /** The gradient slot of shard `k`. */

@@ -29,7 +29,11 @@ export interface SampleEvent {
 
 /** Callbacks and cancellation for a training run. */
 export interface TrainerOptions {
-  /** Called after every step. */
+  /**
+   * Called after every step, in order. During {@link GanTrainer.run} the workers run on while it is
+   * called, so the trainer's state (parameters, samples, checkpoints) is that of the step only at a
+   * pause point: a multiple of `sampleEvery`, `checkpointEvery` or `evalEvery`, and the last step.
+   */
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** Called with the fixed latent batch every `sampleEvery` steps and at the end. */
   onSample?: (event: SampleEvent) => void | Promise<void>;
@@ -51,7 +55,7 @@ export interface TrainSummary {
   wallSeconds: number;
   /** Throughput over the steps after the first (which pays for warm-up): batch × steps / time. */
   samplesPerSec: number;
-  /** Mean share of a step spent outside the workers (averaging, Adam, weight reload, task overhead). */
+  /** Mean share of a step not spent computing gradients (Adam, weight reload, waiting at barriers). */
   outsideShare: number;
   backend: string;
   workers: number;
@@ -122,11 +126,47 @@ export class GanTrainer {
    * GanpoolDivergedError (the parameters stay finite).
    */
   async step(): Promise<StepInfo> {
+    const before = this.coordinator.skipsInARow;
     const info = await this.coordinator.step();
+    await this.afterStep(info, info.skipped ? before + 1 : 0);
+    return info;
+  }
+
+  /**
+   * Runs `n` steps in lockstep on the workers (one loop, no sample grids) and returns their infos.
+   * `onStep` (and the trainer's own) fires for each as the loop reports it, while the loop runs on;
+   * when this resolves the loop has stopped at a step boundary. Stops early on divergence
+   * (GanpoolDivergedError) or a persistent worker fault (GanpoolFaultError), as {@link step}.
+   */
+  async runSteps(n: number, onStep?: (info: StepInfo) => void | Promise<void>): Promise<StepInfo[]> {
+    const infos: StepInfo[] = [];
+    let skips = this.coordinator.skipsInARow;
+    await this.coordinator.run(n, async (info) => {
+      infos.push(info);
+      await onStep?.(info);
+      await this.afterStep(info, (skips = info.skipped ? skips + 1 : 0));
+    });
+    return infos;
+  }
+
+  /** Records a step, fires `onStep`, and throws GanpoolDivergedError once `skips` (refused steps in a row) reaches `maxSkips`. */
+  private async afterStep(info: StepInfo, skips: number): Promise<void> {
     if (!info.skipped) this.history.push(info);
     await this.options.onStep?.(info);
-    if (this.coordinator.skipsInARow >= this.config.maxSkips) throw new GanpoolDivergedError(info.step, this.coordinator.skipsInARow);
-    return info;
+    if (skips >= this.config.maxSkips) throw new GanpoolDivergedError(info.step, skips);
+  }
+
+  /**
+   * Runs steps in lockstep on the workers up to the next pause point (a multiple of `sampleEvery`,
+   * `checkpointEvery` or `evalEvery`, or `config.steps`), where the loop stops so that samples,
+   * checkpoints and evaluations see the state of a step boundary.
+   */
+  private async runToPause(): Promise<void> {
+    const c = this.config, done = this.stepsDone;
+    const next = (every: number | null): number => (every === null ? Infinity : (Math.floor(done / every) + 1) * every);
+    const pause = Math.min(c.steps, next(c.sampleEvery), next(c.checkpointEvery), next(c.evalEvery));
+    let skips = this.coordinator.skipsInARow;
+    await this.coordinator.run(pause - done, (info) => this.afterStep(info, (skips = info.skipped ? skips + 1 : 0)));
   }
 
   /**
@@ -240,21 +280,32 @@ export class GanTrainer {
     await this.options.onSample({ step: this.stepsDone, images, shape: this.imageShape });
   }
 
-  /** Trains until `config.steps` or until the signal aborts; samples on schedule; returns the summary. */
+  /**
+   * Trains until `config.steps` or until the signal aborts (at the next step boundary); samples on
+   * schedule; returns the summary. The workers run whole steps in lockstep between pause points
+   * (see {@link TrainerOptions.onStep}).
+   */
   async run(): Promise<TrainSummary> {
     const t0 = performance.now();
     const { signal } = this.options;
     let stopReason: string | null = null;
-    while (this.stepsDone < this.config.steps && !signal?.aborted) {
-      try {
-        await this.step();
-      } catch (e) {
-        if (!(e instanceof GanpoolDivergedError || e instanceof GanpoolFaultError)) throw e;
-        stopReason = e.message;
-        this.stopError = e;
-        break;
+    // An abort stops the running loop at its next step boundary.
+    const stop = (): void => this.coordinator.requestStop();
+    signal?.addEventListener('abort', stop);
+    try {
+      while (this.stepsDone < this.config.steps && !signal?.aborted) {
+        try {
+          await this.runToPause();
+        } catch (e) {
+          if (!(e instanceof GanpoolDivergedError || e instanceof GanpoolFaultError)) throw e;
+          stopReason = e.message;
+          this.stopError = e;
+          break;
+        }
+        if (this.stepsDone % this.config.sampleEvery === 0 && this.stepsDone < this.config.steps) await this.emitSample();
       }
-      if (this.stepsDone % this.config.sampleEvery === 0 && this.stepsDone < this.config.steps) await this.emitSample();
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
     await this.emitSample();
     const summary = this.summary((performance.now() - t0) / 1000);

@@ -47,6 +47,21 @@ export async function createOnnxEngine(preset: ModelPreset, options: EngineOptio
     return { shapes, buffers, tensors: buffers.map((b, i) => new ort.Tensor('float32', b, shapes[i].shape)) };
   };
   const nets: Record<NetName, OnnxNet> = { g: makeNet('g'), d: makeNet('d') };
+  /**
+   * Each phase's fetches: its gradient outputs bound to buffers the engine owns (ONNX Runtime writes
+   * into them, so no output is allocated per run), and the loss and statistics ORT allocates.
+   */
+  const phaseFetches = (which: NetName, graph: typeof dGraph): { fetches: Record<string, Ort.Tensor | null>; grads: Float32Array[] } => {
+    const fetches: Record<string, Ort.Tensor | null> = { loss: null };
+    const grads = nets[which].shapes.map((p, i) => {
+      const b = new Float32Array(sizeOf(p.shape));
+      fetches[`grad.${i}`] = new ort.Tensor('float32', b, p.shape);
+      return b;
+    });
+    graph.statsPasses.forEach((_, p) => { fetches[`stats.${p}`] = null; });
+    return { fetches, grads };
+  };
+  const outputs: Record<NetName, ReturnType<typeof phaseFetches>> = { d: phaseFetches('d', dGraph), g: phaseFetches('g', gGraph) };
   const paramFeeds: Record<string, Ort.Tensor> = {};
   for (const which of ['g', 'd'] as const) nets[which].tensors.forEach((t, i) => { paramFeeds[`${which}.${i}`] = t; });
   /** G's input width: the latent noise, plus the one-hot label of a conditional preset. */
@@ -104,11 +119,10 @@ export async function createOnnxEngine(preset: ModelPreset, options: EngineOptio
       if (yFake) feeds['y.fake'] = yFake;
       const yReal = input.phase === 'd' ? labelFeed(input.realLabels, input.count, 'real rows') : null;
       if (yReal) feeds['y.real'] = yReal;
-      const out = await session.run(feeds);
+      const { fetches, grads } = outputs[input.phase];
+      const out = await session.run(feeds, fetches);
       let offset = 0;
-      const shapes = nets[input.phase].shapes;
-      for (let i = 0; i < shapes.length; i++) {
-        const g = floats(out[`grad.${i}`], `grad.${i}`);
+      for (const g of grads) {
         grad.set(g, offset);
         offset += g.length;
       }
