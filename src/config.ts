@@ -112,6 +112,18 @@ export interface TrainConfig {
    * loads, else wasm.
    */
   backend?: BackendChoice;
+  /**
+   * Train a semi-supervised GAN (Salimans et al. 2016): D is a K-class classifier with "fake" as
+   * an implicit class, trained on `labels` labelled rows and every other training row unlabelled;
+   * G is trained by feature matching. The run writes OUT/classifier.onnx and OUT/classifier/
+   * (docs/semi-supervised.md). Needs `labels` and a labelled data set. Default false.
+   */
+  semiSupervised?: boolean;
+  /**
+   * With `semiSupervised`: labelled training rows, N/K per class drawn by the seed (N a multiple of
+   * the K classes), or `all` for plain supervised training of the same D (the baseline).
+   */
+  labels?: number | 'all';
 }
 
 /** A configuration with every field decided; what a run records. */

@@ -482,7 +482,7 @@ export function evalImageShapeMismatch(what: string, found: readonly number[], e
 
 /** `ganpool classifier` without a known action. */
 export function classifierActionError(action: string | undefined): GanpoolUsageError {
-  return new GanpoolUsageError(`${action === undefined ? 'missing action' : `unknown action '${action}'`}; usage: ganpool classifier train --dataset D (see 'ganpool classifier --help')`);
+  return new GanpoolUsageError(`${action === undefined ? 'missing action' : `unknown action '${action}'`}; usage: ganpool classifier train --dataset D, or ganpool classifier eval --model FILE --dataset D (see 'ganpool classifier --help')`);
 }
 
 // ---- Generated images mixed into the classifier's training rows (src/eval/augment-set.ts) ----
@@ -747,4 +747,63 @@ export function slurmCommandFailed(command: string, why: string): GanpoolUsageEr
 /** An extra #SBATCH line that is not an sbatch option. */
 export function badSbatchLine(line: string): GanpoolUsageError {
   return new GanpoolUsageError(`invalid --sbatch: ${JSON.stringify(line)}; expected an sbatch option such as --partition=cpu or --time=02:00:00`, 'sbatch');
+}
+
+// ---- semi-supervised training (src/data/label-split.ts, src/app/semi-train.ts) ----
+
+/** `labels` is neither a whole number ≥ 1 nor `all`. */
+export function labelsBadValue(raw: unknown): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid labels: ${JSON.stringify(raw)}; expected a whole number of labelled images (a multiple of the classes) or all`, 'labels');
+}
+
+/** Fewer labels than classes: some class would have none. */
+export function labelsBelowClasses(count: number, classes: number): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid labels: ${count} is fewer than the data set's ${classes} classes; give at least one labelled image per class (${classes})`, 'labels');
+}
+
+/** A label count that does not split evenly over the classes. */
+export function labelsNotMultiple(count: number, classes: number): GanpoolUsageError {
+  const lo = Math.floor(count / classes) * classes;
+  return new GanpoolUsageError(`invalid labels: ${count} is not a multiple of the ${classes} classes (labels are drawn N/K per class); try ${lo} or ${lo + classes}`, 'labels');
+}
+
+/** More labels per class than a class has training images. */
+export function labelsTooMany(count: number, per: number, cls: number, available: number): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid labels: ${count} labels need ${per} per class, but class ${cls} has only ${available} training images (the held-out split is never used); ` +
+      `give at most ${available} per class, or all`, 'labels');
+}
+
+/** Semi-supervised training on a data set without labels. */
+export function semiUnlabeled(spec: string): GanpoolUsageError {
+  return new GanpoolUsageError(
+    `invalid semiSupervised: dataset '${spec}' has no class labels; semi-supervised training needs a labelled data set ` +
+      '(mnist, fashion-mnist, idx:PATH with a labels-idx1 file beside it, or folder:DIR with one subfolder per class)', 'semiSupervised');
+}
+
+/** `labels` given without `semiSupervised`, or `semiSupervised` without `labels`. */
+export function semiLabelsPairing(hasLabels: boolean): GanpoolUsageError {
+  return hasLabels
+    ? new GanpoolUsageError('invalid labels: it only applies with semiSupervised (--semi-supervised)', 'labels')
+    : new GanpoolUsageError('invalid semiSupervised: it needs labels (--labels N, or all for the supervised baseline)', 'semiSupervised');
+}
+
+/** A train option the semi-supervised trainer does not take. */
+export function semiUnsupportedField(field: string): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid ${field}: it does not apply to semi-supervised training (--semi-supervised), whose model, loss and optimiser are fixed by the recipe`, field);
+}
+
+/** A semi-supervised classifier file that is not one. */
+export function semiClassifierInvalid(file: string, why: string): GanpoolUsageError {
+  return new GanpoolUsageError(`${file} is not a classifier ganpool can score (${why}); pass the classifier.onnx a semi-supervised run wrote`, 'model');
+}
+
+/** A semi-supervised batch that is not whole groups of G's batch norm. */
+export function semiBatchNotGroups(batchSize: number, group: number): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid batchSize: ${batchSize}; semi-supervised training needs a multiple of ${group} (G's batch-norm groups, which keep results independent of the worker count)`, 'batchSize');
+}
+
+/** `train()` given a semi-supervised config: that run is `trainSemi()`, with another result. */
+export function semiNeedsTrainSemi(): GanpoolUsageError {
+  return new GanpoolUsageError('invalid semiSupervised: train() trains a GAN; call trainSemi() with the same config for a semi-supervised run (the CLI does so for --semi-supervised)', 'semiSupervised');
 }

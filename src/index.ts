@@ -65,3 +65,17 @@ export { runLocal, type LocalOptions, type RunOutcome, type SweepProgress } from
 export { sbatchScript, submit, followJob, type SbatchOptions } from './sweep/slurm.js';
 export { sweepRows, resultsCsv, runsTable, summaryTable, type SweepRow } from './sweep/results.js';
 export { GanpoolUsageError, GanpoolDataError, GanpoolDivergedError, GanpoolFaultError } from './errors.js';
+/** Semi-supervised GAN training (`ganpool train --semi-supervised --labels N`, docs/semi-supervised.md): the run, its config and hooks. */
+export { trainSemi, resolveSemiConfig, semiLrScale, SEMI_DEFAULT_BATCH, SEMI_DEFAULT_LR, SEMI_DEFAULT_STEPS, type SemiConfig, type SemiRunHooks, type SemiRunResult, type SemiEvalEvent } from './app/semi-train.js';
+/** The semi-supervised trainer itself, and held-out accuracy. */
+export { SemiTrainer, accuracyOf, type SemiTrainOptions, type SemiStepInfo, type SemiAccuracy } from './eval/semi-train.js';
+/** `ganpool classifier eval`: a classifier file's held-out accuracy in ONNX Runtime. */
+export { evaluateClassifierOnnx } from './eval/semi-eval.js';
+/** The classifier a semi-supervised run writes: file names, input and output names. */
+export { writeSemiClassifier, SEMI_CLASSIFIER_ONNX, SEMI_CLASSIFIER_DIR, SEMI_INPUT, SEMI_OUTPUT, type SemiClassifierMetadata } from './eval/semi-export.js';
+/** Which rows are labelled, and one shard's semi-supervised inputs as a pure function of (seed, step, first row, count). */
+export { splitLabels, parseLabelCount, semiShardInputs, type LabelSplit, type LabelCount, type SemiBatchPlan, type SemiShardInputs, type SemiPhase } from './data/label-split.js';
+/** The Salimans et al. 2016 MNIST recipe as data. */
+export { semiSpec, semiParams, semiParamCount, semiNoiseWidth, semiFeatureWidth, initSemiParams, foldSemiClassifier, SEMI_BN_GROUP, type SemiSpec, type WnLayerSpec } from './models/semi.js';
+/** The real-only baselines a semi-supervised run prints its accuracy beside. */
+export { measuredBaseline, type MeasuredBaseline } from './eval/semi-baselines.js';

@@ -11,7 +11,7 @@ import { CHECKPOINT_DIR, checkCheckpointModel, loadCheckpoint, writeCheckpoint, 
 import { GENERATOR_DIR, GENERATOR_ONNX, writeGenerator, writeGeneratorOnnx, type GeneratorMetadata } from '../generator/export.js';
 import { resumeConfig } from '../run/resume.js';
 import { acquireRunLock, assertNotLocked } from '../run/lock.js';
-import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew } from '../errors.js';
+import { checkpointDamagedError, resumeDatasetChanged, resumeStepsTooFew, semiNeedsTrainSemi } from '../errors.js';
 import { TrainingEval, type TrainEvalOptions } from './train-eval.js';
 import { REPORT_FILE } from '../run/layout.js';
 import { writeReport } from '../view/report.js';
@@ -51,6 +51,7 @@ export interface RunPlan {
  * GanpoolDataError) and merges the given fields into its config (conflicts are usage errors).
  */
 export function planRun(config: TrainConfig): RunPlan {
+  if (config.semiSupervised !== undefined || config.labels !== undefined) throw semiNeedsTrainSemi();
   if (config.resume === undefined) {
     const out = config.out ?? defaultOutDir();
     assertNotLocked(out); // a live run's folder: name the run

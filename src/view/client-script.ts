@@ -85,7 +85,7 @@ export const CLIENT_SCRIPT = String.raw`
 
   // ---- one run's state: its metrics as columns ----
   function newRun(info) {
-    return { id: info.id, name: info.name, facts: null, offset: 0, steps: [], evals: [], time: 0, bad: 0, long: 0, samples: { grids: [], latest: null }, changed: true };
+    return { id: info.id, name: info.name, facts: null, offset: 0, steps: [], evals: [], accuracy: [], time: 0, bad: 0, long: 0, samples: { grids: [], latest: null }, changed: true };
   }
   function addLines(run, lines) {
     lines.forEach(function (l) {
@@ -93,6 +93,9 @@ export const CLIENT_SCRIPT = String.raw`
         var e = l.eval;
         run.evals.push({ step: num(l.step), time: run.time, fcd: num(e.fcd), classifierScore: num(e.classifierScore), classesCovered: num(e.classesCovered),
           agreement: e.classAgreement && typeof e.classAgreement === 'object' ? num(e.classAgreement.mean) : null });
+      } else if (typeof l.heldOutAccuracy === 'number') {
+        // A semi-supervised run's held-out accuracy (ganpool train --semi-supervised --eval-every K).
+        run.accuracy.push({ step: num(l.step), time: run.time, accuracy: 100 * l.heldOutAccuracy });
       } else if (l.skipped) {
         run.steps.push({ step: num(l.step), time: run.time, skipped: true });
       } else if (typeof l.step === 'number') {
@@ -103,7 +106,7 @@ export const CLIENT_SCRIPT = String.raw`
       }
     });
   }
-  function resetRun(run) { run.steps = []; run.evals = []; run.time = 0; run.offset = 0; }
+  function resetRun(run) { run.steps = []; run.evals = []; run.accuracy = []; run.time = 0; run.offset = 0; }
   function pollMetrics(run) {
     return api.metrics(run.id, run.offset).then(function (m) {
       if (m.reset) resetRun(run);
@@ -241,9 +244,16 @@ export const CLIENT_SCRIPT = String.raw`
       { name: 'outside', color: PALETTE[3], xs: x, ys: col(run.steps, 'outsideMs') },
       { name: 'averaging + Adam', color: PALETTE[4], xs: x, ys: col(run.steps, 'adamMs') },
       { name: 'weight reload', color: PALETTE[5], xs: x, ys: col(run.steps, 'reloadMs') }], sm) });
+    if (run.accuracy.length) {
+      add('chart-accuracy', { title: 'Held-out accuracy (semi-supervised D)', xLabel: xLabel(), yLabel: '%', series: [
+        { name: 'held-out accuracy', kind: 'raw', color: PALETTE[0], xs: run.accuracy.map(function (e) { return state.xAxis === 'time' ? e.time : e.step; }),
+          ys: run.accuracy.map(function (e) { return e.accuracy; }), markers: true }] });
+    }
     var ex = run.evals.map(function (e) { return state.xAxis === 'time' ? e.time : e.step; });
     var none = 'no evaluations logged (train with --eval-every K)';
-    if (!run.evals.length) {
+    if (run.accuracy.length && !run.evals.length) {
+      // A semi-supervised run scores its classifier, not samples: no FCD to chart.
+    } else if (!run.evals.length) {
       box.appendChild(el('div', { id: 'chart-eval-none', class: 'chart-box note', text: 'FCD, classifier score, classes covered: ' + none + '.' }));
     } else {
       add('chart-fcd', { title: 'FCD (lower is better)', xLabel: xLabel(), yLabel: 'FCD', empty: none, series: [

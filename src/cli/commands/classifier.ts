@@ -2,12 +2,36 @@
 import { parseFlags } from '../../util/flags.js';
 import { availableParallelism } from 'node:os';
 import { createProgress } from '../../util/progress.js';
-import { GanpoolUsageError, badValue, classifierActionError } from '../../errors.js';
+import { GanpoolUsageError, badValue, classifierActionError, missingFlag } from '../../errors.js';
 import { augmentedClassifierDir, classifierDir, saveClassifier, trainClassifier } from '../../eval/classifier-store.js';
 import { augmentTarget, loadAugmentSet, parseAugmentSpec } from '../../eval/augment-set.js';
 import { loadSplit } from '../../eval/splits.js';
+import { evaluateClassifierOnnx } from '../../eval/semi-eval.js';
+import { classCount } from '../../data/image-set.js';
+
+const EVAL_FLAGS = { model: { type: 'string' }, dataset: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** `ganpool classifier eval --model FILE --dataset D`: held-out accuracy, per class and overall. */
+async function classifierEvalCommand(argv: string[]): Promise<number> {
+  const values = parseFlags('classifier eval', argv, EVAL_FLAGS);
+  if (values.help) { process.stdout.write(HELP); return 0; }
+  if (values.model === undefined) throw missingFlag('classifier eval', '--model', 'the classifier file (OUT/classifier.onnx)');
+  const dataset = values.dataset ?? 'mnist';
+  const split = await loadSplit(dataset, values['data-dir']);
+  const classes = classCount(split.test.set);
+  const acc = await evaluateClassifierOnnx(values.model, split.test, classes);
+  process.stdout.write(acc.perClass.map((a, k) => `class ${String(k).padStart(2)}: ${(a * 100).toFixed(2).padStart(6)}%  (${acc.counts[k]} images)\n`).join('') +
+    `accuracy: ${(acc.accuracy * 100).toFixed(2)}% on ${acc.count} held-out images of '${dataset}' (${split.description})\n`);
+  return 0;
+}
 
 const HELP = `Usage: ganpool classifier train --dataset D [flags]
+       ganpool classifier eval --model FILE --dataset D
+
+'classifier eval' prints the held-out accuracy (overall and per class) of a
+classifier file, such as the OUT/classifier.onnx a semi-supervised run writes
+(ganpool train --semi-supervised): input 'images' float32 [N,H,W,C] in [-1, 1],
+output 'logits' [N,K].
 
 Trains the small CNN that 'ganpool eval' and 'ganpool train --eval-every' score
 generated images with, data-parallel on the worker pool, reports its test
@@ -55,6 +79,7 @@ export function numberFlag(flag: string, raw: string | undefined, min: number, r
 export async function classifierCommand(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
   if (action === '--help' || action === '-h') { process.stdout.write(HELP); return 0; }
+  if (action === 'eval') return classifierEvalCommand(rest);
   if (action !== 'train') throw classifierActionError(action);
   const values = parseFlags('classifier', rest, FLAGS);
   if (values.help) { process.stdout.write(HELP); return 0; }

@@ -6,6 +6,7 @@ import { resolveConfig } from '../../config.js';
 import { settleAllPools } from '../../training/executor.js';
 import type { EvalMetrics } from '../../metrics/frechet.js';
 import { agreementLine } from './eval.js';
+import { semiTrainCommand } from './semi.js';
 
 /**
  * Ctrl-C or SIGTERM once: stop after the current step (samples, checkpoint
@@ -46,6 +47,7 @@ export function qualityLines(generated: EvalMetrics, floor: EvalMetrics | null):
 export async function trainCommand(argv: string[]): Promise<number> {
   const { config, help } = parseTrainArgs(argv);
   if (help) { process.stdout.write(trainHelp()); return 0; }
+  if (config.semiSupervised !== undefined || config.labels !== undefined) return semiTrainCommand(config, stopOnSignals);
   const plan = planRun(config);
   resolveConfig(plan.config); // every flag checked before any data is loaded or anything written
   const controller = stopOnSignals();
