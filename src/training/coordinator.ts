@@ -6,6 +6,7 @@
  * as they arrive, asks the loop to stop at a step boundary, and after a
  * worker fault puts back what the failed phase wrote and runs it again.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AdamOptions } from '../optim/adam.js';
 import { epochPermutation } from '../util/rng.js';
 import { bnLayers, bnStatsSize, initParams, modelPreset, paramCount, type BnLayer, type ModelPreset, type NetSpec } from '../models/presets.js';
@@ -188,8 +189,6 @@ export type ExecutorKind = 'pool' | 'inline';
 const LOOP_CAPACITY = 4096;
 /** How often the main thread looks for new step records while the loop runs. */
 const POLL_MS = 20;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Called with each step's info as the loop reports it. */
 export type StepListener = (info: StepInfo) => void | Promise<void>;
