@@ -124,6 +124,11 @@ export interface TrainConfig {
    * the K classes), or `all` for plain supervised training of the same D (the baseline).
    */
   labels?: number | 'all';
+  /**
+   * With `semiSupervised`: use only this many of the unlabelled training rows (a subset drawn by
+   * the seed), to measure what a smaller unlabelled pool costs. Default: all of them.
+   */
+  unlabelled?: number;
 }
 
 /** A configuration with every field decided; what a run records. */

@@ -781,11 +781,23 @@ export function semiUnlabeled(spec: string): GanpoolUsageError {
       '(mnist, fashion-mnist, idx:PATH with a labels-idx1 file beside it, or folder:DIR with one subfolder per class)', 'semiSupervised');
 }
 
-/** `labels` given without `semiSupervised`, or `semiSupervised` without `labels`. */
-export function semiLabelsPairing(hasLabels: boolean): GanpoolUsageError {
-  return hasLabels
-    ? new GanpoolUsageError('invalid labels: it only applies with semiSupervised (--semi-supervised)', 'labels')
+/** `field` (`labels` or `unlabelled`) given without `semiSupervised`, or (null) `semiSupervised` without `labels`. */
+export function semiLabelsPairing(field: 'labels' | 'unlabelled' | null): GanpoolUsageError {
+  return field !== null
+    ? new GanpoolUsageError(`invalid ${field}: it only applies with semiSupervised (--semi-supervised)`, field)
     : new GanpoolUsageError('invalid semiSupervised: it needs labels (--labels N, or all for the supervised baseline)', 'semiSupervised');
+}
+
+/** `unlabelled` above the unlabelled training rows there are. */
+export function unlabelledTooMany(asked: number, available: number): GanpoolUsageError {
+  return new GanpoolUsageError(`invalid unlabelled: ${asked}, but only ${available} training images are unlabelled with these labels; give at most ${available}`, 'unlabelled');
+}
+
+/** `unlabelled` that is not a positive integer, or given with `--labels all` (no unlabelled rows). */
+export function unlabelledBadValue(value: unknown, labelsAll: boolean): GanpoolUsageError {
+  return new GanpoolUsageError(labelsAll
+    ? 'invalid unlabelled: --labels all leaves no unlabelled images to limit'
+    : `invalid unlabelled: ${JSON.stringify(value)}; expected a positive integer (unlabelled training images to use)`, 'unlabelled');
 }
 
 /** A train option the semi-supervised trainer does not take. */

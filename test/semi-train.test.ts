@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
-import { parseLabelCount, semiShardInputs, splitLabels, type SemiBatchPlan } from '../src/data/label-split.js';
+import { limitUnlabelled, parseLabelCount, semiShardInputs, splitLabels, type SemiBatchPlan } from '../src/data/label-split.js';
 import { holdout } from '../src/eval/splits.js';
 import { GanpoolUsageError } from '../src/errors.js';
 import { asFlagError, parseTrainArgs } from '../src/cli/args.js';
@@ -18,7 +18,7 @@ import { foldSemiClassifier, semiSpec, type SemiSpec } from '../src/models/semi.
 import { loadLayersModel } from '../src/engines/tfjs/model-io.js';
 import { initBackend } from '../src/engines/tfjs/tf-backend.js';
 import { assertTensorsClose, mnistData } from './helpers.js';
-import { zigguratNormal } from '../src/util/ziggurat.js';
+import { fillZigguratNormals, zigguratNormal } from '../src/util/ziggurat.js';
 import { hashInts, sfc32 } from '../src/util/rng.js';
 
 const labelled = (): ReturnType<typeof holdout> => holdout(mnistData() as ReturnType<typeof holdout>['train']['set']);
@@ -40,6 +40,23 @@ test('splitLabels: N/K per class from the training split only, disjoint, the res
   const all = splitLabels(labels, split.train.indices, 10, 'all', 1);
   t.deepEqual([...all.labelled], [...split.train.indices]);
   t.is(all.unlabelled.length, 0);
+});
+
+test('limitUnlabelled keeps N of the unlabelled rows, drawn by the seed, the labelled rows untouched; more than there are is a usage error naming --unlabelled', (t) => {
+  const split = labelled();
+  const a = splitLabels(split.train.set.labels, split.train.indices, 10, 100, 1);
+  const small = limitUnlabelled(a, 500, 1);
+  t.is(small.labelled, a.labelled);
+  t.is(small.unlabelled.length, 500);
+  const pool = new Set(a.unlabelled);
+  t.is(new Set(small.unlabelled).size, 500, 'no row twice');
+  t.true([...small.unlabelled].every((r) => pool.has(r)));
+  t.deepEqual(limitUnlabelled(a, 500, 1), small, 'the same seed keeps the same rows');
+  t.notDeepEqual(limitUnlabelled(a, 500, 2).unlabelled, small.unlabelled, 'another seed keeps others');
+  const whole = limitUnlabelled(a, a.unlabelled.length, 1).unlabelled;
+  t.true(whole.length === pool.size && whole.every((r) => pool.has(r)), 'all of them is the whole pool');
+  const e = t.throws(() => limitUnlabelled(a, a.unlabelled.length + 1, 1), { instanceOf: GanpoolUsageError, message: new RegExp(`only ${a.unlabelled.length} training images are unlabelled`) });
+  t.regex(asFlagError(e).message, /^invalid --unlabelled:/);
 });
 
 test('splitLabels and --labels refuse N < K, N not a multiple of K, more labels than a class has, and junk (usage errors naming --labels)', (t) => {
@@ -95,7 +112,7 @@ test('the semi config refuses a missing pairing, GAN-only fields and a batch tha
   t.throws(() => planRun({ semiSupervised: true, labels: 100 }), { instanceOf: GanpoolUsageError, message: /call trainSemi\(\)/ }, 'train() refuses a semi-supervised config');
 });
 
-test('the CLI exits 2 naming the flag: --labels 5, --labels 15, an unlabelled data set', (t) => {
+test('the CLI exits 2 naming the flag: --labels 5, --labels 15, an unlabelled data set, a bad --unlabelled', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ganpool-semi-cli-'));
   const run = (...args: string[]): ReturnType<typeof spawnSync> =>
     spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', ...args, '--out', join(dir, 'out')], { encoding: 'utf8' });
@@ -115,6 +132,17 @@ test('the CLI exits 2 naming the flag: --labels 5, --labels 15, an unlabelled da
   const d = run('--semi-supervised', '--labels', '100', '--dataset', `idx:${idx}`);
   t.is(d.status, 2);
   t.regex(String(d.stderr), /invalid --semi-supervised: dataset .* has no class labels/);
+  for (const [args, re] of [
+    [['--semi-supervised', '--labels', '100', '--unlabelled', '0'], /invalid --unlabelled: 0; expected a positive integer/],
+    [['--semi-supervised', '--labels', '100', '--unlabelled', '2.5'], /invalid --unlabelled: 2.5; expected a positive integer/],
+    [['--semi-supervised', '--labels', '100', '--unlabelled', '8000'], /invalid --unlabelled: 8000, but only 7900 training images are unlabelled/],
+    [['--semi-supervised', '--labels', 'all', '--unlabelled', '10'], /invalid --unlabelled: --labels all leaves no unlabelled images/],
+    [['--unlabelled', '10'], /invalid --unlabelled: it only applies with semiSupervised/],
+  ] as const) {
+    const r = run(...args);
+    t.is(r.status, 2, args.join(' '));
+    t.regex(String(r.stderr), re);
+  }
   t.false(existsSync(join(dir, 'out', 'metrics.jsonl')));
 });
 
@@ -215,6 +243,22 @@ test.serial('trainSemi end to end: --labels all trains D alone; the run writes i
   t.is(summary.unlabelled, 0);
   t.is(summary.heldOutAccuracy, r.accuracy.accuracy);
   await t.throwsAsync(() => trainSemi({ semiSupervised: true, labels: 100, steps: 1, out }), { instanceOf: GanpoolUsageError }, 'a finished run\'s folder is refused');
+});
+
+test('fillZigguratNormals draws the same float32 values as zigguratNormal on the closure-based sfc32 stream, tails and wedges included', (t) => {
+  for (const key of [1, 7, 0xdeadbeef, 123456789]) {
+    const n = 50_000;
+    const next = sfc32(key);
+    const src = { int32: (): number => (next() * 4294967296) | 0, uniform: (): number => 1 - next() };
+    const expected = Float32Array.from({ length: n }, () => zigguratNormal(src));
+    const got = new Float32Array(n + 3).fill(Number.NaN);
+    fillZigguratNormals(got, 2, n, key);
+    t.true(Number.isNaN(got[0]) && Number.isNaN(got[1]) && Number.isNaN(got[n + 2]), 'writes only its range');
+    let first = -1;
+    for (let i = 0; i < n; i++) if (!Object.is(got[i + 2], expected[i])) { first = i; break; }
+    t.is(first, -1, `key ${key}: first difference at draw ${first}`);
+    t.true(expected.some((v) => Math.abs(v) > 3.442619855899), 'the tail beyond R was drawn');
+  }
 });
 
 test('the ziggurat draws standard normals: moments and tail shares match the normal distribution (2,000,000 draws)', (t) => {

@@ -18,13 +18,13 @@ import { machineFacts } from '../run/machine.js';
 import { loadSplit } from '../eval/splits.js';
 import { SemiTrainer, type SemiAccuracy, type SemiStepInfo } from '../eval/semi-train.js';
 import { writeSemiClassifier, SEMI_CLASSIFIER_DIR, SEMI_CLASSIFIER_ONNX } from '../eval/semi-export.js';
-import { parseLabelCount, splitLabels, type LabelCount } from '../data/label-split.js';
+import { limitUnlabelled, parseLabelCount, splitLabels, type LabelCount } from '../data/label-split.js';
 import { classCount } from '../data/image-set.js';
 import { semiSpec, SEMI_BN_GROUP } from '../models/semi.js';
 import { measuredBaseline, type MeasuredBaseline } from '../eval/semi-baselines.js';
 import type { BackendName } from '../engines/backend.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { GanpoolUsageError, datasetUnlabeled, semiLabelsPairing, semiUnlabeled, semiUnsupportedField, semiBatchNotGroups } from '../errors.js';
+import { GanpoolUsageError, datasetUnlabeled, semiLabelsPairing, semiUnlabeled, semiUnsupportedField, semiBatchNotGroups, unlabelledBadValue } from '../errors.js';
 
 /** Rows of each part (labelled, unlabelled, fake) per step, as the recipe. */
 export const SEMI_DEFAULT_BATCH = 100;
@@ -35,7 +35,7 @@ export const SEMI_DEFAULT_STEPS = 3000;
 
 /** TrainConfig fields a semi-supervised run takes; any other set field is a usage error. */
 const SEMI_FIELDS = new Set<keyof TrainConfig>([
-  'semiSupervised', 'labels', 'dataset', 'dataDir', 'imageSize', 'channels', 'workers', 'batchSize', 'steps', 'lr', 'beta1', 'beta2',
+  'semiSupervised', 'labels', 'unlabelled', 'dataset', 'dataDir', 'imageSize', 'channels', 'workers', 'batchSize', 'steps', 'lr', 'beta1', 'beta2',
   'seed', 'evalEvery', 'out', 'backend',
 ]);
 
@@ -43,6 +43,8 @@ const SEMI_FIELDS = new Set<keyof TrainConfig>([
 export interface SemiConfig {
   semiSupervised: true;
   labels: LabelCount;
+  /** Unlabelled training rows to use (a seeded subset), or null for all. */
+  unlabelled: number | null;
   dataset: string;
   dataDir: string | null;
   workers: number;
@@ -95,15 +97,17 @@ export function semiLrScale(step: number, steps: number): number {
 
 /** Checks a semi-supervised config and fills in its defaults (usage errors name the field). */
 export function resolveSemiConfig(config: TrainConfig): SemiConfig {
-  if (config.semiSupervised !== true || config.labels === undefined) throw semiLabelsPairing(config.labels !== undefined);
+  if (config.semiSupervised !== true || config.labels === undefined) throw semiLabelsPairing(config.semiSupervised === true ? null : config.labels !== undefined ? 'labels' : config.unlabelled !== undefined ? 'unlabelled' : null);
   for (const [field, value] of Object.entries(config)) {
     if (value !== undefined && !SEMI_FIELDS.has(field as keyof TrainConfig)) throw semiUnsupportedField(field);
   }
   const labels = parseLabelCount(config.labels);
+  const unlabelled = config.unlabelled ?? null;
+  if (unlabelled !== null && (labels === 'all' || !Number.isInteger(unlabelled) || unlabelled < 1)) throw unlabelledBadValue(unlabelled, labels === 'all');
   const base = resolveConfig({ ...config, batchSize: config.batchSize ?? SEMI_DEFAULT_BATCH, lr: config.lr ?? SEMI_DEFAULT_LR, steps: config.steps ?? SEMI_DEFAULT_STEPS });
   if (base.batchSize % SEMI_BN_GROUP !== 0) throw semiBatchNotGroups(base.batchSize, SEMI_BN_GROUP);
   return {
-    semiSupervised: true, labels, dataset: base.dataset, dataDir: base.dataDir, workers: base.workers, batchSize: base.batchSize,
+    semiSupervised: true, labels, unlabelled, dataset: base.dataset, dataDir: base.dataDir, workers: base.workers, batchSize: base.batchSize,
     steps: base.steps, lr: base.lrD, beta1: base.beta1, beta2: base.beta2, seed: base.seed, evalEvery: base.evalEvery, out: base.out,
     backend: base.backend,
   };
@@ -123,7 +127,8 @@ export async function trainSemi(config: TrainConfig, hooks: SemiRunHooks = {}): 
   const set = split.train.set;
   const classes = classCount(set);
   if (classes < 2) throw semiUnlabeled(c.dataset);
-  const labels = splitLabels(set.labels, split.train.indices, classes, c.labels, c.seed);
+  const drawn = splitLabels(set.labels, split.train.indices, classes, c.labels, c.seed);
+  const labels = c.unlabelled === null ? drawn : limitUnlabelled(drawn, c.unlabelled, c.seed);
   const spec = semiSpec([set.height, set.width, set.channels], classes);
   mkdirSync(c.out, { recursive: true });
   const lock = acquireRunLock(c.out);

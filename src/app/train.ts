@@ -51,7 +51,7 @@ export interface RunPlan {
  * GanpoolDataError) and merges the given fields into its config (conflicts are usage errors).
  */
 export function planRun(config: TrainConfig): RunPlan {
-  if (config.semiSupervised !== undefined || config.labels !== undefined) throw semiNeedsTrainSemi();
+  if (config.semiSupervised !== undefined || config.labels !== undefined || config.unlabelled !== undefined) throw semiNeedsTrainSemi();
   if (config.resume === undefined) {
     const out = config.out ?? defaultOutDir();
     assertNotLocked(out); // a live run's folder: name the run

@@ -27,6 +27,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   conditional: { field: 'conditional', numeric: false, switch: true, help: 'conditional GAN: G draws a given class, D judges (image, class); needs a labelled data set [off]' },
   'semi-supervised': { field: 'semiSupervised', numeric: false, switch: true, help: 'semi-supervised GAN (Salimans et al. 2016): D is a K-class classifier, written to OUT/classifier.onnx; needs --labels [off]' },
   labels: { field: 'labels', numeric: false, help: '--semi-supervised: labelled training images, N/K per class (a multiple of the classes), or all (supervised baseline)' },
+  unlabelled: { field: 'unlabelled', numeric: true, help: '--semi-supervised: use only N of the unlabelled training images (drawn by the seed) [all]' },
   workers: { field: 'workers', numeric: true, help: 'worker threads [available cores]' },
   'batch-size': { field: 'batchSize', numeric: true, help: `global batch size, split across workers [${DEFAULT_BATCH_SIZE}]` },
   steps: { field: 'steps', numeric: true, help: `training steps, each one D and one G update [${DEFAULT_STEPS}]` },

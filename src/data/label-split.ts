@@ -7,8 +7,8 @@
  * reads exactly the same inputs.
  */
 import { epochPermutation, hashInts, sfc32 } from '../util/rng.js';
-import { zigguratNormal } from '../util/ziggurat.js';
-import { labelsBelowClasses, labelsNotMultiple, labelsTooMany, labelsBadValue } from '../errors.js';
+import { fillZigguratNormals } from '../util/ziggurat.js';
+import { labelsBelowClasses, labelsNotMultiple, labelsTooMany, labelsBadValue, unlabelledTooMany } from '../errors.js';
 
 /** How many training rows keep their label: a count, or `all` (plain supervised training). */
 export type LabelCount = number | 'all';
@@ -55,6 +55,19 @@ export function splitLabels(labels: Uint8Array, train: Uint32Array, classes: num
     }
   });
   return { labelled, unlabelled: train.filter((row) => !chosen.has(row)) };
+}
+
+/**
+ * `split` with only `count` of its unlabelled rows: the first `count` of a
+ * permutation keyed by `seed` (kept in data-set order). Throws a usage error
+ * naming `unlabelled` when there are fewer.
+ */
+export function limitUnlabelled(split: LabelSplit, count: number, seed: number): LabelSplit {
+  const rows = split.unlabelled;
+  if (count > rows.length) throw unlabelledTooMany(count, rows.length);
+  const perm = epochPermutation(rows.length, hashInts(seed, 0x0a11), 0);
+  const chosen = Uint32Array.from(perm.subarray(0, count), (i) => rows[i]).sort();
+  return { labelled: split.labelled, unlabelled: chosen };
 }
 
 /** What the semi-supervised batch needs to know besides its key. */
@@ -105,12 +118,7 @@ function epochRow(rows: Uint32Array, seed: number, stream: number, i: number, ca
  */
 function keyedNormals(out: Float32Array, seed: number, step: number, stream: number, first: number, width: number): Float32Array {
   const rows = out.length / width;
-  for (let r = 0; r < rows; r++) {
-    const next = sfc32(hashInts(seed, step, stream, first + r));
-    const src = { int32: (): number => (next() * 4294967296) | 0, uniform: (): number => 1 - next() };
-    const base = r * width;
-    for (let j = 0; j < width; j++) out[base + j] = zigguratNormal(src);
-  }
+  for (let r = 0; r < rows; r++) fillZigguratNormals(out, r * width, width, hashInts(seed, step, stream, first + r));
   return out;
 }
 
@@ -119,13 +127,15 @@ const permCache = new WeakMap<SemiBatchPlan, Map<string, Uint32Array>>();
 
 /**
  * One shard's semi-supervised inputs, a pure function of (plan, seed, step,
- * phase, first, count). Row i of step t's batch (i = first + r) is row
+ * phase, first, count). `fakeOnly` (G's update, which reads only the latent
+ * vectors and the fakes' noise) leaves the unlabelled rows and their noise
+ * empty and computes the rest exactly as without it. Row i of step t's batch (i = first + r) is row
  * t·B + i of an endless sequence of seeded epochs over the labelled rows,
  * and likewise over the unlabelled rows; its latent vector and D's noise are
  * keyed by (seed, t, stream, i). The G phase reads the same unlabelled rows
  * and latent vectors as the D phase of its step, with fresh noise for D.
  */
-export function semiShardInputs(plan: SemiBatchPlan, seed: number, step: number, phase: SemiPhase, first: number, count: number): SemiShardInputs {
+export function semiShardInputs(plan: SemiBatchPlan, seed: number, step: number, phase: SemiPhase, first: number, count: number, fakeOnly = false): SemiShardInputs {
   let cache = permCache.get(plan);
   if (!cache) permCache.set(plan, cache = new Map<string, Uint32Array>());
   const { labelled, unlabelled } = plan.split;
@@ -145,11 +155,11 @@ export function semiShardInputs(plan: SemiBatchPlan, seed: number, step: number,
   }
   return {
     labelledRows: phase === 'd' ? rowsOf(labelled, STREAM.labelledOrder) : new Uint32Array(0),
-    unlabelledRows: hasUnlabelled ? rowsOf(unlabelled, STREAM.unlabelledOrder) : new Uint32Array(0),
+    unlabelledRows: hasUnlabelled && !fakeOnly ? rowsOf(unlabelled, STREAM.unlabelledOrder) : new Uint32Array(0),
     z,
     noise: {
       labelled: normals(STREAM.noiseLabelled, phase === 'd'),
-      unlabelled: normals(STREAM.noiseUnlabelled, hasUnlabelled),
+      unlabelled: normals(STREAM.noiseUnlabelled, hasUnlabelled && !fakeOnly),
       fake: normals(STREAM.noiseFake, hasUnlabelled),
     },
   };

@@ -9,6 +9,7 @@ import { gradSlot, paramsView } from '../training/shared-params.js';
 import { wasmAdam, type WasmAdam } from '../optim/adam-wasm.js';
 import { semiNoiseWidth } from '../models/semi.js';
 import { semiShardInputs, type SemiBatchPlan } from '../data/label-split.js';
+import type { SemiGInput } from '../engines/semi-engine.js';
 import type { SemiDResult, SemiInit, SemiStatsResult, SemiTask } from './semi-protocol.js';
 
 /** Rows per inference pass when predicting. */
@@ -28,6 +29,8 @@ export async function createSemiShard(init: SemiInit): Promise<SemiShard> {
   const P = h * w * c;
   const plan: SemiBatchPlan = { split: init.split, batchSize: init.batchSize, latentDim: init.spec.latentDim, noiseWidth: semiNoiseWidth(init.spec) };
   const versions = { d: -1, g: -1 };
+  /** The inputs of the last stats pass (G's update of the same shard reuses them). */
+  let lastStats: { key: string; input: SemiGInput } | null = null;
   const adam: Partial<Record<'d' | 'g', WasmAdam>> = {};
   const reload = (dVersion: number, gVersion: number): void => {
     if (versions.d !== dVersion) { engine.setParams('d', paramsView(init.d)); versions.d = dVersion; }
@@ -60,12 +63,23 @@ export async function createSemiShard(init: SemiInit): Promise<SemiShard> {
           }, gradSlot(init.d, task.slot));
           return out;
         }
-        case 'stats':
-        case 'g': {
+        case 'stats': {
           reload(task.dVersion, task.gVersion);
           const inp = semiShardInputs(plan, init.seed, task.step, 'g', task.first, task.count);
           const input = { count: task.count, unlabelled: images(0, inp.unlabelledRows), z: inp.z, noise: inp.noise };
-          if (task.kind === 'stats') return (await engine.features(input)) satisfies SemiStatsResult;
+          lastStats = { key: `${task.step}:${task.first}:${task.count}`, input };
+          return (await engine.features(input)) satisfies SemiStatsResult;
+        }
+        case 'g': {
+          reload(task.dVersion, task.gVersion);
+          // The stats pass of this shard usually ran here just before: its inputs are the same pure function.
+          const key = `${task.step}:${task.first}:${task.count}`;
+          let input = lastStats?.key === key ? lastStats.input : null;
+          if (!input) {
+            const inp = semiShardInputs(plan, init.seed, task.step, 'g', task.first, task.count, true);
+            input = { count: task.count, unlabelled: new Float32Array(0), z: inp.z, noise: inp.noise };
+          }
+          lastStats = null;
           return engine.gPhase(input, task.delta, gradSlot(init.g, task.slot));
         }
         case 'apply': {

@@ -6,6 +6,7 @@
  * of its key. Used for the semi-supervised D's Gaussian noise, millions of
  * values per step (src/data/label-split.ts).
  */
+import { hashInts } from './noise.js';
 
 const LAYERS = 128;
 /** x of the base layer's right edge. */
@@ -13,6 +14,7 @@ const R = 3.442619855899;
 /** The area of each layer. */
 const V = 9.91256303526217e-3;
 const M1 = 2147483648;
+
 
 const kn = new Int32Array(LAYERS);
 const wn = new Float64Array(LAYERS);
@@ -43,9 +45,16 @@ export interface IntSource {
 
 /** One standard normal from `src`. */
 export function zigguratNormal(src: IntSource): number {
-  let hz = src.int32() | 0;
-  let iz = hz & (LAYERS - 1);
+  const hz = src.int32() | 0;
+  const iz = hz & (LAYERS - 1);
   if (Math.abs(hz) < kn[iz]) return hz * wn[iz];
+  return zigguratSlow(hz, src);
+}
+
+/** The rest of a draw whose first integer `hz` missed the fast path (the wedges and the tail). */
+function zigguratSlow(first: number, src: IntSource): number {
+  let hz = first;
+  let iz = hz & (LAYERS - 1);
   for (;;) {
     const x = hz * wn[iz];
     if (iz === 0) {
@@ -61,5 +70,38 @@ export function zigguratNormal(src: IntSource): number {
     hz = src.int32() | 0;
     iz = hz & (LAYERS - 1);
     if (Math.abs(hz) < kn[iz]) return hz * wn[iz];
+  }
+}
+
+/**
+ * Fills `out[offset .. offset+count)` with {@link zigguratNormal} draws from
+ * the sfc32 stream of `key` (sfc32(key) of src/util/noise.ts: int32 = its
+ * next 32-bit output, uniform = 1 − its next uniform). The same numbers as
+ * that closure-based path, bit for bit, with the generator's state in local
+ * variables: the semi-supervised D draws about two million per step.
+ */
+export function fillZigguratNormals(out: Float32Array, offset: number, count: number, key: number): void {
+  let a = hashInts(key, 1), b = hashInts(key, 2), c = hashInts(key, 3), d = 1;
+  let t = 0;
+  for (let i = 0; i < 12; i++) {
+    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+  }
+  const src: IntSource = {
+    int32(): number {
+      t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+      return t;
+    },
+    uniform(): number {
+      t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+      return 1 - (t >>> 0) / 4294967296;
+    },
+  };
+  const end = offset + count;
+  for (let j = offset; j < end; j++) {
+    // The fast path of zigguratNormal inline; the rare rest goes through it.
+    t = (((a + b) | 0) + d) | 0; d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    const iz = t & (LAYERS - 1);
+    if (Math.abs(t) < kn[iz]) { out[j] = t * wn[iz]; continue; }
+    out[j] = zigguratSlow(t, src);
   }
 }

@@ -47,7 +47,7 @@ export function qualityLines(generated: EvalMetrics, floor: EvalMetrics | null):
 export async function trainCommand(argv: string[]): Promise<number> {
   const { config, help } = parseTrainArgs(argv);
   if (help) { process.stdout.write(trainHelp()); return 0; }
-  if (config.semiSupervised !== undefined || config.labels !== undefined) return semiTrainCommand(config, stopOnSignals);
+  if (config.semiSupervised !== undefined || config.labels !== undefined || config.unlabelled !== undefined) return semiTrainCommand(config, stopOnSignals);
   const plan = planRun(config);
   resolveConfig(plan.config); // every flag checked before any data is loaded or anything written
   const controller = stopOnSignals();
