@@ -2,7 +2,7 @@
  * `train({ semiSupervised: true, labels: N })`: one semi-supervised GAN run
  * (Salimans et al. 2016, src/models/semi.ts) from start to end: the label
  * split, the trainer, held-out accuracy as it goes (`evalEvery`), and at the
- * end OUT/classifier.onnx, OUT/classifier/ (TensorFlow.js), OUT/metrics.jsonl,
+ * end OUT/classifier.onnx, OUT/classifier/ (TensorFlow.js), OUT/samples.png (G's images), OUT/metrics.jsonl,
  * OUT/config.json and OUT/summary.json.
  *
  * The held-out split is the one `ganpool eval` and the evaluation classifier
@@ -18,6 +18,7 @@ import { machineFacts } from '../run/machine.js';
 import { loadSplit } from '../eval/splits.js';
 import { SemiTrainer, type SemiAccuracy, type SemiStepInfo } from '../eval/semi-train.js';
 import { writeSemiClassifier, SEMI_CLASSIFIER_DIR, SEMI_CLASSIFIER_ONNX } from '../eval/semi-export.js';
+import { writeSemiSamples } from '../eval/semi-samples.js';
 import { limitUnlabelled, parseLabelCount, splitLabels, type LabelCount } from '../data/label-split.js';
 import { classCount } from '../data/image-set.js';
 import { semiSpec, SEMI_BN_GROUP } from '../models/semi.js';
@@ -84,6 +85,8 @@ export interface SemiRunResult {
   baseline: MeasuredBaseline | null;
   classifierOnnx: string;
   classifierTfjs: string;
+  /** OUT/samples.png, 100 images of G (null with `labels: 'all'`: no G is trained). */
+  samples: string | null;
   stoppedEarly: boolean;
 }
 
@@ -160,6 +163,7 @@ export async function trainSemi(config: TrainConfig, hooks: SemiRunHooks = {}): 
     appendFileSync(metrics, JSON.stringify({ step: trainer.stepsDone, heldOutAccuracy: accuracy.accuracy, perClass: accuracy.perClass }) + '\n');
     hooks.onEval?.({ step: trainer.stepsDone, accuracy });
     const classifierOnnx = join(c.out, SEMI_CLASSIFIER_ONNX), classifierTfjs = join(c.out, SEMI_CLASSIFIER_DIR);
+    const samples = trainer.semiSupervised ? await writeSemiSamples(c.out, spec, trainer.gParams(), c.seed) : null;
     await writeSemiClassifier(c.out, spec, trainer.dParams(), {
       dataset: c.dataset, labels: c.labels, seed: c.seed, step: trainer.stepsDone, heldOutAccuracy: accuracy.accuracy, split: split.description,
     });
@@ -168,7 +172,7 @@ export async function trainSemi(config: TrainConfig, hooks: SemiRunHooks = {}): 
       steps: trainer.stepsDone, wallSeconds, heldOutAccuracy: accuracy.accuracy, perClass: accuracy.perClass, heldOut: accuracy.count,
       baseline: measuredBaseline(c.dataset, c.labels), split: split.description, machine: machineFacts(),
     }, null, 2) + '\n');
-    return { out: c.out, steps: trainer.stepsDone, wallSeconds, accuracy, baseline: measuredBaseline(c.dataset, c.labels), classifierOnnx, classifierTfjs, stoppedEarly };
+    return { out: c.out, steps: trainer.stepsDone, wallSeconds, accuracy, baseline: measuredBaseline(c.dataset, c.labels), classifierOnnx, classifierTfjs, samples, stoppedEarly };
   } finally {
     await trainer.close();
     lock.release();

@@ -164,6 +164,11 @@ export class SemiTrainer {
     return paramsView(this.d).slice();
   }
 
+  /** A copy of G's parameters (the feature-matching generator). */
+  gParams(): Float32Array {
+    return paramsView(this.g).slice();
+  }
+
   /** Stops the workers. */
   close(): Promise<void> {
     return this.executor.close();

@@ -31,6 +31,7 @@ export async function semiTrainCommand(config: TrainConfig, stopOnSignals: () =>
   (progress as Progress | null)?.done();
   process.stdout.write(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps in ${result.wallSeconds.toFixed(1)} s\n` +
     `run:          ${result.out}\nclassifier:   ${result.classifierOnnx} (ONNX) and ${result.classifierTfjs} (TensorFlow.js)\n` +
+    (result.samples ? `samples:      ${result.samples} (100 images of G)\n` : '') +
     `per class:    ${result.accuracy.perClass.map((a, k) => `${k} ${(a * 100).toFixed(1)}`).join('  ')}\n` +
     semiAccuracyLine(result.accuracy.accuracy, result.accuracy.count, result.baseline));
   return 0;
