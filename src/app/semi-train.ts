@@ -31,8 +31,8 @@ import { GanpoolUsageError, datasetUnlabeled, semiLabelsPairing, semiUnlabeled, 
 export const SEMI_DEFAULT_BATCH = 100;
 /** Adam's learning rate of both networks, as the recipe. */
 export const SEMI_DEFAULT_LR = 0.003;
-/** Steps of a run without `steps` (see docs/semi-supervised.md for the time they take). */
-export const SEMI_DEFAULT_STEPS = 3000;
+/** Steps of a run without `steps`: the measured recipe (docs/experiments/semi-supervised.md), about 10 minutes on 2 cores. */
+export const SEMI_DEFAULT_STEPS = 6000;
 
 /** TrainConfig fields a semi-supervised run takes; any other set field is a usage error. */
 const SEMI_FIELDS = new Set<keyof TrainConfig>([
