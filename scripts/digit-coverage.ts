@@ -12,8 +12,9 @@
  * stopped and continued. Seconds per step are the median of steps 11 to the
  * end; compare them only as ratios against `old-default` from the same sitting.
  *
- * Flags: --root DIR (/tmp/digits), --only a,b (candidate names),
+ * Flags: --root DIR (/tmp/digits), --only a,b (candidate names), --seed K (1),
  * --n N (10000), --workers W (1), --json FILE (write the rows there).
+ * The second-seed check: --seed 2 --root /tmp/digits-seed2 --only old-default,lrG8e-4,lrG1.2e-3.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +43,7 @@ const CANDIDATES: Candidate[] = [
 const { values } = parseArgs({
   options: {
     root: { type: 'string', default: '/tmp/digits' }, only: { type: 'string' }, n: { type: 'string', default: '10000' },
-    workers: { type: 'string', default: '1' }, json: { type: 'string' },
+    workers: { type: 'string', default: '1' }, json: { type: 'string' }, seed: { type: 'string', default: '1' },
   },
 });
 const root = values.root, n = Number(values.n);
@@ -84,7 +85,7 @@ function median(xs: number[]): number {
 
 function runOne(c: Candidate): Row {
   const out = join(root, c.name);
-  const trainArgs = ['train', ...c.flags, '--workers', values.workers, '--out', out];
+  const trainArgs = ['train', ...c.flags, ...(values.seed === '1' ? [] : ['--seed', values.seed]), '--workers', values.workers, '--out', out];
   if (!existsSync(join(out, 'summary.json'))) {
     const t0 = performance.now();
     ganpool(trainArgs);
