@@ -15,7 +15,7 @@ import { Evaluator } from '../src/eval/evaluate.js';
 const batch = Number(process.argv[2] ?? 32), steps = Number(process.argv[3] ?? 1200);
 const checkAt = new Set((process.argv[4] ?? '').split(',').filter(Boolean).map(Number).concat([steps]));
 const decays = [0.9, 0.99, 0.995, 0.999];
-const trainer = await GanTrainer.create({ workers: 2, batchSize: batch, steps, ema: 0, finalEval: false, out: `runs/ema-sweep-${batch}-${steps}` });
+const trainer = await GanTrainer.create({ workers: 2, batchSize: batch, steps, lr: 2e-4, ema: 0, finalEval: false, out: `runs/ema-sweep-${batch}-${steps}` });
 const emas = decays.map(() => trainer.parameters().g);
 const engine = await createEngine('onnx', trainer.preset, { loss: 'ns' });
 const ev = await Evaluator.create('mnist', {});
