@@ -71,10 +71,12 @@ export { trainSemi, resolveSemiConfig, semiLrScale, SEMI_DEFAULT_BATCH, SEMI_DEF
 export { SemiTrainer, accuracyOf, type SemiTrainOptions, type SemiStepInfo, type SemiAccuracy } from './eval/semi-train.js';
 /** `ganpool classifier eval`: a classifier file's held-out accuracy in ONNX Runtime. */
 export { evaluateClassifierOnnx } from './eval/semi-eval.js';
+/** The picture a semi-supervised run writes: 100 images of its G (OUT/samples.png). */
+export { semiSamples, writeSemiSamples, SEMI_SAMPLES, SEMI_SAMPLES_PNG } from './eval/semi-samples.js';
 /** The classifier a semi-supervised run writes: file names, input and output names. */
 export { writeSemiClassifier, SEMI_CLASSIFIER_ONNX, SEMI_CLASSIFIER_DIR, SEMI_INPUT, SEMI_OUTPUT, type SemiClassifierMetadata } from './eval/semi-export.js';
 /** Which rows are labelled, and one shard's semi-supervised inputs as a pure function of (seed, step, first row, count). */
-export { splitLabels, parseLabelCount, semiShardInputs, type LabelSplit, type LabelCount, type SemiBatchPlan, type SemiShardInputs, type SemiPhase } from './data/label-split.js';
+export { splitLabels, limitUnlabelled, parseLabelCount, semiShardInputs, type LabelSplit, type LabelCount, type SemiBatchPlan, type SemiShardInputs, type SemiPhase } from './data/label-split.js';
 /** The Salimans et al. 2016 MNIST recipe as data. */
 export { semiSpec, semiParams, semiParamCount, semiNoiseWidth, semiFeatureWidth, initSemiParams, foldSemiClassifier, SEMI_BN_GROUP, type SemiSpec, type WnLayerSpec } from './models/semi.js';
 /** The real-only baselines a semi-supervised run prints its accuracy beside. */
